@@ -1,0 +1,2 @@
+/* image/inflate.c */
+#include "../jclip_impl.h"

@@ -1,0 +1,2 @@
+/* image/jpeg.c */
+#include "../jclip_impl.h"

@@ -1,0 +1,2 @@
+/* image/png.c */
+#include "../jclip_impl.h"

@@ -1,0 +1,39 @@
+/* test/run.c: the one test runner. It compiles the library's unity build (jclip.c) into its own
+ * translation unit, so every static module function is reachable, then runs the suites named on
+ * the command line (all when none). Its last line is "N passed, N failed".
+ * Shared test data is read from $JCLIP_SHARED (default ../shared). */
+#include "../jclip.c"
+
+#include "test.h"
+#include "sha256.h"
+#include "../cli/json.h"
+
+#include "t_tokenizer.c"
+#include "t_jpeg.c"
+#include "t_png.c"
+
+typedef struct { const char *name; void (*fn)(void); } t_suite;
+
+static const t_suite t_suites[] = {
+    {"tokenizer", suite_tokenizer},
+    {"jpeg", suite_jpeg},
+    {"png", suite_png},
+};
+
+int main(int argc, char **argv)
+{
+    size_t n = sizeof t_suites / sizeof t_suites[0];
+    for (size_t i = 0; i < n; i++) {
+        int selected = argc < 2;
+        for (int a = 1; a < argc; a++)
+            if (strcmp(argv[a], t_suites[i].name) == 0) selected = 1;
+        if (!selected) continue;
+        int p0 = t_passed, f0 = t_failed;
+        printf("== %s\n", t_suites[i].name);
+        fflush(stdout);
+        t_suites[i].fn();
+        printf("   %s: %d passed, %d failed\n", t_suites[i].name, t_passed - p0, t_failed - f0);
+    }
+    printf("%d passed, %d failed\n", t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}

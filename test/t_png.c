@@ -1,0 +1,4 @@
+/* test/t_png.c: png suite (included by test/run.c). */
+static void suite_png(void)
+{
+}

@@ -1,0 +1,2 @@
+/* tokenizer/wordpiece.c */
+#include "../jclip_impl.h"

@@ -11,7 +11,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test clean
+.PHONY: all test test-models clean
 
 all: jclip
 
@@ -24,8 +24,26 @@ jclip: cli/main.c cli/json.h $(SRC)
 build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ test/run.c $(LDLIBS)
 
-test: build/test_runner jclip
-	./build/test_runner $(SUITES)
+# Test models: deterministic random checkpoints in the real Hugging Face layout, regenerated
+# with the shared make_checkpoint.py (cached under build/ckpt) and converted like the real one.
+PY      ?= /usr/bin/python3
+SHARED  ?= $(if $(JCLIP_SHARED),$(JCLIP_SHARED),../shared)
+TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip
+
+build/ckpt/%/model.safetensors:
+	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
+	$(PY) $(SHARED)/tools/make_checkpoint.py --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$* > /dev/null
+
+build/models/%.jclip: build/ckpt/%/model.safetensors convert/convert.py
+	@mkdir -p build/models
+	$(PY) convert/convert.py build/ckpt/$* -o $@ -q
+
+.PRECIOUS: build/ckpt/%/model.safetensors
+
+test-models: $(TEST_MODELS)
+
+test: build/test_runner $(TEST_MODELS)
+	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
 
 clean:
 	rm -rf build jclip

@@ -1,8 +1,1174 @@
 /* jclip.c: root of the unity build. Includes every module in dependency order so that
- * developers compile the same single translation unit that users drop into their project. */
+ * developers compile the same single translation unit that users drop into their project,
+ * then implements the model file loader, the two towers and the public API (jclip.h).
+ *
+ * Dimension names used throughout: n_tok (sequence length), d_model, n_head, d_head, d_ff. */
 #include "jclip_impl.h"
 
+#include "kernels/kernels.h"
+#include "kernels/scalar.c"
+#include "kernels/pool.c"
 #include "tokenizer/wordpiece.c"
 #include "image/inflate.c"
 #include "image/png.c"
 #include "image/jpeg.c"
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+/* ============================================================================================
+ * Status strings
+ * ========================================================================================== */
+
+const char *jclip_strerror(int status)
+{
+    switch (status) {
+    case JCLIP_OK: return "success";
+    case JCLIP_ERR_ARG: return "invalid argument";
+    case JCLIP_ERR_NOMEM: return "out of memory";
+    case JCLIP_ERR_IO: return "input/output error";
+    case JCLIP_ERR_FORMAT: return "corrupt or invalid input";
+    case JCLIP_ERR_UNSUPPORTED: return "unsupported feature";
+    case JCLIP_ERR_LIMIT: return "input exceeds a limit";
+    case JCLIP_ERR_TRUNCATED: return "input is truncated";
+    case JCLIP_ERR_CAPACITY: return "output buffer too small";
+    case JCLIP_ERR_THREAD: return "cannot start a thread";
+    default: return "unknown error";
+    }
+}
+
+/* ============================================================================================
+ * .jclip file reader (layout: convert/FORMAT.md). Every field is read byte by byte as
+ * little-endian, every offset and size checked against the bytes that are really there.
+ * ========================================================================================== */
+
+#define JF_MAGIC "JCLIPWTS"
+#define JF_VERSION 1u
+#define JF_HEADER_SIZE 128u
+#define JF_ALIGN 64u
+#define JF_MAX_META 4096u
+#define JF_MAX_TENSORS 65536u
+#define JF_MAX_DIMS 4u
+
+enum { JF_U64 = 0, JF_F64 = 1, JF_STR = 2, JF_F32A = 3, JF_I32A = 4, JF_BLOB = 5 };
+
+static uint16_t jf_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t jf_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t jf_u64(const uint8_t *p) { return (uint64_t)jf_u32(p) | (uint64_t)jf_u32(p + 4) << 32; }
+
+/* CRC-32 (IEEE, reflected), bytewise; only the small metadata and table are checksummed. */
+static uint32_t jf_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int b = 0; b < 8; b++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* A bounded cursor over a byte range: every read checks the remaining length first. */
+typedef struct { const uint8_t *p, *end; } jf_cur;
+
+static int jf_take(jf_cur *c, size_t n, const uint8_t **out)
+{
+    if ((size_t)(c->end - c->p) < n) return 0;
+    *out = c->p;
+    c->p += n;
+    return 1;
+}
+
+typedef struct {
+    const char *key; size_t key_len;
+    int type;
+    uint64_t u;       /* JF_U64 */
+    double f;         /* JF_F64 */
+    const uint8_t *data; /* STR/F32A/I32A/BLOB payload */
+    uint64_t n;       /* bytes (STR/BLOB) or elements (arrays) */
+} jf_meta;
+
+typedef struct {
+    const char *name; size_t name_len;
+    int dtype, ndim;
+    uint64_t dims[JF_MAX_DIMS];
+    const uint8_t *data;
+    uint64_t nbytes;
+} jf_tensor;
+
+/* ============================================================================================
+ * Model
+ * ========================================================================================== */
+
+typedef struct {
+    const float *wqkv;   /* [3*d_model, d_model] rows: q (heads), k, v */
+    const float *bqkv;   /* [3*d_model] */
+    const float *wo;     /* [d_model, d_model] */
+    const float *bo;     /* [d_model] */
+    const float *ln1_w, *ln1_b; /* [d_model] */
+    const float *wg;     /* [2*d_ff, d_model]: rows 0..d_ff-1 gated (GELU), d_ff.. linear */
+    const float *w2;     /* [d_model, d_ff] */
+    const float *b2;     /* [d_model] */
+    const float *ln2_w, *ln2_b; /* [d_model] */
+} jc_text_layer;
+
+typedef struct {
+    int n_vocab, d_model, n_layer, n_head, d_head, d_ff;
+    float eps;
+    const float *word_emb; /* [n_vocab, d_model] */
+    const float *type_emb; /* [type_vocab, d_model]; row 0 is used */
+    const float *ln_w, *ln_b; /* [d_model] */
+    jc_text_layer *layers; /* [n_layer] */
+    float slopes[64];      /* ALiBi slope per head */
+} jc_text;
+
+typedef struct {
+    const float *ln1_w, *ln1_b;     /* [d_model] */
+    const float *wq, *wk, *wv;      /* [d_model, d_model] each */
+    const float *bq, *bv;           /* [d_model] (k has no bias) */
+    const float *lnA_w, *lnA_b;     /* inner_attn_ln [d_model] */
+    const float *wp, *bp;           /* proj [d_model, d_model], [d_model] */
+    const float *ln2_w, *ln2_b;     /* [d_model] */
+    const float *w1, *b1;           /* [d_ff, d_model], [d_ff] (SiLU-gated) */
+    const float *w2, *b2;           /* [d_ff, d_model], [d_ff] */
+    const float *lnF_w, *lnF_b;     /* ffn_ln [d_ff] */
+    const float *w3, *b3;           /* [d_model, d_ff], [d_model] */
+} jc_vision_layer;
+
+typedef struct {
+    int d_model, n_layer, n_head, d_head, d_ff, patch, image, grid, n_tok;
+    float eps;
+    float rope_theta;
+    const float *cls;       /* [d_model] */
+    const float *pos;       /* [n_tok, d_model] */
+    const float *patch_w;   /* [d_model, 3*patch*patch] (conv weight flattened c,ky,kx) */
+    const float *patch_b;   /* [d_model] */
+    jc_vision_layer *layers;
+    const float *ln_w, *ln_b;
+} jc_vision;
+
+struct jclip_model {
+    const uint8_t *file; /* the whole .jclip image */
+    size_t file_size;
+    int mapped;          /* file is an mmap (munmap on free) */
+    void *owned;         /* file is a heap copy (free on free) */
+
+    jf_meta *meta; uint32_t n_meta;
+    jf_tensor *tensors; uint32_t n_tensors;
+
+    int embed_dim;
+    jc_text text;
+    jc_vision vision;
+    float mean[3], std[3];
+    int pre_size;
+
+    tok_wordpiece *tok;
+    int32_t special_ids[64];
+    int max_length; /* tokenizer's model_max_length (512) */
+    const jk_ops *ops;
+};
+
+static const jf_meta *jf_find_meta(const jclip_model *m, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < m->n_meta; i++)
+        if (m->meta[i].key_len == n && memcmp(m->meta[i].key, key, n) == 0) return &m->meta[i];
+    return NULL;
+}
+
+static const jf_tensor *jf_find_tensor(const jclip_model *m, const char *name)
+{
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].name_len == n && memcmp(m->tensors[i].name, name, n) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
+/* Reads an integer hyperparameter and checks it against [lo, hi]. */
+static int jf_meta_int(const jclip_model *m, const char *key, int64_t lo, int64_t hi, int *out,
+                       char *err, size_t cap)
+{
+    const jf_meta *e = jf_find_meta(m, key);
+    if (!e) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing metadata key %s", key);
+    if (e->type != JF_U64) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: metadata %s is not an integer", key);
+    if (e->u < (uint64_t)lo || e->u > (uint64_t)hi)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: metadata %s = %llu is out of range [%lld, %lld]",
+                       key, (unsigned long long)e->u, (long long)lo, (long long)hi);
+    *out = (int)e->u;
+    return JCLIP_OK;
+}
+
+static int jf_meta_float(const jclip_model *m, const char *key, float lo, float hi, float *out,
+                         char *err, size_t cap)
+{
+    const jf_meta *e = jf_find_meta(m, key);
+    if (!e) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing metadata key %s", key);
+    if (e->type != JF_F64 || !(e->f >= lo && e->f <= hi))
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: metadata %s is not a number in [%g, %g]", key, lo, hi);
+    *out = (float)e->f;
+    return JCLIP_OK;
+}
+
+/* Finds a float32 tensor and checks its shape: dims d0.. (up to 4, trailing zeros ignored). */
+static int jf_tensor_f32(const jclip_model *m, const char *name, const float **out, char *err,
+                         size_t cap, uint64_t d0, uint64_t d1, uint64_t d2, uint64_t d3)
+{
+    uint64_t want[4] = {d0, d1, d2, d3};
+    int nd = d3 ? 4 : d2 ? 3 : d1 ? 2 : 1;
+    const jf_tensor *t = jf_find_tensor(m, name);
+    if (!t) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tensor %s", name);
+    if (t->dtype != 0) return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "tensor %s: dtype %d is not supported (f32 only)", name, t->dtype);
+    int same = t->ndim == nd;
+    for (int i = 0; same && i < nd; i++) same = t->dims[i] == want[i];
+    if (!same) {
+        char a[96], b[96];
+        size_t la = 0, lb = 0;
+        for (int i = 0; i < nd; i++) la += (size_t)snprintf(a + la, sizeof a - la, "%s%llu", i ? "," : "", (unsigned long long)want[i]);
+        for (int i = 0; i < t->ndim; i++) lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%llu", i ? "," : "", (unsigned long long)t->dims[i]);
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %s: expected [%s], got [%s]", name, a, b);
+    }
+    *out = (const float *)(const void *)t->data;
+    return JCLIP_OK;
+}
+
+/* Parses header, metadata and tensor table; validates every offset and size. */
+static int jf_parse(jclip_model *m, char *err, size_t cap)
+{
+    const uint8_t *f = m->file;
+    size_t size = m->file_size;
+    if (size < JF_HEADER_SIZE || memcmp(f, JF_MAGIC, 8) != 0)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "not a .jclip model file (bad magic); make one with "
+                       "python3 convert/convert.py HF_DIR -o MODEL.jclip");
+    uint32_t version = jf_u32(f + 8);
+    if (version != JF_VERSION)
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file version %u is not supported (this jclip reads version %u)",
+                       version, JF_VERSION);
+    uint64_t fsize = jf_u64(f + 16), meta_off = jf_u64(f + 24), meta_size = jf_u64(f + 32);
+    uint64_t tab_off = jf_u64(f + 40), tab_size = jf_u64(f + 48), data_off = jf_u64(f + 56);
+    uint32_t crc = jf_u32(f + 64);
+    if (fsize != size)
+        return jc_fail(err, cap, size < fsize ? JCLIP_ERR_TRUNCATED : JCLIP_ERR_FORMAT,
+                       "model file is %s: header says %llu bytes, file has %zu",
+                       size < fsize ? "truncated" : "corrupt", (unsigned long long)fsize, size);
+    if (meta_off < JF_HEADER_SIZE || meta_off > size || meta_size > size - meta_off ||
+        tab_off != meta_off + meta_size || tab_size > size - tab_off || data_off % JF_ALIGN ||
+        data_off < tab_off + tab_size || data_off > size)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: section offsets out of range");
+    if (jf_crc32(f + meta_off, (size_t)(meta_size + tab_size)) != crc)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: metadata checksum mismatch");
+
+    /* metadata */
+    jf_cur c = {f + meta_off, f + meta_off + meta_size};
+    const uint8_t *p;
+    if (!jf_take(&c, 4, &p)) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: metadata truncated");
+    uint32_t n_meta = jf_u32(p);
+    if (n_meta > JF_MAX_META) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: %u metadata entries", n_meta);
+    m->meta = (jf_meta *)JCLIP_MALLOC(sizeof(jf_meta) * (n_meta ? n_meta : 1));
+    if (!m->meta) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory reading model metadata");
+    memset(m->meta, 0, sizeof(jf_meta) * (n_meta ? n_meta : 1));
+    for (uint32_t i = 0; i < n_meta; i++) {
+        jf_meta *e = &m->meta[i];
+        if (!jf_take(&c, 2, &p)) goto trunc_meta;
+        e->key_len = jf_u16(p);
+        if (!jf_take(&c, e->key_len, &p)) goto trunc_meta;
+        e->key = (const char *)p;
+        if (!jf_take(&c, 1, &p)) goto trunc_meta;
+        e->type = p[0];
+        switch (e->type) {
+        case JF_U64: if (!jf_take(&c, 8, &p)) goto trunc_meta; e->u = jf_u64(p); break;
+        case JF_F64: {
+            if (!jf_take(&c, 8, &p)) goto trunc_meta;
+            uint64_t bits = jf_u64(p);
+            memcpy(&e->f, &bits, 8);
+            break;
+        }
+        case JF_STR: case JF_F32A: case JF_I32A: {
+            if (!jf_take(&c, 4, &p)) goto trunc_meta;
+            e->n = jf_u32(p);
+            size_t bytes = (size_t)e->n * (e->type == JF_STR ? 1 : 4);
+            if (!jf_take(&c, bytes, &e->data)) goto trunc_meta;
+            break;
+        }
+        case JF_BLOB:
+            if (!jf_take(&c, 8, &p)) goto trunc_meta;
+            e->n = jf_u64(p);
+            if (e->n > (uint64_t)(c.end - c.p) || !jf_take(&c, (size_t)e->n, &e->data)) goto trunc_meta;
+            break;
+        default:
+            return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: metadata %.*s has unknown type %d",
+                           (int)e->key_len, e->key, e->type);
+        }
+        m->n_meta = i + 1;
+    }
+
+    /* tensor table */
+    c.p = f + tab_off;
+    c.end = f + tab_off + tab_size;
+    if (!jf_take(&c, 4, &p)) goto trunc_tab;
+    uint32_t n_t = jf_u32(p);
+    if (n_t > JF_MAX_TENSORS) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: %u tensors", n_t);
+    m->tensors = (jf_tensor *)JCLIP_MALLOC(sizeof(jf_tensor) * (n_t ? n_t : 1));
+    if (!m->tensors) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory reading the tensor table");
+    uint64_t data_size = size - data_off;
+    for (uint32_t i = 0; i < n_t; i++) {
+        jf_tensor *t = &m->tensors[i];
+        memset(t, 0, sizeof *t);
+        if (!jf_take(&c, 2, &p)) goto trunc_tab;
+        t->name_len = jf_u16(p);
+        if (!jf_take(&c, t->name_len, &p)) goto trunc_tab;
+        t->name = (const char *)p;
+        if (!jf_take(&c, 2, &p)) goto trunc_tab;
+        t->dtype = p[0];
+        t->ndim = p[1];
+        if (t->ndim < 1 || t->ndim > (int)JF_MAX_DIMS)
+            return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: %d dimensions", (int)t->name_len, t->name, t->ndim);
+        size_t count = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            if (!jf_take(&c, 8, &p)) goto trunc_tab;
+            t->dims[d] = jf_u64(p);
+            if (t->dims[d] > SIZE_MAX || !jc_mul(count, (size_t)t->dims[d], &count))
+                return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: shape overflows", (int)t->name_len, t->name);
+        }
+        if (!jf_take(&c, 16, &p)) goto trunc_tab;
+        uint64_t off = jf_u64(p);
+        t->nbytes = jf_u64(p + 8);
+        size_t want;
+        if (t->dtype != 0) return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "tensor %.*s: dtype %d is not supported (f32 only)",
+                                          (int)t->name_len, t->name, t->dtype);
+        if (!jc_mul(count, 4, &want) || want != t->nbytes)
+            return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: byte size %llu does not match its shape",
+                           (int)t->name_len, t->name, (unsigned long long)t->nbytes);
+        if (off % JF_ALIGN || off > data_size || t->nbytes > data_size - off)
+            return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: data [%llu, +%llu) lies outside the file",
+                           (int)t->name_len, t->name, (unsigned long long)off, (unsigned long long)t->nbytes);
+        t->data = f + data_off + off;
+        m->n_tensors = i + 1;
+    }
+    return JCLIP_OK;
+trunc_meta:
+    return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: metadata entry %u overruns its section", m->n_meta);
+trunc_tab:
+    return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file is corrupt: tensor table entry %u overruns its section", m->n_tensors);
+}
+
+/* ALiBi slopes (ofirpress get_alibi_slopes): geometric for a power of two, else the closest
+ * power of two plus every other slope of twice that. */
+static void jc_alibi_slopes(int n, float *out)
+{
+    int c = 1;
+    while (c * 2 <= n) c *= 2;
+    for (int k = 0; k < c; k++) {
+        double start = pow(2.0, -pow(2.0, -(log2((double)c) - 3.0)));
+        out[k] = (float)pow(start, k + 1);
+    }
+    for (int k = 0; k < n - c; k++) {
+        double start = pow(2.0, -pow(2.0, -(log2((double)(2 * c)) - 3.0)));
+        out[c + k] = (float)pow(start, 2 * k + 1);
+    }
+}
+
+#define JC_CHECK(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
+
+/* Reads hyperparameters, binds every tensor with its expected shape, builds the tokenizer. */
+static int jc_bind(jclip_model *m, char *err, size_t cap)
+{
+    const jf_meta *arch = jf_find_meta(m, "general.architecture");
+    if (!arch || arch->type != JF_STR || arch->n != 12 || memcmp(arch->data, "jina-clip-v1", 12) != 0)
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: architecture is not jina-clip-v1");
+    jc_text *T = &m->text;
+    jc_vision *V = &m->vision;
+    JC_CHECK(jf_meta_int(m, "general.embed_dim", 1, 65536, &m->embed_dim, err, cap));
+    JC_CHECK(jf_meta_int(m, "text.vocab_size", 1, 1 << 24, &T->n_vocab, err, cap));
+    JC_CHECK(jf_meta_int(m, "text.d_model", 1, 65536, &T->d_model, err, cap));
+    JC_CHECK(jf_meta_int(m, "text.n_layer", 1, 1024, &T->n_layer, err, cap));
+    JC_CHECK(jf_meta_int(m, "text.n_head", 1, 64, &T->n_head, err, cap));
+    JC_CHECK(jf_meta_int(m, "text.d_ff", 1, 1 << 20, &T->d_ff, err, cap));
+    JC_CHECK(jf_meta_float(m, "text.ln_eps", 0.0f, 1.0f, &T->eps, err, cap));
+    int type_vocab;
+    JC_CHECK(jf_meta_int(m, "text.type_vocab_size", 1, 1024, &type_vocab, err, cap));
+    if (T->d_model % T->n_head) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: text d_model %d is not a multiple of n_head %d", T->d_model, T->n_head);
+    T->d_head = T->d_model / T->n_head;
+    JC_CHECK(jf_meta_int(m, "vision.d_model", 1, 65536, &V->d_model, err, cap));
+    JC_CHECK(jf_meta_int(m, "vision.n_layer", 1, 1024, &V->n_layer, err, cap));
+    JC_CHECK(jf_meta_int(m, "vision.n_head", 1, 256, &V->n_head, err, cap));
+    JC_CHECK(jf_meta_int(m, "vision.d_ff", 1, 1 << 20, &V->d_ff, err, cap));
+    JC_CHECK(jf_meta_int(m, "vision.patch_size", 1, 256, &V->patch, err, cap));
+    JC_CHECK(jf_meta_int(m, "vision.image_size", 1, 4096, &V->image, err, cap));
+    JC_CHECK(jf_meta_float(m, "vision.ln_eps", 0.0f, 1.0f, &V->eps, err, cap));
+    JC_CHECK(jf_meta_float(m, "vision.rope_theta", 1.0f, 1e9f, &V->rope_theta, err, cap));
+    JC_CHECK(jf_meta_int(m, "preprocess.size", 1, 4096, &m->pre_size, err, cap));
+    if (V->d_model % V->n_head || (V->d_model / V->n_head) % 4)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: vision head width must be a multiple of 4");
+    V->d_head = V->d_model / V->n_head;
+    if (V->image % V->patch) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: image size is not a multiple of the patch size");
+    V->grid = V->image / V->patch;
+    V->n_tok = V->grid * V->grid + 1;
+    if (m->embed_dim != T->d_model || m->embed_dim != V->d_model || m->pre_size != V->image)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: embed_dim, tower widths and image size disagree");
+    const char *stats[2] = {"preprocess.mean", "preprocess.std"};
+    float *dst[2] = {m->mean, m->std};
+    for (int s = 0; s < 2; s++) {
+        const jf_meta *e = jf_find_meta(m, stats[s]);
+        if (!e || e->type != JF_F32A || e->n != 3) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: %s must hold 3 floats", stats[s]);
+        for (int i = 0; i < 3; i++) {
+            uint32_t b = jf_u32(e->data + 4 * i);
+            memcpy(&dst[s][i], &b, 4);
+        }
+        if (s == 1 && !(m->std[0] > 0 && m->std[1] > 0 && m->std[2] > 0)) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: preprocess.std must be positive");
+    }
+    jc_alibi_slopes(T->n_head, T->slopes);
+
+    /* text tensors */
+    size_t D = (size_t)T->d_model, F = (size_t)T->d_ff;
+    const char *tp = "text_model.transformer.";
+    char name[160];
+#define JC_T(field, suffix, a, b) \
+    (snprintf(name, sizeof name, "%s%s", tp, suffix), jf_tensor_f32(m, name, &(field), err, cap, a, b, 0, 0))
+    JC_CHECK(JC_T(T->word_emb, "embeddings.word_embeddings.weight", (uint64_t)T->n_vocab, D));
+    JC_CHECK(JC_T(T->type_emb, "embeddings.token_type_embeddings.weight", (uint64_t)type_vocab, D));
+    JC_CHECK(JC_T(T->ln_w, "emb_ln.weight", D, 0));
+    JC_CHECK(JC_T(T->ln_b, "emb_ln.bias", D, 0));
+#undef JC_T
+    T->layers = (jc_text_layer *)JCLIP_MALLOC(sizeof(jc_text_layer) * (size_t)T->n_layer);
+    if (!T->layers) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < T->n_layer; l++) {
+        jc_text_layer *L = &T->layers[l];
+#define JC_L(field, suffix, a, b) \
+    (snprintf(name, sizeof name, "%sencoder.layers.%d.%s", tp, l, suffix), jf_tensor_f32(m, name, &(L->field), err, cap, a, b, 0, 0))
+        JC_CHECK(JC_L(wqkv, "mixer.Wqkv.weight", 3 * D, D));
+        JC_CHECK(JC_L(bqkv, "mixer.Wqkv.bias", 3 * D, 0));
+        JC_CHECK(JC_L(wo, "mixer.out_proj.weight", D, D));
+        JC_CHECK(JC_L(bo, "mixer.out_proj.bias", D, 0));
+        JC_CHECK(JC_L(ln1_w, "norm1.weight", D, 0));
+        JC_CHECK(JC_L(ln1_b, "norm1.bias", D, 0));
+        JC_CHECK(JC_L(wg, "mlp.gated_layers.weight", 2 * F, D));
+        JC_CHECK(JC_L(w2, "mlp.wo.weight", D, F));
+        JC_CHECK(JC_L(b2, "mlp.wo.bias", D, 0));
+        JC_CHECK(JC_L(ln2_w, "norm2.weight", D, 0));
+        JC_CHECK(JC_L(ln2_b, "norm2.bias", D, 0));
+#undef JC_L
+    }
+
+    /* vision tensors */
+    size_t W = (size_t)V->d_model, VF = (size_t)V->d_ff, P = (size_t)V->patch;
+    const char *vp = "vision_model.";
+#define JC_V(field, suffix, a, b, c, d) \
+    (snprintf(name, sizeof name, "%s%s", vp, suffix), jf_tensor_f32(m, name, &(field), err, cap, a, b, c, d))
+    JC_CHECK(JC_V(V->cls, "cls_token", 1, 1, W, 0));
+    JC_CHECK(JC_V(V->pos, "pos_embed", 1, (uint64_t)V->n_tok, W, 0));
+    JC_CHECK(JC_V(V->patch_w, "patch_embed.proj.weight", W, 3, P, P));
+    JC_CHECK(JC_V(V->patch_b, "patch_embed.proj.bias", W, 0, 0, 0));
+    JC_CHECK(JC_V(V->ln_w, "norm.weight", W, 0, 0, 0));
+    JC_CHECK(JC_V(V->ln_b, "norm.bias", W, 0, 0, 0));
+#undef JC_V
+    V->layers = (jc_vision_layer *)JCLIP_MALLOC(sizeof(jc_vision_layer) * (size_t)V->n_layer);
+    if (!V->layers) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < V->n_layer; l++) {
+        jc_vision_layer *L = &V->layers[l];
+#define JC_B(field, suffix, a, b) \
+    (snprintf(name, sizeof name, "%sblocks.%d.%s", vp, l, suffix), jf_tensor_f32(m, name, &(L->field), err, cap, a, b, 0, 0))
+        JC_CHECK(JC_B(ln1_w, "norm1.weight", W, 0));
+        JC_CHECK(JC_B(ln1_b, "norm1.bias", W, 0));
+        JC_CHECK(JC_B(wq, "attn.q_proj.weight", W, W));
+        JC_CHECK(JC_B(bq, "attn.q_bias", W, 0));
+        JC_CHECK(JC_B(wk, "attn.k_proj.weight", W, W));
+        JC_CHECK(JC_B(wv, "attn.v_proj.weight", W, W));
+        JC_CHECK(JC_B(bv, "attn.v_bias", W, 0));
+        JC_CHECK(JC_B(lnA_w, "attn.inner_attn_ln.weight", W, 0));
+        JC_CHECK(JC_B(lnA_b, "attn.inner_attn_ln.bias", W, 0));
+        JC_CHECK(JC_B(wp, "attn.proj.weight", W, W));
+        JC_CHECK(JC_B(bp, "attn.proj.bias", W, 0));
+        JC_CHECK(JC_B(ln2_w, "norm2.weight", W, 0));
+        JC_CHECK(JC_B(ln2_b, "norm2.bias", W, 0));
+        JC_CHECK(JC_B(w1, "mlp.w1.weight", VF, W));
+        JC_CHECK(JC_B(b1, "mlp.w1.bias", VF, 0));
+        JC_CHECK(JC_B(w2, "mlp.w2.weight", VF, W));
+        JC_CHECK(JC_B(b2, "mlp.w2.bias", VF, 0));
+        JC_CHECK(JC_B(lnF_w, "mlp.ffn_ln.weight", VF, 0));
+        JC_CHECK(JC_B(lnF_b, "mlp.ffn_ln.bias", VF, 0));
+        JC_CHECK(JC_B(w3, "mlp.w3.weight", W, VF));
+        JC_CHECK(JC_B(b3, "mlp.w3.bias", W, 0));
+#undef JC_B
+    }
+
+    /* tokenizer */
+    const jf_meta *tt = jf_find_meta(m, "tokenizer.type");
+    if (!tt || tt->type != JF_STR || tt->n != 9 || memcmp(tt->data, "wordpiece", 9) != 0)
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: tokenizer type is not wordpiece");
+    int n_vocab, iv;
+    tok_wordpiece_config tc;
+    memset(&tc, 0, sizeof tc);
+    JC_CHECK(jf_meta_int(m, "tokenizer.n_vocab", 1, T->n_vocab, &n_vocab, err, cap));
+    JC_CHECK(jf_meta_int(m, "tokenizer.unk_id", 0, n_vocab - 1, &iv, err, cap)); tc.unk_id = iv;
+    JC_CHECK(jf_meta_int(m, "tokenizer.cls_id", 0, n_vocab - 1, &iv, err, cap)); tc.cls_id = iv;
+    JC_CHECK(jf_meta_int(m, "tokenizer.sep_id", 0, n_vocab - 1, &iv, err, cap)); tc.sep_id = iv;
+    JC_CHECK(jf_meta_int(m, "tokenizer.pad_id", 0, n_vocab - 1, &iv, err, cap)); tc.pad_id = iv;
+    JC_CHECK(jf_meta_int(m, "tokenizer.lowercase", 0, 1, &tc.lowercase, err, cap));
+    JC_CHECK(jf_meta_int(m, "tokenizer.strip_accents", 0, 1, &tc.strip_accents, err, cap));
+    JC_CHECK(jf_meta_int(m, "tokenizer.tokenize_chinese", 0, 1, &tc.tokenize_chinese, err, cap));
+    JC_CHECK(jf_meta_int(m, "tokenizer.clean_text", 0, 1, &tc.clean_text, err, cap));
+    JC_CHECK(jf_meta_int(m, "tokenizer.max_word_chars", 1, 1 << 16, &iv, err, cap)); tc.max_word_chars = (uint32_t)iv;
+    JC_CHECK(jf_meta_int(m, "tokenizer.max_length", 2, 1 << 20, &m->max_length, err, cap));
+    const jf_meta *sp = jf_find_meta(m, "tokenizer.special_ids");
+    if (!sp || sp->type != JF_I32A || sp->n > 64) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: tokenizer.special_ids missing or too long");
+    for (uint64_t i = 0; i < sp->n; i++) {
+        m->special_ids[i] = (int32_t)jf_u32(sp->data + 4 * i);
+        if (m->special_ids[i] < 0 || m->special_ids[i] >= n_vocab) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: special token id out of range");
+    }
+    tc.special_ids = m->special_ids;
+    tc.n_special = (size_t)sp->n;
+    const jf_meta *vb = jf_find_meta(m, "tokenizer.vocab");
+    if (!vb || vb->type != JF_BLOB) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tokenizer.vocab");
+    return tok_wp_create((const char *)vb->data, (size_t)vb->n, (uint32_t)n_vocab, &tc, &m->tok, err, cap);
+}
+
+/* The kernel table: the best this CPU supports, or the one JCLIP_ISA names. */
+static const jk_ops *jc_select_ops(char *err, size_t cap, int *rc)
+{
+    const char *want = getenv("JCLIP_ISA");
+    *rc = JCLIP_OK;
+    if (want && *want && strcmp(want, "scalar") != 0) {
+        *rc = jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "JCLIP_ISA=%s is not available (this build has: scalar)", want);
+        return NULL;
+    }
+    return &jk_scalar_ops;
+}
+
+void jclip_model_free(jclip_model *m)
+{
+    if (!m) return;
+    tok_wp_free(m->tok);
+    JCLIP_FREE(m->text.layers);
+    JCLIP_FREE(m->vision.layers);
+    JCLIP_FREE(m->meta);
+    JCLIP_FREE(m->tensors);
+#if !defined(_WIN32)
+    if (m->mapped) munmap((void *)(uintptr_t)m->file, m->file_size);
+#endif
+    JCLIP_FREE(m->owned);
+    JCLIP_FREE(m);
+}
+
+static int jc_model_finish(jclip_model *m, jclip_model **out, char *err, size_t cap)
+{
+    int rc = jf_parse(m, err, cap);
+    if (!rc) rc = jc_bind(m, err, cap);
+    if (!rc) {
+        m->ops = jc_select_ops(err, cap, &rc);
+    }
+    if (rc) {
+        jclip_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return JCLIP_OK;
+}
+
+static jclip_model *jc_model_new(void)
+{
+    jclip_model *m = (jclip_model *)JCLIP_MALLOC(sizeof *m);
+    if (m) memset(m, 0, sizeof *m);
+    return m;
+}
+
+static int jc_little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+int jclip_model_load_memory(const void *data, size_t size, jclip_model **out, char *err, size_t errcap)
+{
+    if (!out) return jc_fail(err, errcap, JCLIP_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!data && size) return jc_fail(err, errcap, JCLIP_ERR_ARG, "data is NULL");
+    if (!jc_little_endian()) return jc_fail(err, errcap, JCLIP_ERR_UNSUPPORTED, "big-endian hosts are not supported");
+    jclip_model *m = jc_model_new();
+    if (!m) return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory");
+    if (((uintptr_t)data % JF_ALIGN) == 0) {
+        m->file = (const uint8_t *)data;
+    } else {
+        /* Tensors must be float-aligned: copy into an aligned block. */
+        size_t alloc;
+        if (!jc_add(size, JF_ALIGN, &alloc) || !(m->owned = JCLIP_MALLOC(alloc))) {
+            JCLIP_FREE(m);
+            return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory copying a %zu-byte model", size);
+        }
+        uint8_t *a = (uint8_t *)m->owned;
+        a += (JF_ALIGN - (uintptr_t)a % JF_ALIGN) % JF_ALIGN;
+        memcpy(a, data, size);
+        m->file = a;
+    }
+    m->file_size = size;
+    return jc_model_finish(m, out, err, errcap);
+}
+
+int jclip_model_load(const char *path, jclip_model **out, char *err, size_t errcap)
+{
+    if (!out || !path) return jc_fail(err, errcap, JCLIP_ERR_ARG, "path or out is NULL");
+    *out = NULL;
+    if (!jc_little_endian()) return jc_fail(err, errcap, JCLIP_ERR_UNSUPPORTED, "big-endian hosts are not supported");
+#if !defined(_WIN32)
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return jc_fail(err, errcap, JCLIP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return jc_fail(err, errcap, JCLIP_ERR_IO, "model %s is not a regular file", path);
+    }
+    if (st.st_size < (off_t)JF_HEADER_SIZE) {
+        close(fd);
+        return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "model %s is not a .jclip file (only %lld bytes)", path, (long long)st.st_size);
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "model %s is too large for this platform", path);
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return jc_fail(err, errcap, JCLIP_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
+    jclip_model *m = jc_model_new();
+    if (!m) {
+        munmap(map, (size_t)st.st_size);
+        return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory");
+    }
+    m->file = (const uint8_t *)map;
+    m->file_size = (size_t)st.st_size;
+    m->mapped = 1;
+    int rc = jc_model_finish(m, out, err, errcap);
+    if (rc && err && errcap) {
+        /* prefix the path so the message says which file is wrong */
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s: %s", path, err);
+        snprintf(err, errcap, "%s", tmp);
+    }
+    return rc;
+#else
+    (void)path;
+    return jc_fail(err, errcap, JCLIP_ERR_UNSUPPORTED, "file loading needs POSIX mmap; use jclip_model_load_memory");
+#endif
+}
+
+int jclip_embed_dim(const jclip_model *m) { return m ? m->embed_dim : 0; }
+const char *jclip_model_isa(const jclip_model *m) { return m ? m->ops->name : ""; }
+
+size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
+{
+    const jc_text *T = &m->text;
+    const jc_vision *V = &m->vision;
+    size_t params = 0;
+    for (uint32_t i = 0; i < m->n_tensors; i++) params += (size_t)(m->tensors[i].nbytes / 4);
+    int n = snprintf(buf, cap,
+                     "architecture: jina-clip-v1 (JinaBERT text tower + EVA02 vision tower)\n"
+                     "embedding:    %d floats, L2-normalised\n"
+                     "text:         %d layers, d_model %d, %d heads, d_ff %d (GEGLU), vocab %d, ALiBi, mean pooling\n"
+                     "vision:       %d layers, d_model %d, %d heads, d_ff %d (SwiGLU), patch %d, image %d, 2-D RoPE, CLS pooling\n"
+                     "tokenizer:    WordPiece, %s, max %d tokens\n"
+                     "weights:      %zu tensors, %.1f M parameters, float32\n"
+                     "file:         %.1f MB%s\n"
+                     "kernels:      %s",
+                     m->embed_dim, T->n_layer, T->d_model, T->n_head, T->d_ff, T->n_vocab, V->n_layer, V->d_model,
+                     V->n_head, V->d_ff, V->patch, V->image, m->text.n_vocab ? "uncased" : "", m->max_length,
+                     (size_t)m->n_tensors, params / 1e6, m->file_size / 1e6, m->mapped ? " (memory-mapped)" : "",
+                     m->ops->name);
+    return n < 0 ? 0 : (size_t)n + 1;
+}
+
+/* ============================================================================================
+ * Context: scratch memory, thread pool, error message
+ * ========================================================================================== */
+
+struct jclip_ctx {
+    const jclip_model *m;
+    const jk_ops *ops;
+    jclip_ctx_params p;
+    jk_pool *pool;
+    char err[512];
+    int max_tok; /* text sequence capacity */
+
+    /* text tower scratch, for up to max_tok tokens */
+    int32_t *ids;    /* [max_tok] */
+    uint8_t *valid;  /* [max_tok] key/pool mask: id != pad */
+    float *x;        /* [max_tok, d_model] residual stream */
+    float *qkv;      /* [max_tok, 3*d_model] */
+    float *att;      /* [max_tok, d_model] attention output (heads concatenated) */
+    float *tmp;      /* [max_tok, d_model] */
+    float *g;        /* [max_tok, 2*d_ff] gated MLP input */
+    float *u;        /* [max_tok, d_ff] */
+    float *scores;   /* [n_threads, max(max_tok, vision n_tok)] attention rows */
+
+    /* vision tower scratch (n_tok = grid*grid + 1) */
+    float *vx;       /* [n_tok, d_model] */
+    float *vh;       /* [n_tok, d_model] */
+    float *vq, *vk, *vv; /* [n_tok, d_model] each */
+    float *vo;       /* [n_tok, d_model] */
+    float *va, *vb;  /* [n_tok, d_ff] each */
+    float *patches;  /* [grid*grid, 3*patch*patch] */
+    float *pixels;   /* [3, image, image] */
+    float *rope_cos, *rope_sin; /* [grid*grid, d_head] */
+};
+
+static int jc_ctx_fail(jclip_ctx *ctx, int code, const char *fmt, ...) JC_PRINTF(3, 4);
+static int jc_ctx_fail(jclip_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void jclip_ctx_params_default(jclip_ctx_params *p)
+{
+    if (!p) return;
+    p->n_threads = 0;
+    p->max_tokens = 512;
+    p->max_text_bytes = (size_t)16 << 20;
+    p->max_pixels = JCLIP_DEFAULT_MAX_PIXELS;
+    p->max_image_bytes = (size_t)256 << 20;
+}
+
+static int jc_default_threads(void)
+{
+#if !defined(_WIN32) && defined(_SC_NPROCESSORS_ONLN)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > JK_MAX_THREADS ? JK_MAX_THREADS : (int)n;
+#else
+    return 1;
+#endif
+}
+
+void jclip_ctx_free(jclip_ctx *ctx)
+{
+    if (!ctx) return;
+    jk_pool_free(ctx->pool);
+    float **bufs[] = {&ctx->x, &ctx->qkv, &ctx->att, &ctx->tmp, &ctx->g, &ctx->u, &ctx->scores,
+                      &ctx->vx, &ctx->vh, &ctx->vq, &ctx->vk, &ctx->vv, &ctx->vo, &ctx->va,
+                      &ctx->vb, &ctx->patches, &ctx->pixels, &ctx->rope_cos, &ctx->rope_sin};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) JCLIP_FREE(*bufs[i]);
+    JCLIP_FREE(ctx->ids);
+    JCLIP_FREE(ctx->valid);
+    JCLIP_FREE(ctx);
+}
+
+/* Allocates rows*cols floats into *dst; returns 0 on overflow or failure. */
+static int jc_alloc_f(float **dst, size_t rows, size_t cols)
+{
+    size_t n;
+    if (!jc_mul3(rows, cols, sizeof(float), &n)) return 0;
+    *dst = (float *)JCLIP_MALLOC(n ? n : 1);
+    return *dst != NULL;
+}
+
+/* 2-D RoPE tables (EVA02 VisionRotaryEmbeddingFast): for patch p = (r, c) the first d_head/2
+ * channels rotate by row angles, the rest by column angles; frequencies repeat in pairs. */
+static void jc_rope_tables(const jc_vision *V, float *cs, float *sn)
+{
+    int half = V->d_head / 2; /* channels per axis */
+    for (int r = 0; r < V->grid; r++)
+        for (int c = 0; c < V->grid; c++) {
+            int p = r * V->grid + c;
+            for (int ch = 0; ch < V->d_head; ch++) {
+                int axis_pos = ch < half ? r : c;
+                int f = (ch % half) / 2;
+                float inv = 1.0f / powf(V->rope_theta, (float)(2 * f) / (float)half);
+                float ang = (float)axis_pos * inv;
+                cs[(size_t)p * V->d_head + ch] = cosf(ang);
+                sn[(size_t)p * V->d_head + ch] = sinf(ang);
+            }
+        }
+}
+
+int jclip_ctx_create(const jclip_model *m, const jclip_ctx_params *params, jclip_ctx **out,
+                     char *err, size_t errcap)
+{
+    if (!out) return jc_fail(err, errcap, JCLIP_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!m) return jc_fail(err, errcap, JCLIP_ERR_ARG, "model is NULL");
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    if (params) p = *params;
+    if (p.max_tokens == 0) p.max_tokens = 512;
+    if (p.max_tokens < 2 || p.max_tokens > 8192)
+        return jc_fail(err, errcap, JCLIP_ERR_ARG, "max_tokens %zu is outside [2, 8192]", p.max_tokens);
+    if (p.n_threads <= 0) p.n_threads = jc_default_threads();
+    if (p.n_threads > JK_MAX_THREADS) return jc_fail(err, errcap, JCLIP_ERR_ARG, "n_threads %d exceeds %d", p.n_threads, JK_MAX_THREADS);
+    jclip_ctx *ctx = (jclip_ctx *)JCLIP_MALLOC(sizeof *ctx);
+    if (!ctx) return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory creating a context");
+    memset(ctx, 0, sizeof *ctx);
+    ctx->m = m;
+    ctx->ops = m->ops;
+    ctx->p = p;
+    ctx->max_tok = (int)p.max_tokens;
+    int rc = jk_pool_create(p.n_threads, &ctx->pool);
+    if (rc) {
+        jclip_ctx_free(ctx);
+        return jc_fail(err, errcap, rc, "cannot start %d worker threads", p.n_threads);
+    }
+    const jc_text *T = &m->text;
+    const jc_vision *V = &m->vision;
+    size_t L = (size_t)ctx->max_tok, N = (size_t)V->n_tok, P2 = (size_t)(V->grid * V->grid);
+    size_t srow = L > N ? L : N;
+    int ok = (ctx->ids = (int32_t *)JCLIP_MALLOC(L * sizeof(int32_t))) != NULL &&
+             (ctx->valid = (uint8_t *)JCLIP_MALLOC(L)) != NULL &&
+             jc_alloc_f(&ctx->x, L, (size_t)T->d_model) && jc_alloc_f(&ctx->qkv, L, 3 * (size_t)T->d_model) &&
+             jc_alloc_f(&ctx->att, L, (size_t)T->d_model) && jc_alloc_f(&ctx->tmp, L, (size_t)T->d_model) &&
+             jc_alloc_f(&ctx->g, L, 2 * (size_t)T->d_ff) && jc_alloc_f(&ctx->u, L, (size_t)T->d_ff) &&
+             jc_alloc_f(&ctx->scores, (size_t)ctx->pool->n, srow) &&
+             jc_alloc_f(&ctx->vx, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vh, N, (size_t)V->d_model) &&
+             jc_alloc_f(&ctx->vq, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vk, N, (size_t)V->d_model) &&
+             jc_alloc_f(&ctx->vv, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vo, N, (size_t)V->d_model) &&
+             jc_alloc_f(&ctx->va, N, (size_t)V->d_ff) && jc_alloc_f(&ctx->vb, N, (size_t)V->d_ff) &&
+             jc_alloc_f(&ctx->patches, P2, 3 * (size_t)V->patch * (size_t)V->patch) &&
+             jc_alloc_f(&ctx->pixels, 3, (size_t)V->image * (size_t)V->image) &&
+             jc_alloc_f(&ctx->rope_cos, P2, (size_t)V->d_head) && jc_alloc_f(&ctx->rope_sin, P2, (size_t)V->d_head);
+    if (!ok) {
+        jclip_ctx_free(ctx);
+        return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory allocating context scratch for %zu tokens", L);
+    }
+    jc_rope_tables(V, ctx->rope_cos, ctx->rope_sin);
+    *out = ctx;
+    return JCLIP_OK;
+}
+
+const char *jclip_ctx_error(const jclip_ctx *ctx) { return ctx ? ctx->err : "context is NULL"; }
+
+/* ============================================================================================
+ * Parallel building blocks (each splits over output columns or rows, never over K)
+ * ========================================================================================== */
+
+typedef struct {
+    const jk_ops *ops;
+    float *Y; size_t ldy;
+    const float *X; size_t ldx;
+    const float *W, *bias;
+    int M, K, N;
+} jc_linear_task;
+
+static void jc_linear_run(void *arg, int t, int n)
+{
+    jc_linear_task *a = (jc_linear_task *)arg;
+    int lo, hi;
+    jk_split(a->N, 16, t, n, &lo, &hi);
+    if (lo < hi) a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi);
+}
+
+/* Y[M, N] = X[M, K] W[N, K]^T + bias */
+static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
+                      int M, int K, int N)
+{
+    jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N};
+    jk_pool_run(ctx->pool, jc_linear_run, &a);
+}
+
+typedef struct {
+    jclip_ctx *ctx;
+    float *out; size_t ldo;
+    const float *q, *k, *v; size_t ldq, ldk, ldv;
+    const uint8_t *valid;
+    int L, n_head, d_head, blocks;
+    float scale;
+    const float *slopes; /* [n_head] or NULL */
+} jc_attn_task;
+
+static void jc_attn_run(void *arg, int t, int n)
+{
+    jc_attn_task *a = (jc_attn_task *)arg;
+    int lo, hi;
+    jk_split(a->n_head * a->blocks, 1, t, n, &lo, &hi);
+    float *scratch = a->ctx->scores + (size_t)t * (size_t)(a->ctx->max_tok > a->ctx->m->vision.n_tok ? a->ctx->max_tok : a->ctx->m->vision.n_tok);
+    for (int it = lo; it < hi; it++) {
+        int h = it / a->blocks, b = it % a->blocks;
+        int i0 = (int)((long long)a->L * b / a->blocks), i1 = (int)((long long)a->L * (b + 1) / a->blocks);
+        size_t c = (size_t)h * (size_t)a->d_head;
+        a->ctx->ops->attention(a->out + c, a->ldo, a->q + c, a->ldq, a->k + c, a->ldk, a->v + c, a->ldv,
+                               a->valid, a->L, a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+    }
+}
+
+static void jc_attention(jclip_ctx *ctx, jc_attn_task *a)
+{
+    a->ctx = ctx;
+    a->blocks = (a->L + 31) / 32;
+    jk_pool_run(ctx->pool, jc_attn_run, a);
+}
+
+/* Row-wise operations split over rows. */
+enum { JC_ROW_LN, JC_ROW_ADD_LN, JC_ROW_GEGLU, JC_ROW_SWIGLU_LN };
+typedef struct {
+    jclip_ctx *ctx;
+    int op, rows, n;
+    float *y; const float *x;   /* LN: y = LN(x (+ y if ADD)) */
+    const float *w, *b;
+    float eps;
+} jc_rows_task;
+
+static void jc_rows_run(void *arg, int t, int nt)
+{
+    jc_rows_task *a = (jc_rows_task *)arg;
+    const jk_ops *ops = a->ctx->ops;
+    int lo, hi;
+    jk_split(a->rows, 1, t, nt, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        size_t n = (size_t)a->n;
+        switch (a->op) {
+        case JC_ROW_LN:
+            ops->layernorm(a->y + r * n, a->x + r * n, a->w, a->b, a->n, a->eps);
+            break;
+        case JC_ROW_ADD_LN: /* y = LN(y + x) */
+            ops->add(a->y + r * n, a->x + r * n, a->n);
+            ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
+            break;
+        case JC_ROW_GEGLU: /* y[r, n] = GELU(x[r, :n]) * x[r, n:2n] */
+            ops->geglu(a->y + r * n, a->x + r * 2 * n, a->n);
+            break;
+        case JC_ROW_SWIGLU_LN: /* y = LN(SiLU(y) * x) */
+            ops->swiglu(a->y + r * n, a->y + r * n, a->x + r * n, a->n);
+            ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
+            break;
+        }
+    }
+}
+
+static void jc_rows(jclip_ctx *ctx, int op, int rows, int n, float *y, const float *x,
+                    const float *w, const float *b, float eps)
+{
+    jc_rows_task a = {ctx, op, rows, n, y, x, w, b, eps};
+    jk_pool_run(ctx->pool, jc_rows_run, &a);
+}
+
+/* out = v / max(||v||, 1e-12) */
+static void jc_l2_normalize(float *out, const float *v, int n)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    float norm = (float)sqrt(ss);
+    if (norm < 1e-12f) norm = 1e-12f;
+    for (int i = 0; i < n; i++) out[i] = v[i] / norm;
+}
+
+/* ============================================================================================
+ * Text tower (ARCHITECTURE.md §3): post-LN JinaBERT with ALiBi and a GEGLU MLP
+ * ========================================================================================== */
+
+static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out)
+{
+    const jclip_model *m = ctx->m;
+    const jc_text *T = &m->text;
+    const int D = T->d_model, F = T->d_ff;
+    int pad = 0, n_valid = 0;
+    for (int i = 0; i < L; i++) {
+        if (ids[i] < 0 || ids[i] >= T->n_vocab)
+            return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i, T->n_vocab);
+        ctx->valid[i] = ids[i] != pad;
+        n_valid += ctx->valid[i];
+    }
+    if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
+
+    float *x = ctx->x; /* [L, D] */
+    for (int i = 0; i < L; i++) {
+        const float *we = T->word_emb + (size_t)ids[i] * D;
+        for (int c = 0; c < D; c++) x[(size_t)i * D + c] = we[c] + T->type_emb[c];
+    }
+    jc_rows(ctx, JC_ROW_LN, L, D, x, x, T->ln_w, T->ln_b, T->eps);
+
+    for (int l = 0; l < T->n_layer; l++) {
+        const jc_text_layer *Ly = &T->layers[l];
+        jc_linear(ctx, ctx->qkv, x, Ly->wqkv, Ly->bqkv, L, D, 3 * D); /* [L, 3D] */
+        jc_attn_task at;
+        memset(&at, 0, sizeof at);
+        at.out = ctx->att; at.ldo = (size_t)D;
+        at.q = ctx->qkv; at.k = ctx->qkv + D; at.v = ctx->qkv + 2 * D;
+        at.ldq = at.ldk = at.ldv = 3 * (size_t)D;
+        at.valid = ctx->valid; at.L = L; at.n_head = T->n_head; at.d_head = T->d_head;
+        at.scale = 1.0f / sqrtf((float)T->d_head);
+        at.slopes = T->slopes;
+        jc_attention(ctx, &at);
+        jc_linear(ctx, ctx->tmp, ctx->att, Ly->wo, Ly->bo, L, D, D);
+        /* x = LN(x + attn): computed into tmp then swapped back by LN-with-add on x */
+        jc_rows(ctx, JC_ROW_ADD_LN, L, D, ctx->tmp, x, Ly->ln1_w, Ly->ln1_b, T->eps);
+        memcpy(x, ctx->tmp, sizeof(float) * (size_t)L * D);
+        jc_linear(ctx, ctx->g, x, Ly->wg, NULL, L, D, 2 * F);          /* [L, 2F] */
+        jc_rows(ctx, JC_ROW_GEGLU, L, F, ctx->u, ctx->g, NULL, NULL, 0); /* [L, F] */
+        jc_linear(ctx, ctx->tmp, ctx->u, Ly->w2, Ly->b2, L, F, D);
+        jc_rows(ctx, JC_ROW_ADD_LN, L, D, ctx->tmp, x, Ly->ln2_w, Ly->ln2_b, T->eps);
+        memcpy(x, ctx->tmp, sizeof(float) * (size_t)L * D);
+    }
+
+    /* mean over non-padding tokens, then L2 */
+    float *e = ctx->tmp; /* [D] */
+    for (int c = 0; c < D; c++) {
+        double s = 0;
+        for (int i = 0; i < L; i++)
+            if (ctx->valid[i]) s += x[(size_t)i * D + c];
+        e[c] = (float)(s / n_valid);
+    }
+    jc_l2_normalize(out, e, D);
+    return JCLIP_OK;
+}
+
+/* ============================================================================================
+ * Vision tower (ARCHITECTURE.md §4): pre-LN EVA02 with 2-D RoPE, sub-LN and SwiGLU
+ * ========================================================================================== */
+
+/* Rotates interleaved pairs of every head of rows 1..n_tok-1 (the CLS row is not rotated). */
+static void jc_rope_apply(const jclip_ctx *ctx, float *x)
+{
+    const jc_vision *V = &ctx->m->vision;
+    for (int p = 0; p + 1 < V->n_tok; p++) {
+        float *row = x + (size_t)(p + 1) * V->d_model;
+        const float *cs = ctx->rope_cos + (size_t)p * V->d_head, *sn = ctx->rope_sin + (size_t)p * V->d_head;
+        for (int h = 0; h < V->n_head; h++) {
+            float *u = row + (size_t)h * V->d_head;
+            for (int c = 0; c < V->d_head; c += 2) {
+                float a = u[c], b = u[c + 1];
+                u[c] = a * cs[c] - b * sn[c];
+                u[c + 1] = b * cs[c + 1] + a * sn[c + 1];
+            }
+        }
+    }
+}
+
+/* pixels: [3, image, image] normalised floats. */
+static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
+{
+    const jc_vision *V = &ctx->m->vision;
+    const int D = V->d_model, F = V->d_ff, N = V->n_tok, P = V->patch, S = V->image, G = V->grid;
+    const int KP = 3 * P * P;
+    /* im2col: one row per patch in (channel, ky, kx) order, the conv weight's flattening */
+    for (int r = 0; r < G; r++)
+        for (int c = 0; c < G; c++) {
+            float *dst = ctx->patches + (size_t)(r * G + c) * KP;
+            for (int ch = 0; ch < 3; ch++)
+                for (int ky = 0; ky < P; ky++)
+                    memcpy(dst + (ch * P + ky) * P, pixels + ((size_t)ch * S + (size_t)(r * P + ky)) * S + (size_t)c * P,
+                           sizeof(float) * (size_t)P);
+        }
+    float *x = ctx->vx; /* [N, D] */
+    jc_linear(ctx, x + D, ctx->patches, V->patch_w, V->patch_b, G * G, KP, D);
+    memcpy(x, V->cls, sizeof(float) * (size_t)D);
+    for (size_t i = 0; i < (size_t)N * D; i++) x[i] += V->pos[i];
+
+    for (int l = 0; l < V->n_layer; l++) {
+        const jc_vision_layer *Ly = &V->layers[l];
+        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vh, x, Ly->ln1_w, Ly->ln1_b, V->eps);
+        jc_linear(ctx, ctx->vq, ctx->vh, Ly->wq, Ly->bq, N, D, D);
+        jc_linear(ctx, ctx->vk, ctx->vh, Ly->wk, NULL, N, D, D);
+        jc_linear(ctx, ctx->vv, ctx->vh, Ly->wv, Ly->bv, N, D, D);
+        jc_rope_apply(ctx, ctx->vq);
+        jc_rope_apply(ctx, ctx->vk);
+        jc_attn_task at;
+        memset(&at, 0, sizeof at);
+        at.out = ctx->vo; at.ldo = (size_t)D;
+        at.q = ctx->vq; at.k = ctx->vk; at.v = ctx->vv;
+        at.ldq = at.ldk = at.ldv = (size_t)D;
+        at.L = N; at.n_head = V->n_head; at.d_head = V->d_head;
+        at.scale = 1.0f / sqrtf((float)V->d_head);
+        jc_attention(ctx, &at);
+        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vo, ctx->vo, Ly->lnA_w, Ly->lnA_b, V->eps);
+        jc_linear(ctx, ctx->vh, ctx->vo, Ly->wp, Ly->bp, N, D, D);
+        for (size_t i = 0; i < (size_t)N * D; i++) x[i] += ctx->vh[i];
+        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vh, x, Ly->ln2_w, Ly->ln2_b, V->eps);
+        jc_linear(ctx, ctx->va, ctx->vh, Ly->w1, Ly->b1, N, D, F);
+        jc_linear(ctx, ctx->vb, ctx->vh, Ly->w2, Ly->b2, N, D, F);
+        jc_rows(ctx, JC_ROW_SWIGLU_LN, N, F, ctx->va, ctx->vb, Ly->lnF_w, Ly->lnF_b, V->eps);
+        jc_linear(ctx, ctx->vh, ctx->va, Ly->w3, Ly->b3, N, F, D);
+        for (size_t i = 0; i < (size_t)N * D; i++) x[i] += ctx->vh[i];
+    }
+    ctx->ops->layernorm(ctx->vh, x, V->ln_w, V->ln_b, D, V->eps); /* CLS row only */
+    jc_l2_normalize(out, ctx->vh, D);
+    return JCLIP_OK;
+}
+
+/* ============================================================================================
+ * Public embedding API
+ * ========================================================================================== */
+
+static int jc_check_out(jclip_ctx *ctx, float *out, size_t cap, size_t n)
+{
+    if (!out) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "output buffer is NULL");
+    size_t need = 0;
+    if (!jc_mul(n, (size_t)ctx->m->embed_dim, &need) || cap < need)
+        return jc_ctx_fail(ctx, JCLIP_ERR_CAPACITY, "output buffer holds %zu floats, %zu needed", cap, need);
+    return JCLIP_OK;
+}
+
+int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_tokens, int32_t *ids,
+                   size_t cap, size_t *n_ids)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    if ((!text && len) || !n_ids || (!ids && cap)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "NULL argument");
+    if (len > ctx->p.max_text_bytes)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "text of %zu bytes exceeds the limit of %zu bytes", len, ctx->p.max_text_bytes);
+    if (max_tokens == 0) max_tokens = ctx->p.max_tokens;
+    if (max_tokens < 2) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "max_tokens must be at least 2");
+    int rc = tok_wp_encode(ctx->m->tok, text ? text : "", len, max_tokens, ids, cap, n_ids);
+    if (rc == JCLIP_ERR_CAPACITY)
+        return jc_ctx_fail(ctx, rc, "id buffer holds %zu ids, %zu needed", cap, *n_ids);
+    if (rc) return jc_ctx_fail(ctx, rc, "tokenizer failed: %s", jclip_strerror(rc));
+    return JCLIP_OK;
+}
+
+int jclip_embed_tokens(jclip_ctx *ctx, const int32_t *ids, size_t n_ids, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    int rc = jc_check_out(ctx, out, out_cap, 1);
+    if (rc) return rc;
+    if (!ids || n_ids == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "empty token sequence");
+    if (n_ids > (size_t)ctx->max_tok)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "%zu tokens exceed the context's max_tokens %d", n_ids, ctx->max_tok);
+    return jc_text_forward(ctx, ids, (int)n_ids, out);
+}
+
+int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    int rc = jc_check_out(ctx, out, out_cap, 1);
+    if (rc) return rc;
+    size_t n;
+    rc = jclip_tokenize(ctx, text, len, (size_t)ctx->max_tok, ctx->ids, (size_t)ctx->max_tok, &n);
+    if (rc) return rc;
+    return jc_text_forward(ctx, ctx->ids, (int)n, out);
+}
+
+int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,
+                      float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    int rc = jc_check_out(ctx, out, out_cap, n);
+    if (rc) return rc;
+    if (n && (!texts || !lens)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "texts or lens is NULL");
+    size_t D = (size_t)ctx->m->embed_dim;
+    for (size_t i = 0; i < n; i++) {
+        rc = jclip_embed_text(ctx, texts[i], lens[i], out + i * D, D);
+        if (rc) {
+            char tmp[sizeof ctx->err];
+            memcpy(tmp, ctx->err, sizeof tmp);
+            return jc_ctx_fail(ctx, rc, "text %zu: %s", i, tmp);
+        }
+    }
+    return JCLIP_OK;
+}
+
+int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    int rc = jc_check_out(ctx, out, out_cap, 1);
+    if (rc) return rc;
+    size_t S = (size_t)ctx->m->vision.image;
+    if (!pixels || n_floats != 3 * S * S)
+        return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "pixel tensor must hold 3 x %zu x %zu floats, got %zu", S, S, n_floats);
+    return jc_vision_forward(ctx, pixels, out);
+}

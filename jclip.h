@@ -29,6 +29,97 @@ enum {
     JCLIP_ERR_THREAD = -9       /* a worker thread could not be started */
 };
 
+/* Returns a short, static English description of a status code ("corrupt or invalid input"). */
+const char *jclip_strerror(int status);
+
+/* ---- Model -------------------------------------------------------------------------------
+ * A jclip_model is immutable once loaded: share one between any number of threads, each with
+ * its own jclip_ctx. It holds the weights (memory-mapped from the .jclip file, zero copy) and
+ * the tokenizer. */
+typedef struct jclip_model jclip_model;
+
+/* Loads a .jclip file (made by convert/convert.py). On failure returns a negative status,
+ * sets *out to NULL and writes a one-line reason into err (capacity errcap; may be NULL),
+ * naming the problem: "tensor text_model...Wqkv.weight: expected [2304,768], got [768,768]". */
+int jclip_model_load(const char *path, jclip_model **out, char *err, size_t errcap);
+
+/* Same from a buffer holding the whole file. The buffer is used in place (not copied) when it
+ * is 64-byte aligned, and must then stay valid and unchanged until jclip_model_free;
+ * otherwise it is copied once. */
+int jclip_model_load_memory(const void *data, size_t size, jclip_model **out, char *err,
+                            size_t errcap);
+
+/* Releases the model. Every context made from it must be freed first. NULL is a no-op. */
+void jclip_model_free(jclip_model *model);
+
+/* Size of one embedding (768 for jina-clip-v1): the `float` count every embed call writes. */
+int jclip_embed_dim(const jclip_model *model);
+
+/* Describes the model in one human-readable paragraph (architecture, sizes, dtype, file size,
+ * kernels): writes at most cap bytes including the NUL; returns the length it needed. */
+size_t jclip_model_describe(const jclip_model *model, char *buf, size_t cap);
+
+/* Name of the kernel set this model runs ("scalar", "avx2", "avx512", "neon"), chosen at load
+ * from the CPU and the JCLIP_ISA environment variable. */
+const char *jclip_model_isa(const jclip_model *model);
+
+/* ---- Context -----------------------------------------------------------------------------
+ * A context owns all scratch memory and the worker threads of one inference stream. Use one
+ * context per calling thread; a context is not itself thread-safe. All memory a text
+ * embedding needs is allocated when the context is created; image decoding additionally grows
+ * one context-owned buffer up to the pixel limit. */
+typedef struct jclip_ctx jclip_ctx;
+
+typedef struct jclip_ctx_params {
+    int n_threads;          /* worker threads incl. the caller; 0 = all available cores */
+    size_t max_tokens;      /* longest token sequence incl. [CLS]/[SEP]; texts are truncated
+                               to it (default 512 = jina-clip-v1's; at most 8192) */
+    size_t max_text_bytes;  /* longest text accepted, in bytes (default 16 MiB) */
+    uint64_t max_pixels;    /* largest decoded image, width*height (default
+                               JCLIP_DEFAULT_MAX_PIXELS) */
+    size_t max_image_bytes; /* largest encoded image accepted (default 256 MiB) */
+} jclip_ctx_params;
+
+/* Fills p with the defaults above. */
+void jclip_ctx_params_default(jclip_ctx_params *p);
+
+/* Creates a context for model (which must outlive it). params may be NULL for the defaults.
+ * On failure returns a negative status, sets *out to NULL and writes the reason into err. */
+int jclip_ctx_create(const jclip_model *model, const jclip_ctx_params *params, jclip_ctx **out,
+                     char *err, size_t errcap);
+
+/* Frees the context and joins its threads. NULL is a no-op. */
+void jclip_ctx_free(jclip_ctx *ctx);
+
+/* The message of the last failed call on ctx ("" when none). Valid until the next call. */
+const char *jclip_ctx_error(const jclip_ctx *ctx);
+
+/* ---- Text --------------------------------------------------------------------------------
+ * Text is UTF-8 of explicit length (any bytes: invalid sequences become U+FFFD, as in the
+ * reference tokenizer). */
+
+/* Tokenizes text into [CLS] ... [SEP] ids (BERT uncased WordPiece, as Hugging Face's
+ * BertTokenizerFast), truncated to max_tokens ids keeping [SEP] last (0 = the context's
+ * max_tokens). Writes at most cap ids; *n_ids = the full (truncated) count. Returns
+ * JCLIP_ERR_CAPACITY when cap < *n_ids (the first cap ids are written). */
+int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_tokens, int32_t *ids,
+                   size_t cap, size_t *n_ids);
+
+/* Embeds one text: tokenize (truncating to the context's max_tokens), run the text tower,
+ * mean-pool, L2-normalise. out receives jclip_embed_dim() floats (out_cap must be at least
+ * that, else JCLIP_ERR_CAPACITY). */
+int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, size_t out_cap);
+
+/* Embeds n texts (texts[i] of lens[i] bytes) into out[n * dim], row i for text i. */
+int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,
+                      float *out, size_t out_cap);
+
+/* Embeds a token id sequence as given (it should start with [CLS] and end with [SEP]; ids 0
+ * are padding, excluded as keys and from the mean). 1 <= n_ids <= max_tokens; every id must
+ * be < the vocabulary size, else JCLIP_ERR_ARG. */
+int jclip_embed_tokens(jclip_ctx *ctx, const int32_t *ids, size_t n_ids, float *out,
+                       size_t out_cap);
+
 /* ---- Images ------------------------------------------------------------------------------ */
 enum { JCLIP_FORMAT_UNKNOWN = 0, JCLIP_FORMAT_JPEG = 1, JCLIP_FORMAT_PNG = 2 };
 

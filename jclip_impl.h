@@ -9,6 +9,7 @@
 
 #include "jclip.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>

@@ -7,10 +7,12 @@
 #include "test.h"
 #include "sha256.h"
 #include "../cli/json.h"
+#include "npy.h"
 
 #include "t_tokenizer.c"
 #include "t_jpeg.c"
 #include "t_png.c"
+#include "t_model.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -18,6 +20,7 @@ static const t_suite t_suites[] = {
     {"tokenizer", suite_tokenizer},
     {"jpeg", suite_jpeg},
     {"png", suite_png},
+    {"model", suite_model},
 };
 
 int main(int argc, char **argv)

@@ -171,6 +171,7 @@ struct jclip_model {
     tok_wordpiece *tok;
     int32_t special_ids[64];
     int max_length; /* tokenizer's model_max_length (512) */
+    int lowercase;  /* tokenizer lowercases (uncased vocabulary) */
     const jk_ops *ops;
 };
 
@@ -511,6 +512,7 @@ static int jc_bind(jclip_model *m, char *err, size_t cap)
     JC_CHECK(jf_meta_int(m, "tokenizer.sep_id", 0, n_vocab - 1, &iv, err, cap)); tc.sep_id = iv;
     JC_CHECK(jf_meta_int(m, "tokenizer.pad_id", 0, n_vocab - 1, &iv, err, cap)); tc.pad_id = iv;
     JC_CHECK(jf_meta_int(m, "tokenizer.lowercase", 0, 1, &tc.lowercase, err, cap));
+    m->lowercase = tc.lowercase;
     JC_CHECK(jf_meta_int(m, "tokenizer.strip_accents", 0, 1, &tc.strip_accents, err, cap));
     JC_CHECK(jf_meta_int(m, "tokenizer.tokenize_chinese", 0, 1, &tc.tokenize_chinese, err, cap));
     JC_CHECK(jf_meta_int(m, "tokenizer.clean_text", 0, 1, &tc.clean_text, err, cap));
@@ -677,7 +679,7 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
                      "file:         %.1f MB%s\n"
                      "kernels:      %s",
                      m->embed_dim, T->n_layer, T->d_model, T->n_head, T->d_ff, T->n_vocab, V->n_layer, V->d_model,
-                     V->n_head, V->d_ff, V->patch, V->image, m->text.n_vocab ? "uncased" : "", m->max_length,
+                     V->n_head, V->d_ff, V->patch, V->image, m->lowercase ? "uncased" : "cased", m->max_length,
                      (size_t)m->n_tensors, params / 1e6, m->file_size / 1e6, m->mapped ? " (memory-mapped)" : "",
                      m->ops->name);
     return n < 0 ? 0 : (size_t)n + 1;

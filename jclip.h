@@ -142,6 +142,14 @@ typedef struct jclip_image_info {
 /* JPEG cannot exceed 65500 pixels on a side (libjpeg's JPEG_MAX_DIMENSION). */
 #define JCLIP_JPEG_MAX_DIMENSION 65500u
 
+/* ---- Images: embedding ---------------------------------------------------------------- */
+
+/* Embeds a preprocessed image: pixels is the [3, 224, 224] float32 tensor (CHW, normalised
+ * with the CLIP mean/std) exactly as the reference preprocessing produces; n_floats must be
+ * 3*224*224. Runs the vision tower, takes the CLS token, L2-normalises into out. */
+int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, float *out,
+                       size_t out_cap);
+
 #ifdef __cplusplus
 }
 #endif

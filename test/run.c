@@ -4,6 +4,8 @@
  * Shared test data is read from $JCLIP_SHARED (default ../shared). */
 #include "../jclip.c"
 
+#include <sys/wait.h>
+
 #include "test.h"
 #include "sha256.h"
 #include "../cli/json.h"
@@ -13,6 +15,7 @@
 #include "t_jpeg.c"
 #include "t_png.c"
 #include "t_model.c"
+#include "t_cli.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -21,6 +24,7 @@ static const t_suite t_suites[] = {
     {"jpeg", suite_jpeg},
     {"png", suite_png},
     {"model", suite_model},
+    {"cli", suite_cli},
 };
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
 #include "t_png.c"
 #include "t_model.c"
 #include "t_cli.c"
+#include "t_convert.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -25,6 +26,7 @@ static const t_suite t_suites[] = {
     {"png", suite_png},
     {"model", suite_model},
     {"cli", suite_cli},
+    {"convert", suite_convert},
 };
 
 int main(int argc, char **argv)

@@ -70,19 +70,28 @@ static uint64_t infl_load64(const uint8_t *p)
            (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-/* Adler-32 (RFC 1950 section 9). 5552 is the largest n for which 255*n*(n+1)/2 + (n+1)*65520
- * stays below 2^32, so the sums are reduced once per 5552 bytes. */
+/* Adler-32 (RFC 1950 section 9). Per 16-byte block, b grows by 16*a plus the position-weighted
+ * sum of the bytes, which removes the byte-to-byte dependency of the textbook loop. 5552 (a
+ * multiple of 16) is the largest n for which the sums cannot pass 2^32 before the reduction. */
 static uint32_t infl_adler32(uint32_t adler, const uint8_t *p, size_t n)
 {
     uint32_t a = adler & 0xffff, b = adler >> 16;
     while (n) {
         size_t k = n < 5552 ? n : 5552;
         n -= k;
-        for (; k >= 8; k -= 8, p += 8) {
-            a += p[0]; b += a; a += p[1]; b += a; a += p[2]; b += a; a += p[3]; b += a;
-            a += p[4]; b += a; a += p[5]; b += a; a += p[6]; b += a; a += p[7]; b += a;
+        for (; k >= 16; k -= 16, p += 16) {
+            uint32_t s = 0, w = 0;
+            for (unsigned i = 0; i < 16; i++) {
+                s += p[i];
+                w += (16 - i) * (uint32_t)p[i];
+            }
+            b += 16 * a + w;
+            a += s;
         }
-        for (; k; k--) { a += *p++; b += a; }
+        for (; k; k--) {
+            a += *p++;
+            b += a;
+        }
         a %= 65521u;
         b %= 65521u;
     }

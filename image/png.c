@@ -146,50 +146,83 @@ static unsigned png_pass_dim(uint32_t size, unsigned start, unsigned step)
     return size > start ? (unsigned)((size - start + step - 1) / step) : 0u;
 }
 
-static inline uint8_t png_paeth(int a, int b, int c)
+/* Paeth predictor (PNG spec 9.4) written as three selects so compilers emit conditional moves:
+ * the choice is data dependent and unpredictable. Same ties as the spec: a, then b, then c. */
+static inline int png_paeth(int a, int b, int c)
 {
-    int pa = b - c, pb = a - c, pc = a + b - 2 * c;
+    int pa = b - c, pb = a - c, pc = pa + pb;
     pa = pa < 0 ? -pa : pa;
     pb = pb < 0 ? -pb : pb;
     pc = pc < 0 ? -pc : pc;
-    return (uint8_t)((pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c));
+    int m = pb < pa ? pb : pa;
+    int ab = pb < pa ? b : a;
+    return pc < m ? c : ab;
 }
 
-/* Reverses one filter in place. row: n bytes after the filter byte; prev: the reconstructed
- * previous row of the same pass (all zero for the first); bpp: bytes per complete pixel (>= 1). */
+/* Reverses one filter in place. row: n bytes after the filter byte (n is a multiple of B);
+ * prev: the reconstructed previous row of the same pass (all zero for the first row); B: bytes
+ * per complete pixel (1 for bit depths below 8). One function per B with one variable per
+ * channel, so the left (a) and upper-left (c) bytes stay in registers: reading them back from
+ * row[] would put a store-to-load forwarding delay on the critical path of Sub, Average and
+ * Paeth. The channel steps are written out (PNG_CH) because compilers at -O2 do not unroll a
+ * loop over channels and would keep a[]/c[] arrays in memory. */
+#define PNG_CH1(X) X(0)
+#define PNG_CH2(X) X(0) X(1)
+#define PNG_CH3(X) X(0) X(1) X(2)
+#define PNG_CH4(X) X(0) X(1) X(2) X(3)
+#define PNG_CH6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define PNG_CH8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define PNG_DECL(k) int a##k = 0, c##k = 0;
+#define PNG_SUB0(k) a##k = row[k];
+#define PNG_SUB(k) a##k = row[i + k] = (uint8_t)(row[i + k] + a##k);
+#define PNG_AVG0(k) a##k = row[k] = (uint8_t)(row[k] + (prev[k] >> 1));
+#define PNG_AVG(k) a##k = row[i + k] = (uint8_t)(row[i + k] + ((a##k + prev[i + k]) >> 1));
+#define PNG_PAE0(k) c##k = prev[k]; a##k = row[k] = (uint8_t)(row[k] + c##k);
+#define PNG_PAE(k) { int b = prev[i + k]; a##k = row[i + k] = (uint8_t)(row[i + k] + png_paeth(a##k, b, c##k)); c##k = b; }
+#define PNG_DEFINE_UNFILTER(B)                                                                       \
+    static void png_unfilter_##B(uint8_t *row, const uint8_t *prev, size_t n, unsigned ft)         \
+    {                                                                                              \
+        size_t i;                                                                                  \
+        PNG_CH##B(PNG_DECL)                                                                        \
+        switch (ft) {                                                                              \
+        case 1:                                                                                    \
+            PNG_CH##B(PNG_SUB0)                                                                    \
+            for (i = B; i < n; i += B) { PNG_CH##B(PNG_SUB) }                                      \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            for (i = 0; i < n; i++) row[i] = (uint8_t)(row[i] + prev[i]);                          \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            PNG_CH##B(PNG_AVG0)                                                                    \
+            for (i = B; i < n; i += B) { PNG_CH##B(PNG_AVG) }                                      \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            PNG_CH##B(PNG_PAE0)                                                                    \
+            for (i = B; i < n; i += B) { PNG_CH##B(PNG_PAE) }                                      \
+            break;                                                                                 \
+        default: break;                                                                            \
+        }                                                                                          \
+        (void)c0;                                                                                  \
+    }
+PNG_DEFINE_UNFILTER(1)
+PNG_DEFINE_UNFILTER(2)
+PNG_DEFINE_UNFILTER(3)
+PNG_DEFINE_UNFILTER(4)
+PNG_DEFINE_UNFILTER(6)
+PNG_DEFINE_UNFILTER(8)
+
+/* Returns 0 for a filter type other than 0..4. bpp is 1, 2, 3, 4, 6 or 8. */
 static int png_unfilter(uint8_t *row, const uint8_t *prev, size_t n, unsigned bpp, unsigned ft)
 {
-    size_t i;
-    switch (ft) {
-    case 0: break;
-    case 1:
-        for (i = bpp; i < n; i++) row[i] = (uint8_t)(row[i] + row[i - bpp]);
-        break;
-    case 2:
-        for (i = 0; i < n; i++) row[i] = (uint8_t)(row[i] + prev[i]);
-        break;
-    case 3:
-        for (i = 0; i < bpp && i < n; i++) row[i] = (uint8_t)(row[i] + (prev[i] >> 1));
-        for (; i < n; i++) row[i] = (uint8_t)(row[i] + ((row[i - bpp] + prev[i]) >> 1));
-        break;
-    case 4:
-        for (i = 0; i < bpp && i < n; i++) row[i] = (uint8_t)(row[i] + prev[i]);
-        if (bpp == 3) {
-            /* The common RGB8 case: keep the left and upper-left pixels in registers. */
-            int a0 = row[0], a1 = row[1], a2 = row[2], c0 = prev[0], c1 = prev[1], c2 = prev[2];
-            for (; i + 3 <= n; i += 3) {
-                int b0 = prev[i], b1 = prev[i + 1], b2 = prev[i + 2];
-                a0 = row[i] = (uint8_t)(row[i] + png_paeth(a0, b0, c0));
-                a1 = row[i + 1] = (uint8_t)(row[i + 1] + png_paeth(a1, b1, c1));
-                a2 = row[i + 2] = (uint8_t)(row[i + 2] + png_paeth(a2, b2, c2));
-                c0 = b0;
-                c1 = b1;
-                c2 = b2;
-            }
-        }
-        for (; i < n; i++) row[i] = (uint8_t)(row[i] + png_paeth(row[i - bpp], prev[i], prev[i - bpp]));
-        break;
-    default: return 0;
+    if (ft > 4) return 0;
+    if (ft == 0 || n == 0) return 1;
+    switch (bpp) {
+    case 1: png_unfilter_1(row, prev, n, ft); break;
+    case 2: png_unfilter_2(row, prev, n, ft); break;
+    case 3: png_unfilter_3(row, prev, n, ft); break;
+    case 4: png_unfilter_4(row, prev, n, ft); break;
+    case 6: png_unfilter_6(row, prev, n, ft); break;
+    default: png_unfilter_8(row, prev, n, ft); break;
     }
     return 1;
 }

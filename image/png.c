@@ -81,7 +81,7 @@ static uint32_t png_crc_small(const uint8_t *p, size_t n)
 /* Checks the signature and the IHDR chunk (which must come first) and fills h and info. */
 static int png_read_header(const uint8_t *data, size_t len, png_hdr *h, jclip_image_info *info, char *err, size_t errcap)
 {
-    if (!data && len) return jc_fail(err, errcap, JCLIP_ERR_ARG, "png: NULL data");
+    if (!data || len == 0) return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "png: empty input");
     size_t sn = len < 8 ? len : 8;
     if (memcmp(data, png_signature, sn) != 0) return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "png: bad signature");
     if (len < 8 + 8 + 13 + 4) return jc_fail(err, errcap, JCLIP_ERR_TRUNCATED, "png: file ends inside the header (%zu bytes)", len);

@@ -146,17 +146,18 @@ static unsigned png_pass_dim(uint32_t size, unsigned start, unsigned step)
     return size > start ? (unsigned)((size - start + step - 1) / step) : 0u;
 }
 
-/* Paeth predictor (PNG spec 9.4) written as three selects so compilers emit conditional moves:
- * the choice is data dependent and unpredictable. Same ties as the spec: a, then b, then c. */
+/* Paeth predictor (PNG spec 9.4) without the three distances. With lo = min(a,b), hi = max(a,b)
+ * and p = a + b - c, the distances to lo, hi, c are |hi - c|, |c - lo| and |(hi-c) - (c-lo)|, so
+ * the spec's choice reduces to comparing t = 3c - a - b with lo and hi: lo when t >= hi, hi when
+ * t <= lo, else c (ties give equal values). Checked against the spec's formula for all 2^24
+ * inputs. Fewer, independent selects than the textbook form, and both gcc and clang keep them
+ * branch-free (the choice is data dependent and unpredictable). */
 static inline int png_paeth(int a, int b, int c)
 {
-    int pa = b - c, pb = a - c, pc = pa + pb;
-    pa = pa < 0 ? -pa : pa;
-    pb = pb < 0 ? -pb : pb;
-    pc = pc < 0 ? -pc : pc;
-    int m = pb < pa ? pb : pa;
-    int ab = pb < pa ? b : a;
-    return pc < m ? c : ab;
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    int t = 3 * c - a - b;
+    int r = t >= hi ? lo : c;
+    return t <= lo ? hi : r;
 }
 
 /* Reverses one filter in place. row: n bytes after the filter byte (n is a multiple of B);

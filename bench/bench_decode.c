@@ -79,6 +79,25 @@ static int bench_libjpeg(const uint8_t *data, size_t len, uint8_t *rgb, size_t c
     return 0;
 }
 
+/* Image size from libjpeg's header reader (0x0 on error). */
+static void bench_jpeg_size(const uint8_t *data, size_t len, size_t *w, size_t *h)
+{
+    struct jpeg_decompress_struct ci;
+    bench_jerr je;
+    *w = *h = 0;
+    ci.err = jpeg_std_error(&je.mgr);
+    je.mgr.error_exit = bench_jpeg_exit;
+    je.mgr.emit_message = bench_jpeg_quiet;
+    if (setjmp(je.jb) == 0) {
+        jpeg_create_decompress(&ci);
+        jpeg_mem_src(&ci, data, (unsigned long)len);
+        jpeg_read_header(&ci, TRUE);
+        *w = ci.image_width;
+        *h = ci.image_height;
+    }
+    jpeg_destroy_decompress(&ci);
+}
+
 /* ---- libpng ---- */
 typedef struct {
     const uint8_t *p;
@@ -204,18 +223,7 @@ static void bench_file(const char *path, double *sum_ours, double *sum_ref, int 
         h = info.height;
     } else {
         /* jclip cannot read this JPEG header (yet): ask libjpeg for the size. */
-        struct jpeg_decompress_struct ci;
-        bench_jerr je;
-        ci.err = jpeg_std_error(&je.mgr);
-        je.mgr.error_exit = bench_jpeg_exit;
-        if (setjmp(je.jb) == 0) {
-            jpeg_create_decompress(&ci);
-            jpeg_mem_src(&ci, data, (unsigned long)len);
-            jpeg_read_header(&ci, TRUE);
-            w = ci.image_width;
-            h = ci.image_height;
-        }
-        jpeg_destroy_decompress(&ci);
+        bench_jpeg_size(data, len, &w, &h);
     }
     size_t cap = w * h * 3;
     uint8_t *a = (uint8_t *)malloc(cap ? cap : 1), *b = (uint8_t *)malloc(cap ? cap : 1);

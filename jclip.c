@@ -6,3 +6,4 @@
 #include "image/inflate.c"
 #include "image/png.c"
 #include "image/jpeg.c"
+#include "image/preprocess.c"

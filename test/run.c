@@ -11,6 +11,7 @@
 #include "t_tokenizer.c"
 #include "t_jpeg.c"
 #include "t_png.c"
+#include "t_preprocess.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -18,6 +19,7 @@ static const t_suite t_suites[] = {
     {"tokenizer", suite_tokenizer},
     {"jpeg", suite_jpeg},
     {"png", suite_png},
+    {"preprocess", suite_preprocess},
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
 #include "image/inflate.c"
 #include "image/png.c"
 #include "image/jpeg.c"
+#include "image/decode.c"
+#include "image/preprocess.c"
 
 #if !defined(_WIN32)
 #include <fcntl.h>

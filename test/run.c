@@ -14,6 +14,7 @@
 #include "t_tokenizer.c"
 #include "t_jpeg.c"
 #include "t_png.c"
+#include "t_preprocess.c"
 #include "t_model.c"
 #include "t_cli.c"
 #include "t_convert.c"
@@ -24,6 +25,7 @@ static const t_suite t_suites[] = {
     {"tokenizer", suite_tokenizer},
     {"jpeg", suite_jpeg},
     {"png", suite_png},
+    {"preprocess", suite_preprocess},
     {"model", suite_model},
     {"cli", suite_cli},
     {"convert", suite_convert},

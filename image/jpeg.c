@@ -159,6 +159,7 @@ typedef struct {
     int dcctx[4];
     uint8_t dcst[16][64], acst[16][256], fixed_bin;
     int16_t mcu[10][64];  /* one MCU of a single-scan image */
+    uint32_t last_good;   /* last iMCU row decoded with data left (libjpeg last_good_iMCU_row) */
 } jpeg_dec;
 
 #define JPEG_FAIL(d, code, ...) jc_fail((d)->err, (d)->errcap, code, __VA_ARGS__)
@@ -1428,6 +1429,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
         for (uint32_t by = 0; by < c->bh; by++)
             for (uint32_t bx = 0; bx < c->bw; bx++) {
                 if (d->multi) {
+                    if (!d->insufficient) d->last_good = by / (uint32_t)c->v;
                     blk[0] = jpeg_block(c, by, bx);
                     JPEG_TRY(jpeg_mcu(d, blk, memb, 1));
                 } else {
@@ -1456,6 +1458,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                         b++;
                     }
             }
+            if (d->multi && !d->insufficient) d->last_good = my;
             JPEG_TRY(jpeg_mcu(d, blk, memb, b));
             if (!d->multi) {
                 b = 0;
@@ -1468,6 +1471,145 @@ static int jpeg_decode_scan(jpeg_dec *d)
             }
         }
     return JCLIP_OK;
+}
+
+/* ---- block smoothing (jdcoefct.c decompress_smooth_data, libjpeg-turbo 2.1) ----------------
+ * When a progressive image ends with AC coefficients still approximate (or missing), libjpeg
+ * estimates the low-frequency AC terms of each block from the DC values of its 5x5 neighbours.
+ * The neighbour rows follow libjpeg's iMCU-row bookkeeping exactly, including its quirk of
+ * reusing the previous row where an iMCU-row boundary hides the row two above or below. */
+static int jpeg_smoothing_ok(const jpeg_dec *d)
+{
+    static const int pos[10] = {0, 1, 8, 16, 9, 2, 3, 10, 17, 24};
+    int useful = 0;
+    if (!d->progressive) return 0;
+    for (int i = 0; i < d->nc; i++) {
+        const jpeg_comp *c = &d->c[i];
+        if (!c->qlatched) return 0;
+        for (int k = 0; k < 10; k++)
+            if (c->qraw[pos[k]] == 0) return 0;
+        if (c->coef_bits[0] < 0) return 0;
+        for (int k = 1; k < 10; k++)
+            if (c->coef_bits[k] != 0) useful = 1;
+    }
+    return useful;
+}
+
+static int16_t jpeg_smooth_pred(int64_t num, int64_t q, int Al)
+{
+    int pred;
+    if (num >= 0) {
+        pred = (int)(((q << 7) + num) / (q << 8));
+        if (Al > 0 && pred >= (1 << Al)) pred = (1 << Al) - 1;
+    } else {
+        pred = (int)(((q << 7) - num) / (q << 8));
+        if (Al > 0 && pred >= (1 << Al)) pred = (1 << Al) - 1;
+        pred = -pred;
+    }
+    return (int16_t)pred;
+}
+
+static void jpeg_smooth_component(const jpeg_dec *d, jpeg_comp *c)
+{
+    int bits_cur[10], bits_prev[10];
+    for (int k = 0; k < 10; k++) {
+        bits_cur[k] = c->coef_bits[k];
+        bits_prev[k] = d->scans > 1 ? c->prev_bits[k] : -1;
+    }
+    uint32_t total_rows = d->mcuy, last_imcu = total_rows - 1;
+    int v = c->v;
+    int64_t Q00 = c->qraw[0], Q01 = c->qraw[1], Q10 = c->qraw[8], Q20 = c->qraw[16], Q11 = c->qraw[9], Q02 = c->qraw[2];
+    int64_t Q03 = c->qraw[3], Q12 = c->qraw[10], Q21 = c->qraw[17], Q30 = c->qraw[24];
+    int16_t ws[64];
+    for (uint32_t R = 0; R < total_rows; R++) {
+        const int *cb = R > d->last_good ? bits_prev : bits_cur;
+        int change_dc = 1;
+        for (int k = 1; k < 10; k++)
+            if (cb[k] != -1) change_dc = 0;
+        int block_rows = v;
+        if (R == last_imcu) {
+            block_rows = (int)(c->bh % (uint32_t)v);
+            if (block_rows == 0) block_rows = v;
+        }
+        for (int br = 0; br < block_rows; br++) {
+            size_t r = (size_t)R * v + br;
+            if (r >= c->bh) break;
+            size_t rp = (br > 0 || R > 0) ? r - 1 : r;
+            size_t rpp = (br > 1 || R > 1) ? r - 2 : rp;
+            size_t rn = (br < block_rows - 1 || R < last_imcu) ? r + 1 : r;
+            size_t rnn = (br < block_rows - 2 || R + 1 < last_imcu) ? r + 2 : rn;
+            size_t rows[5] = {rpp, rp, r, rn, rnn};
+            int last_col = (int)c->bw - 1;
+            for (int bx = 0; bx <= last_col; bx++) {
+                int DC[26];
+                for (int yy = 0; yy < 5; yy++)
+                    for (int xx = 0; xx < 5; xx++) {
+                        int col = bx + xx - 2;
+                        col = col < 0 ? 0 : col > last_col ? last_col : col;
+                        DC[1 + yy * 5 + xx] = jpeg_block(c, rows[yy], (size_t)col)[0];
+                    }
+                memcpy(ws, jpeg_block(c, r, (size_t)bx), sizeof ws);
+                int Al;
+                int64_t num;
+                if ((Al = cb[1]) != 0 && ws[1] == 0) {
+                    num = Q00 * (change_dc ? (-DC[1] - DC[2] + DC[4] + DC[5] - 3 * DC[6] + 13 * DC[7] - 13 * DC[9] + 3 * DC[10] -
+                                              3 * DC[11] + 38 * DC[12] - 38 * DC[14] + 3 * DC[15] - 3 * DC[16] + 13 * DC[17] -
+                                              13 * DC[19] + 3 * DC[20] - DC[21] - DC[22] + DC[24] + DC[25])
+                                           : (-7 * DC[11] + 50 * DC[12] - 50 * DC[14] + 7 * DC[15]));
+                    ws[1] = jpeg_smooth_pred(num, Q01, Al);
+                }
+                if ((Al = cb[2]) != 0 && ws[8] == 0) {
+                    num = Q00 * (change_dc ? (-DC[1] - 3 * DC[2] - 3 * DC[3] - 3 * DC[4] - DC[5] - DC[6] + 13 * DC[7] + 38 * DC[8] +
+                                              13 * DC[9] - DC[10] + DC[16] - 13 * DC[17] - 38 * DC[18] - 13 * DC[19] + DC[20] +
+                                              DC[21] + 3 * DC[22] + 3 * DC[23] + 3 * DC[24] + DC[25])
+                                           : (-7 * DC[3] + 50 * DC[8] - 50 * DC[18] + 7 * DC[23]));
+                    ws[8] = jpeg_smooth_pred(num, Q10, Al);
+                }
+                if ((Al = cb[3]) != 0 && ws[16] == 0) {
+                    num = Q00 * (change_dc ? (DC[3] + 2 * DC[7] + 7 * DC[8] + 2 * DC[9] - 5 * DC[12] - 14 * DC[13] - 5 * DC[14] +
+                                              2 * DC[17] + 7 * DC[18] + 2 * DC[19] + DC[23])
+                                           : (-DC[3] + 13 * DC[8] - 24 * DC[13] + 13 * DC[18] - DC[23]));
+                    ws[16] = jpeg_smooth_pred(num, Q20, Al);
+                }
+                if ((Al = cb[4]) != 0 && ws[9] == 0) {
+                    num = Q00 * (change_dc ? (-DC[1] + DC[5] + 9 * DC[7] - 9 * DC[9] - 9 * DC[17] + 9 * DC[19] + DC[21] - DC[25])
+                                           : (DC[10] + DC[16] - 10 * DC[17] + 10 * DC[19] - DC[2] - DC[20] + DC[22] - DC[24] +
+                                              DC[4] - DC[6] + 10 * DC[7] - 10 * DC[9]));
+                    ws[9] = jpeg_smooth_pred(num, Q11, Al);
+                }
+                if ((Al = cb[5]) != 0 && ws[2] == 0) {
+                    num = Q00 * (change_dc ? (2 * DC[7] - 5 * DC[8] + 2 * DC[9] + DC[11] + 7 * DC[12] - 14 * DC[13] + 7 * DC[14] +
+                                              DC[15] + 2 * DC[17] - 5 * DC[18] + 2 * DC[19])
+                                           : (-DC[11] + 13 * DC[12] - 24 * DC[13] + 13 * DC[14] - DC[15]));
+                    ws[2] = jpeg_smooth_pred(num, Q02, Al);
+                }
+                if (change_dc) {
+                    if ((Al = cb[6]) != 0 && ws[3] == 0) {
+                        num = Q00 * (DC[7] - DC[9] + 2 * DC[12] - 2 * DC[14] + DC[17] - DC[19]);
+                        ws[3] = jpeg_smooth_pred(num, Q03, Al);
+                    }
+                    if ((Al = cb[7]) != 0 && ws[10] == 0) {
+                        num = Q00 * (DC[7] - 3 * DC[8] + DC[9] - DC[17] + 3 * DC[18] - DC[19]);
+                        ws[10] = jpeg_smooth_pred(num, Q12, Al);
+                    }
+                    if ((Al = cb[8]) != 0 && ws[17] == 0) {
+                        num = Q00 * (DC[7] - DC[9] - 3 * DC[12] + 3 * DC[14] + DC[17] - DC[19]);
+                        ws[17] = jpeg_smooth_pred(num, Q21, Al);
+                    }
+                    if ((Al = cb[9]) != 0 && ws[24] == 0) {
+                        num = Q00 * (DC[7] + 2 * DC[8] + DC[9] - DC[17] - 2 * DC[18] - DC[19]);
+                        ws[24] = jpeg_smooth_pred(num, Q30, Al);
+                    }
+                    num = Q00 * (-2 * DC[1] - 6 * DC[2] - 8 * DC[3] - 6 * DC[4] - 2 * DC[5] - 6 * DC[6] + 6 * DC[7] + 42 * DC[8] +
+                                 6 * DC[9] - 6 * DC[10] - 8 * DC[11] + 42 * DC[12] + 152 * DC[13] + 42 * DC[14] - 8 * DC[15] -
+                                 6 * DC[16] + 6 * DC[17] + 42 * DC[18] + 6 * DC[19] - 6 * DC[20] - 2 * DC[21] - 6 * DC[22] -
+                                 8 * DC[23] - 6 * DC[24] - 2 * DC[25]);
+                    ws[0] = jpeg_smooth_pred(num, Q00, 0);
+                }
+                jpeg_idct(ws, c->qmul, c->plane + r * 8 * c->pstride + (size_t)bx * 8, c->pstride);
+            }
+        }
+    }
 }
 
 /* ---- upsampling (jdsample.c) and colour conversion (jdcolor.c + Pillow's convert) --------- */
@@ -1793,8 +1935,13 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         }
     }
     if (d->multi) {
+        int smooth = jpeg_smoothing_ok(d);
         for (int i = 0; i < d->nc; i++) {
             jpeg_comp *c = &d->c[i];
+            if (smooth) {
+                jpeg_smooth_component(d, c);
+                continue;
+            }
             if (!c->qlatched) { /* never scanned: libjpeg latches nothing and outputs zeros */
                 memset(c->plane, 128, c->pstride * (size_t)c->bh * 8);
                 continue;

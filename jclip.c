@@ -1232,21 +1232,27 @@ static int jc_grow(uint8_t **buf, size_t *cap, size_t n)
     return 1;
 }
 
-int jclip_preprocess_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop,
-                         size_t crop_cap)
+size_t jclip_preprocess_scratch_size(uint32_t width, uint32_t height) { return pre_scratch_size(width, height); }
+
+int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop, size_t crop_cap,
+                          void *scratch, size_t scratch_size, char *err, size_t errcap)
 {
-    if (!ctx) return JCLIP_ERR_ARG;
-    ctx->err[0] = 0;
-    size_t S = (size_t)ctx->m->vision.image;
-    if (!rgb || !crop) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "NULL image or output");
-    if (crop_cap < S * S * 3) return jc_ctx_fail(ctx, JCLIP_ERR_CAPACITY, "crop buffer of %zu bytes, %zu needed", crop_cap, S * S * 3);
+    if (crop_cap < (size_t)PRE_SIZE * PRE_SIZE * 3)
+        return jc_fail(err, errcap, JCLIP_ERR_CAPACITY, "crop buffer of %zu bytes, %d needed", crop_cap, PRE_SIZE * PRE_SIZE * 3);
+    return pre_resize_crop(rgb, width, height, crop, scratch, scratch_size, err, errcap);
+}
+
+/* Resize + crop into the context's crop buffer, growing the context's scratch as needed. */
+static int jc_preprocess_ctx(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height)
+{
+    if (!rgb) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "image is NULL");
     if ((uint64_t)width * height > ctx->p.max_pixels)
         return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image of %ux%u pixels exceeds the limit of %llu pixels", (unsigned)width,
                            (unsigned)height, (unsigned long long)ctx->p.max_pixels);
     size_t need = pre_scratch_size(width, height);
     if (need == 0) return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image size %ux%u is out of range", (unsigned)width, (unsigned)height);
     if (!jc_grow(&ctx->pre, &ctx->pre_cap, need)) return jc_ctx_fail(ctx, JCLIP_ERR_NOMEM, "out of memory (%zu bytes of resize scratch)", need);
-    return pre_resize_crop(rgb, width, height, crop, ctx->pre, ctx->pre_cap, ctx->err, sizeof ctx->err);
+    return pre_resize_crop(rgb, width, height, ctx->crop, ctx->pre, ctx->pre_cap, ctx->err, sizeof ctx->err);
 }
 
 int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, float *out, size_t out_cap)
@@ -1254,8 +1260,8 @@ int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t
     if (!ctx) return JCLIP_ERR_ARG;
     int rc = jc_check_out(ctx, out, out_cap, 1);
     if (rc) return rc;
-    size_t S = (size_t)ctx->m->vision.image;
-    rc = jclip_preprocess_rgb(ctx, rgb, width, height, ctx->crop, S * S * 3);
+    ctx->err[0] = 0;
+    rc = jc_preprocess_ctx(ctx, rgb, width, height);
     if (rc) return rc;
     pre_normalize(ctx->crop, ctx->pixels);
     return jc_vision_forward(ctx, ctx->pixels, out);
@@ -1278,15 +1284,6 @@ static int jc_decode_into_ctx(jclip_ctx *ctx, const void *data, size_t len, jcli
     if (!jc_grow(&ctx->rgb, &ctx->rgb_cap, need))
         return jc_ctx_fail(ctx, JCLIP_ERR_NOMEM, "out of memory (%zu bytes for a %ux%u image)", need, (unsigned)info->width, (unsigned)info->height);
     return img_decode((const uint8_t *)data, len, ctx->p.max_pixels, ctx->rgb, ctx->rgb_cap, info, ctx->err, sizeof ctx->err);
-}
-
-int jclip_preprocess_image(jclip_ctx *ctx, const void *data, size_t len, uint8_t *crop, size_t crop_cap)
-{
-    if (!ctx) return JCLIP_ERR_ARG;
-    jclip_image_info info;
-    int rc = jc_decode_into_ctx(ctx, data, len, &info);
-    if (rc) return rc;
-    return jclip_preprocess_rgb(ctx, ctx->rgb, info.width, info.height, crop, crop_cap);
 }
 
 int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, size_t out_cap)

@@ -159,11 +159,13 @@ int jclip_decode_image(const void *data, size_t len, uint64_t max_pixels, uint8_
                        jclip_image_info *info, char *err, size_t errcap);
 
 /* jina-clip-v1's image preprocessing up to the crop, bit-exact with the reference (torchvision
- * Resize(224, bicubic) of the shorter side with Pillow's resampler, CenterCrop(224)): writes the
- * 224x224x3 uint8 HWC crop (crop_cap >= 150528). From packed RGB8 or from an encoded file. */
-int jclip_preprocess_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop,
-                         size_t crop_cap);
-int jclip_preprocess_image(jclip_ctx *ctx, const void *data, size_t len, uint8_t *crop, size_t crop_cap);
+ * Resize(224, bicubic) of the shorter side with Pillow 9.4's resampler, CenterCrop(224)).
+ * rgb: packed RGB8 width x height. Writes the 224x224x3 uint8 HWC crop (crop_cap >= 150528).
+ * scratch: caller memory of jclip_preprocess_scratch_size(width, height) bytes (0 = size out
+ * of range); the call never allocates and is thread-safe. */
+size_t jclip_preprocess_scratch_size(uint32_t width, uint32_t height);
+int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop, size_t crop_cap,
+                          void *scratch, size_t scratch_size, char *err, size_t errcap);
 
 /* Embeds an encoded JPEG/PNG file held in memory (len bytes, at most max_image_bytes):
  * decode, preprocess, vision tower, L2-normalise, as the reference encode_image(path). The

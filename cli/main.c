@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_MODEL "models/jina-clip-v1.jclip"
 
@@ -375,6 +379,541 @@ static int cmd_info(int argc, char **argv)
     return 0;
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * Images
+ * ------------------------------------------------------------------------------------------ */
+
+/* Reads a whole file ("-" = stdin) into memory; returns NULL with errno set on failure. */
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = (unsigned char *)malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap > ((size_t)1 << 31)) { free(buf); buf = NULL; errno = EFBIG; break; }
+        unsigned char *nb = (unsigned char *)realloc(buf, cap * 2);
+        if (!nb) { free(buf); buf = NULL; errno = ENOMEM; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = f != stdin && ferror(f);
+    if (f != stdin) fclose(f);
+    if (bad) { free(buf); errno = EIO; return NULL; }
+    *len = n;
+    return buf;
+}
+
+static const char *IMAGE_HELP =
+    "usage: jclip image [-m MODEL] [--format json|tsv] [--threads N] FILE...\n"
+    "\n"
+    "Embeds each JPEG or PNG file (jina-clip-v1, 768 floats, L2-normalised), one embedding per\n"
+    "line in input order, exactly as the reference encode_image(path): decode as Pillow does,\n"
+    "convert to RGB (EXIF orientation not applied), bicubic resize of the shorter side to 224,\n"
+    "center crop 224, normalise, vision tower. FILE '-' reads one image from stdin.\n"
+    "\n"
+    "  -m, --model MODEL   .jclip model (default: $JCLIP_MODEL, else " DEFAULT_MODEL ")\n"
+    "  --format json|tsv   json: one JSON array per line (default); tsv: tab-separated floats\n"
+    "  -t, --threads N     worker threads (default: all cores)\n";
+
+static int cmd_image(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) { fputs(IMAGE_HELP, stdout); return 0; }
+    opts o = {0};
+    int np;
+    parse_opts("image", argc, argv, &o, "m t f", &np);
+    if (np == 0) die_usage("image", "needs at least one FILE");
+    jclip_model *m = load_model(&o);
+    jclip_ctx *ctx = make_ctx(m, &o);
+    int D = jclip_embed_dim(m);
+    float *e = (float *)malloc(sizeof(float) * (size_t)D);
+    for (int i = 0; i < np; i++) {
+        size_t len;
+        unsigned char *data = read_all(argv[i], &len);
+        if (!data) die("cannot read %s: %s", argv[i], strerror(errno));
+        if (jclip_embed_image(ctx, data, len, e, (size_t)D)) die("%s: %s", argv[i], jclip_ctx_error(ctx));
+        free(data);
+        print_vec(e, D, o.format_tsv);
+    }
+    free(e);
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+    if (fflush(stdout)) die("writing output: %s", strerror(errno));
+    return 0;
+}
+
+/* Decodes a file to RGB with the public API; returns the pixels (caller frees). */
+static unsigned char *decode_file(const char *path, jclip_image_info *info)
+{
+    size_t len;
+    unsigned char *data = read_all(path, &len);
+    if (!data) die("cannot read %s: %s", path, strerror(errno));
+    char err[512];
+    if (jclip_decode_info(data, len, info, err, sizeof err)) die("%s: %s", path, err);
+    size_t need = (size_t)info->width * info->height * 3;
+    unsigned char *rgb = (unsigned char *)malloc(need ? need : 1);
+    if (!rgb) die("%s: out of memory for a %ux%u image", path, (unsigned)info->width, (unsigned)info->height);
+    if (jclip_decode_image(data, len, 0, rgb, need, info, err, sizeof err)) die("%s: %s", path, err);
+    free(data);
+    return rgb;
+}
+
+static void write_file(const char *path, const char *header, const unsigned char *data, size_t n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (!f) die("cannot create %s: %s", path, strerror(errno));
+    if ((header && fputs(header, f) < 0) || fwrite(data, 1, n, f) != n || (f != stdout ? fclose(f) : fflush(f)))
+        die("writing %s: %s", path, strerror(errno));
+}
+
+static const char *DECODE_HELP =
+    "usage: jclip decode FILE -o OUT.ppm\n"
+    "       jclip decode --info FILE\n"
+    "\n"
+    "Decodes a JPEG or PNG with jclip's own decoders into binary PPM (P6, maxval 255): the same\n"
+    "RGB bytes as Pillow 9.4's Image.open(FILE).convert('RGB'). --info prints the header:\n"
+    "format, size, components, bit depth, sampling, progressive/interlaced, EXIF orientation.\n"
+    "No model is needed.\n";
+
+static int cmd_decode(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) { fputs(DECODE_HELP, stdout); return 0; }
+    const char *out = NULL, *in = NULL;
+    int info_only = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+        else if (strcmp(argv[i], "--info") == 0) info_only = 1;
+        else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) die_usage("decode", "unknown option '%s'", argv[i]);
+        else if (in) die_usage("decode", "takes one FILE");
+        else in = argv[i];
+    }
+    if (!in) die_usage("decode", "needs a FILE");
+    jclip_image_info info;
+    if (info_only) {
+        size_t len;
+        unsigned char *data = read_all(in, &len);
+        if (!data) die("cannot read %s: %s", in, strerror(errno));
+        char err[512];
+        if (jclip_decode_info(data, len, &info, err, sizeof err)) die("%s: %s", in, err);
+        free(data);
+        printf("file:        %s\nformat:      %s\nsize:        %ux%u\ncomponents:  %d (%s)\nbit depth:   %d\n", in,
+               info.format == JCLIP_FORMAT_JPEG ? "JPEG" : "PNG", (unsigned)info.width, (unsigned)info.height,
+               info.components, info.color, info.bit_depth);
+        if (info.format == JCLIP_FORMAT_JPEG)
+            printf("sampling:    %s\nprogressive: %s\narithmetic:  %s\norientation: %d%s\n", info.sampling,
+                   info.progressive ? "yes" : "no", info.arithmetic ? "yes" : "no", info.exif_orientation,
+                   info.exif_orientation ? " (EXIF; reported, not applied)" : " (no EXIF orientation)");
+        else
+            printf("interlaced:  %s\n", info.progressive ? "yes (Adam7)" : "no");
+        return 0;
+    }
+    if (!out) die_usage("decode", "needs -o OUT.ppm (or --info)");
+    unsigned char *rgb = decode_file(in, &info);
+    char header[64];
+    snprintf(header, sizeof header, "P6\n%u %u\n255\n", (unsigned)info.width, (unsigned)info.height);
+    write_file(out, header, rgb, (size_t)info.width * info.height * 3);
+    free(rgb);
+    return 0;
+}
+
+static const char *PREPROCESS_HELP =
+    "usage: jclip preprocess FILE -o OUT.rgb\n"
+    "\n"
+    "Writes the 224x224x3 uint8 image (HWC, 150528 bytes) that jina-clip-v1's preprocessing\n"
+    "feeds to normalisation: decode, convert to RGB, bicubic resize of the shorter side to 224\n"
+    "(Pillow's resampler, bit-exact), center crop. For verification against the reference.\n"
+    "No model is needed.\n";
+
+static int cmd_preprocess(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) { fputs(PREPROCESS_HELP, stdout); return 0; }
+    const char *out = NULL, *in = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+        else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) die_usage("preprocess", "unknown option '%s'", argv[i]);
+        else if (in) die_usage("preprocess", "takes one FILE");
+        else in = argv[i];
+    }
+    if (!in || !out) die_usage("preprocess", "needs FILE and -o OUT.rgb");
+    jclip_image_info info;
+    unsigned char *rgb = decode_file(in, &info);
+    size_t ss = jclip_preprocess_scratch_size(info.width, info.height);
+    if (!ss) die("%s: image size %ux%u is out of range", in, (unsigned)info.width, (unsigned)info.height);
+    void *scratch = malloc(ss);
+    static unsigned char crop[224 * 224 * 3];
+    char err[512];
+    if (!scratch) die("out of memory");
+    if (jclip_preprocess_crop(rgb, info.width, info.height, crop, sizeof crop, scratch, ss, err, sizeof err)) die("%s: %s", in, err);
+    write_file(out, NULL, crop, sizeof crop);
+    free(scratch);
+    free(rgb);
+    return 0;
+}
+
+static const char *SIMILARITY_HELP =
+    "usage: jclip similarity [-m MODEL] [--threads N] --text T ... --image FILE ...\n"
+    "\n"
+    "Embeds every text and image given and prints their cosine similarity matrix, each row and\n"
+    "column labelled (the legend lists the inputs in the order given). Any number of --text and\n"
+    "--image arguments, in any order; each flag takes one value.\n"
+    "\n"
+    "Note: text-image cosines run much lower than text-text ones (jina-clip-v1 ranks images for\n"
+    "a text well, but its cross-modal scores sit around 0.2-0.4 where text pairs score 0.6-0.9),\n"
+    "so compare scores within one modality pair, and normalise each modality's scores separately\n"
+    "before combining text and image results, as the model card advises.\n";
+
+typedef struct { int is_image; const char *s; } sim_item;
+
+static int cmd_similarity(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) { fputs(SIMILARITY_HELP, stdout); return 0; }
+    opts o = {0};
+    sim_item *items = (sim_item *)calloc((size_t)argc + 1, sizeof *items);
+    int n = 0;
+    char **rest = (char **)calloc((size_t)argc + 1, sizeof *rest);
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "--text") == 0 || strcmp(argv[i], "--image") == 0)) {
+            if (i + 1 >= argc) die_usage("similarity", "%s needs a value", argv[i]);
+            items[n].is_image = argv[i][2] == 'i';
+            items[n++].s = argv[++i];
+        } else rest[nr++] = argv[i];
+    }
+    int np;
+    parse_opts("similarity", nr, rest, &o, "m t", &np);
+    if (np) die_usage("similarity", "unexpected argument '%s' (use --text or --image)", rest[0]);
+    if (n < 1) die_usage("similarity", "needs at least one --text or --image");
+    jclip_model *m = load_model(&o);
+    jclip_ctx *ctx = make_ctx(m, &o);
+    int D = jclip_embed_dim(m);
+    float *E = (float *)malloc(sizeof(float) * (size_t)D * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        float *e = E + (size_t)i * D;
+        if (items[i].is_image) {
+            size_t len;
+            unsigned char *data = read_all(items[i].s, &len);
+            if (!data) die("cannot read %s: %s", items[i].s, strerror(errno));
+            if (jclip_embed_image(ctx, data, len, e, (size_t)D)) die("%s: %s", items[i].s, jclip_ctx_error(ctx));
+            free(data);
+        } else if (jclip_embed_text(ctx, items[i].s, strlen(items[i].s), e, (size_t)D)) {
+            die("text %d: %s", i + 1, jclip_ctx_error(ctx));
+        }
+    }
+    for (int i = 0; i < n; i++) printf("[%d] %-5s %s\n", i + 1, items[i].is_image ? "image" : "text", items[i].s);
+    printf("\n%6s", "");
+    for (int j = 0; j < n; j++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "[%d]", j + 1);
+        printf(" %7s", lab);
+    }
+    putchar('\n');
+    for (int i = 0; i < n; i++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "[%d]", i + 1);
+        printf("%6s", lab);
+        for (int j = 0; j < n; j++) {
+            double c = 0;
+            for (int k = 0; k < D; k++) c += (double)E[(size_t)i * D + k] * E[(size_t)j * D + k];
+            printf(" %7.4f", c);
+        }
+        putchar('\n');
+    }
+    free(E);
+    free(items);
+    free(rest);
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * search: rank images by similarity to a text, with an optional embedding cache
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct { char *path; long long size, mtime, mtime_ns; float score; int have; } sr_file;
+typedef struct { sr_file *v; size_t n, cap; } sr_list;
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    char ext[8] = {0};
+    for (int i = 0; i < 6 && dot[i + 1]; i++) ext[i] = (char)(dot[i + 1] | 0x20);
+    return strcmp(ext, "jpg") == 0 || strcmp(ext, "jpeg") == 0 || strcmp(ext, "png") == 0;
+}
+
+static void sr_add(sr_list *l, const char *path, const struct stat *st)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = (sr_file *)realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v) die("out of memory");
+    }
+    sr_file *f = &l->v[l->n++];
+    memset(f, 0, sizeof *f);
+    f->path = strdup(path);
+    if (!f->path) die("out of memory");
+    f->size = (long long)st->st_size;
+    f->mtime = (long long)st->st_mtim.tv_sec;
+    f->mtime_ns = (long long)st->st_mtim.tv_nsec;
+}
+
+/* Collects image files under path (directories recursively; symlinked directories are not
+ * followed, so cycles cannot occur). An explicitly named file is taken whatever its name. */
+static void sr_collect(sr_list *l, const char *path, int top)
+{
+    struct stat st;
+    if ((top ? stat(path, &st) : lstat(path, &st)) != 0) {
+        if (top) die("cannot access %s: %s", path, strerror(errno));
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) { fprintf(stderr, "jclip: warning: cannot open directory %s: %s\n", path, strerror(errno)); return; }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            size_t n = strlen(path) + strlen(e->d_name) + 2;
+            char *child = (char *)malloc(n);
+            if (!child) die("out of memory");
+            snprintf(child, n, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
+            struct stat cs;
+            if (lstat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || (S_ISREG(cs.st_mode) && has_image_ext(e->d_name))))
+                sr_collect(l, child, 0);
+            free(child);
+        }
+        closedir(d);
+    } else if (S_ISREG(st.st_mode)) {
+        sr_add(l, path, &st);
+    } else if (top) {
+        die("%s is not a file or directory", path);
+    }
+}
+
+static int sr_by_path(const void *a, const void *b) { return strcmp(((const sr_file *)a)->path, ((const sr_file *)b)->path); }
+static int sr_by_score(const void *a, const void *b)
+{
+    const sr_file *x = (const sr_file *)a, *y = (const sr_file *)b;
+    if (x->have != y->have) return y->have - x->have;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return strcmp(x->path, y->path);
+}
+
+/* Identity of a model file for the cache: size + FNV-1a of its first 64 KiB (metadata). */
+static unsigned long long model_id(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned long long h = 1469598103934665603ull;
+    if (!f) return 0;
+    unsigned char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    fseek(f, 0, SEEK_END);
+    h ^= (unsigned long long)ftell(f);
+    fclose(f);
+    return h;
+}
+
+#define CACHE_MAGIC "JCLIPSC1"
+
+/* Cache file: magic, u32 dim, u64 model id, u32 count, then per entry u32 path length, path,
+ * i64 size, i64 mtime, i64 mtime_ns, dim floats (host byte order: the cache is local). A file
+ * that does not parse completely is ignored (and rewritten) rather than trusted. */
+typedef struct { char *path; long long size, mtime, mtime_ns; float *e; } cache_ent;
+
+static size_t cache_load(const char *file, int D, unsigned long long mid, cache_ent **out)
+{
+    *out = NULL;
+    size_t len;
+    unsigned char *b = read_all(file, &len);
+    if (!b) return 0;
+    size_t p = 0, n = 0;
+    uint32_t dim = 0, count = 0;
+    unsigned long long id = 0;
+    cache_ent *v = NULL;
+#define TAKE(dst, k) do { if (len - p < (size_t)(k)) goto bad; memcpy((dst), b + p, (k)); p += (k); } while (0)
+    if (len < 8 || memcmp(b, CACHE_MAGIC, 8) != 0) goto bad;
+    p = 8;
+    TAKE(&dim, 4);
+    TAKE(&id, 8);
+    TAKE(&count, 4);
+    if ((int)dim != D || id != mid) goto bad; /* another model: start afresh */
+    if (count > len / (4 + 24 + 4 * (size_t)D)) goto bad;
+    v = (cache_ent *)calloc(count ? count : 1, sizeof *v);
+    if (!v) goto bad;
+    for (; n < count; n++) {
+        uint32_t pl;
+        TAKE(&pl, 4);
+        if (pl == 0 || pl > 65536 || len - p < pl) goto bad;
+        v[n].path = (char *)malloc(pl + 1);
+        v[n].e = (float *)malloc(sizeof(float) * (size_t)D);
+        if (!v[n].path || !v[n].e) { free(v[n].path); free(v[n].e); goto bad; }
+        memcpy(v[n].path, b + p, pl);
+        v[n].path[pl] = 0;
+        p += pl;
+        TAKE(&v[n].size, 8);
+        TAKE(&v[n].mtime, 8);
+        TAKE(&v[n].mtime_ns, 8);
+        TAKE(v[n].e, sizeof(float) * (size_t)D);
+    }
+#undef TAKE
+    free(b);
+    *out = v;
+    return n;
+bad:
+    if (b && !(len >= 8 && memcmp(b, CACHE_MAGIC, 8) == 0 && p >= 24))
+        fprintf(stderr, "jclip: warning: ignoring unreadable cache %s\n", file);
+    for (size_t i = 0; i < n; i++) { free(v[i].path); free(v[i].e); }
+    free(v);
+    free(b);
+    return 0;
+}
+
+static void cache_save(const char *file, int D, unsigned long long mid, const sr_list *l, const float *E)
+{
+    size_t tl = strlen(file) + 8;
+    char *tmp = (char *)malloc(tl);
+    if (!tmp) return;
+    snprintf(tmp, tl, "%s.tmp", file);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "jclip: warning: cannot write cache %s: %s\n", file, strerror(errno)); free(tmp); return; }
+    uint32_t dim = (uint32_t)D, count = 0;
+    for (size_t i = 0; i < l->n; i++) count += l->v[i].have;
+    int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&dim, 4, 1, f) == 1 && fwrite(&mid, 8, 1, f) == 1 &&
+             fwrite(&count, 4, 1, f) == 1;
+    for (size_t i = 0; ok && i < l->n; i++) {
+        if (!l->v[i].have) continue;
+        uint32_t pl = (uint32_t)strlen(l->v[i].path);
+        ok = fwrite(&pl, 4, 1, f) == 1 && fwrite(l->v[i].path, 1, pl, f) == pl && fwrite(&l->v[i].size, 8, 1, f) == 1 &&
+             fwrite(&l->v[i].mtime, 8, 1, f) == 1 && fwrite(&l->v[i].mtime_ns, 8, 1, f) == 1 &&
+             fwrite(E + i * (size_t)D, sizeof(float), (size_t)D, f) == (size_t)D;
+    }
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, file) != 0) {
+        fprintf(stderr, "jclip: warning: cannot write cache %s\n", file);
+        remove(tmp);
+    }
+    free(tmp);
+}
+
+static void progress(size_t done, size_t total)
+{
+    int w = 30, k = (int)(total ? done * (size_t)w / total : (size_t)w);
+    fprintf(stderr, "\rembedding images %zu/%zu [", done, total);
+    for (int i = 0; i < w; i++) fputc(i < k ? '=' : ' ', stderr);
+    fputs(done == total ? "]\n" : "]", stderr);
+    fflush(stderr);
+}
+
+static const char *SEARCH_HELP =
+    "usage: jclip search [-m MODEL] [-k K] [--cache FILE] [--threads N] QUERY PATH...\n"
+    "\n"
+    "Ranks the images (.jpg, .jpeg, .png) in the given files and folders (searched recursively)\n"
+    "by cosine similarity to the text QUERY and prints the top K as `score<TAB>path`, best first.\n"
+    "Images that cannot be decoded are reported on stderr and skipped.\n"
+    "\n"
+    "  -k K            how many results (default 10)\n"
+    "  --cache FILE    keep image embeddings in FILE: a later search re-embeds only images that\n"
+    "                  are new or changed (by size and modification time) and reuses the rest\n"
+    "  -m, --model     .jclip model (default: $JCLIP_MODEL, else " DEFAULT_MODEL ")\n"
+    "  -t, --threads N worker threads (default: all cores)\n"
+    "\n"
+    "A progress bar is shown on stderr (when it is a terminal) while many images are embedded.\n";
+
+static int cmd_search(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) { fputs(SEARCH_HELP, stdout); return 0; }
+    opts o = {0};
+    o.k = 10;
+    const char *cache = NULL;
+    char **rest = (char **)calloc((size_t)argc + 1, sizeof *rest);
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--cache") == 0) {
+            if (i + 1 >= argc) die_usage("search", "--cache needs a file");
+            cache = argv[++i];
+        } else rest[nr++] = argv[i];
+    }
+    int np;
+    parse_opts("search", nr, rest, &o, "m t k", &np);
+    if (np < 2) die_usage("search", "needs a QUERY and at least one PATH");
+    const char *query = rest[0];
+    sr_list l = {0};
+    for (int i = 1; i < np; i++) sr_collect(&l, rest[i], 1);
+    if (l.n == 0) die("no .jpg, .jpeg or .png files under the given paths");
+    qsort(l.v, l.n, sizeof *l.v, sr_by_path);
+
+    jclip_model *m = load_model(&o);
+    jclip_ctx *ctx = make_ctx(m, &o);
+    int D = jclip_embed_dim(m);
+    float *q = (float *)malloc(sizeof(float) * (size_t)D);
+    float *E = (float *)malloc(sizeof(float) * (size_t)D * l.n);
+    if (!q || !E) die("out of memory");
+    if (jclip_embed_text(ctx, query, strlen(query), q, (size_t)D)) die("query: %s", jclip_ctx_error(ctx));
+
+    unsigned long long mid = model_id(model_path(&o));
+    cache_ent *ce = NULL;
+    size_t nce = cache ? cache_load(cache, D, mid, &ce) : 0;
+    size_t todo = 0, reused = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        sr_file *f = &l.v[i];
+        for (size_t j = 0; j < nce; j++)
+            if (ce[j].size == f->size && ce[j].mtime == f->mtime && ce[j].mtime_ns == f->mtime_ns && strcmp(ce[j].path, f->path) == 0) {
+                memcpy(E + i * (size_t)D, ce[j].e, sizeof(float) * (size_t)D);
+                f->have = 1;
+                reused++;
+                break;
+            }
+        todo += !f->have;
+    }
+    int show = todo >= 8 && isatty(2);
+    size_t done = 0, failed = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        sr_file *f = &l.v[i];
+        if (f->have) continue;
+        size_t len;
+        unsigned char *data = read_all(f->path, &len);
+        if (!data) {
+            fprintf(stderr, "%sjclip: warning: skipping %s: %s\n", show ? "\n" : "", f->path, strerror(errno));
+            failed++;
+        } else if (jclip_embed_image(ctx, data, len, E + i * (size_t)D, (size_t)D)) {
+            fprintf(stderr, "%sjclip: warning: skipping %s: %s\n", show ? "\n" : "", f->path, jclip_ctx_error(ctx));
+            failed++;
+        } else {
+            f->have = 1;
+        }
+        free(data);
+        if (show) progress(++done, todo);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        if (!l.v[i].have) continue;
+        double c = 0;
+        for (int k = 0; k < D; k++) c += (double)q[k] * E[i * (size_t)D + k];
+        l.v[i].score = (float)c;
+    }
+    if (cache) cache_save(cache, D, mid, &l, E);
+    /* scores sorted on a copy of the list so that the cache above stays aligned with E */
+    qsort(l.v, l.n, sizeof *l.v, sr_by_score);
+    for (size_t i = 0; i < l.n && (int)i < o.k; i++)
+        if (l.v[i].have) printf("%.4f\t%s\n", l.v[i].score, l.v[i].path);
+    if (cache) fprintf(stderr, "jclip: %zu images, %zu from the cache, %zu embedded, %zu skipped\n", l.n, reused, l.n - reused - failed, failed);
+    for (size_t j = 0; j < nce; j++) { free(ce[j].path); free(ce[j].e); }
+    free(ce);
+    for (size_t i = 0; i < l.n; i++) free(l.v[i].path);
+    free(l.v);
+    free(q);
+    free(E);
+    free(rest);
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+    if (fflush(stdout)) die("writing output: %s", strerror(errno));
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static const char *MAIN_HELP =
@@ -399,6 +938,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "text") == 0) return cmd_text(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "image") == 0) return cmd_image(argc - 2, argv + 2);
+    if (strcmp(cmd, "decode") == 0) return cmd_decode(argc - 2, argv + 2);
+    if (strcmp(cmd, "preprocess") == 0) return cmd_preprocess(argc - 2, argv + 2);
+    if (strcmp(cmd, "similarity") == 0) return cmd_similarity(argc - 2, argv + 2);
+    if (strcmp(cmd, "search") == 0) return cmd_search(argc - 2, argv + 2);
     fprintf(stderr, "jclip: unknown command '%s' (see: jclip --help)\n", cmd);
     return 2;
 }

@@ -31,7 +31,7 @@ static void suite_cli(void)
     int D = (int)emb.shape[1];
 
     /* help for every command, exit 0 */
-    const char *cmds[] = {"text", "tokenize", "info"};
+    const char *cmds[] = {"text", "tokenize", "info", "image", "decode", "preprocess", "similarity", "search"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         snprintf(cmd, sizeof cmd, "./jclip %s --help", cmds[i]);
         int rc = t_run(cmd, out, sizeof out);
@@ -104,4 +104,62 @@ static void suite_cli(void)
     snprintf(cmd, sizeof cmd, "./jclip info %s", tiny);
     T_CHECK(t_run(cmd, out, sizeof out) == 0 && strstr(out, "kernels:") && strstr(out, "vocab 30528"), "info: %s", out);
     free(emb.data);
+
+    /* image: the first file of file_images.txt against files_emb.npy */
+    t_npy fe = {0};
+    size_t len;
+    char *list = t_read_file(t_shared("golden/model/tiny-s1/file_images.txt"), &len);
+    T_CHECK(list && t_npy_load(t_shared("golden/model/tiny-s1/files_emb.npy"), &fe) == 0, "read file goldens");
+    if (list && fe.data) {
+        char *nl = strchr(list, '\n');
+        if (nl) *nl = 0;
+        snprintf(cmd, sizeof cmd, "./jclip image -m %s --format tsv '%s/testdata/images/%s'", tiny, t_shared_dir(), list);
+        rc = t_run(cmd, out, sizeof out);
+        T_CHECK(rc == 0 && fabs(strtod(out, NULL) - fe.data[0]) < 1e-5, "image %s equals files_emb[0] (rc %d)", list, rc);
+        snprintf(cmd, sizeof cmd, "./jclip image -m %s --format tsv - < '%s/testdata/images/%s'", tiny, t_shared_dir(), list);
+        rc = t_run(cmd, out, sizeof out);
+        T_CHECK(rc == 0 && fabs(strtod(out, NULL) - fe.data[0]) < 1e-5, "image from stdin (rc %d)", rc);
+    }
+    free(list);
+    free(fe.data);
+    snprintf(cmd, sizeof cmd, "./jclip image -m %s Makefile 2>&1", tiny);
+    rc = t_run(cmd, out, sizeof out);
+    T_CHECK(rc == 1 && strstr(out, "Makefile") && strstr(out, "not a JPEG or PNG"), "non-image is a one-line error (rc %d): %s", rc, out);
+
+    /* decode: PPM bytes hash to Pillow's RGB; --info; preprocess crop hash */
+    const char *photo = "photos/skimage_chelsea.png";
+    snprintf(cmd, sizeof cmd, "./jclip decode '%s/testdata/images/%s' -o build/cli_test.ppm", t_shared_dir(), photo);
+    rc = t_run(cmd, out, sizeof out);
+    char *ppm = t_read_file("build/cli_test.ppm", &len);
+    char hex[65] = "";
+    if (ppm && len > 15 && strncmp(ppm, "P6\n451 300\n255\n", 15) == 0) t_sha256_hex(ppm + 15, len - 15, hex);
+    T_CHECK(rc == 0 && strcmp(hex, "416b729128bfb2c3d1eb69bf9b1734a796293abc17939267b2dc94f8a5784031") == 0,
+            "decode writes a 451x300 P6 with Pillow's RGB bytes (rc %d, %s)", rc, hex);
+    free(ppm);
+    snprintf(cmd, sizeof cmd, "./jclip decode --info '%s/testdata/images/photos/012mp-bus.jpg'", t_shared_dir());
+    rc = t_run(cmd, out, sizeof out);
+    T_CHECK(rc == 0 && strstr(out, "4032x3024") && strstr(out, "2x2,1x1,1x1") && strstr(out, "orientation: 1"), "decode --info: %s", out);
+    snprintf(cmd, sizeof cmd, "./jclip preprocess '%s/testdata/images/%s' -o build/cli_test.rgb", t_shared_dir(), photo);
+    rc = t_run(cmd, out, sizeof out);
+    char *crop = t_read_file("build/cli_test.rgb", &len);
+    hex[0] = 0;
+    if (crop && len == 224 * 224 * 3) t_sha256_hex(crop, len, hex);
+    T_CHECK(rc == 0 && strcmp(hex, "81151d301d62f5b5db5fb2467dc66816b4d1317bd7a27bdcf1419761210d3eae") == 0, "preprocess crop is the golden (rc %d, %s)", rc, hex);
+    free(crop);
+    rc = t_run("./jclip decode Makefile -o build/x.ppm 2>&1", out, sizeof out);
+    T_CHECK(rc == 1, "decoding a non-image fails (rc %d)", rc);
+
+    /* similarity and search (with a cache that the second run reuses) */
+    snprintf(cmd, sizeof cmd, "./jclip similarity -m %s --text 'a cat' --image '%s/testdata/images/%s' --text 'a cat'", tiny, t_shared_dir(), photo);
+    rc = t_run(cmd, out, sizeof out);
+    T_CHECK(rc == 0 && strstr(out, "[3] text  a cat") && strstr(out, "   [1]  1.0000"), "similarity matrix: %s", out);
+    remove("build/cli_cache.bin");
+    snprintf(cmd, sizeof cmd, "./jclip search -m %s -k 2 --cache build/cli_cache.bin 'a cat' '%s/testdata/images/photos' 2>&1", tiny, t_shared_dir());
+    rc = t_run(cmd, out, sizeof out);
+    T_CHECK(rc == 0 && strstr(out, "0 from the cache"), "search, cold cache (rc %d): %s", rc, out);
+    char cold[8192];
+    snprintf(cold, sizeof cold, "%s", out);
+    rc = t_run(cmd, out, sizeof out);
+    T_CHECK(rc == 0 && strstr(out, " 0 embedded"), "search, warm cache re-embeds nothing (rc %d): %s", rc, out);
+    T_CHECK(strncmp(cold, out, (size_t)(strchr(cold, 'j') ? strchr(cold, 'j') - cold : 0)) == 0, "same ranking with the cache");
 }

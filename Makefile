@@ -18,11 +18,18 @@ all: jclip
 build:
 	mkdir -p build
 
-jclip: cli/main.c cli/json.h $(SRC)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ cli/main.c jclip.c $(LDLIBS)
+# A stamp named after the compiler and flags: switching between a plain and a SANITIZE=1
+# build (or another CC) rebuilds the binaries instead of reusing stale ones.
+FLAGS_STAMP := build/flags.$(shell echo '$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS)' | cksum | cut -d' ' -f1)
+$(FLAGS_STAMP): | build
+	@rm -f build/flags.*
+	@touch $@
 
-build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ test/run.c $(LDLIBS)
+jclip: cli/main.c cli/json.h $(SRC) $(FLAGS_STAMP)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ cli/main.c jclip.c $(LDLIBS)
+
+build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) $(FLAGS_STAMP) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ test/run.c $(LDLIBS)
 
 # Test models: deterministic random checkpoints in the real Hugging Face layout, regenerated
 # with the shared make_checkpoint.py (cached under build/ckpt) and converted like the real one.

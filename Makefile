@@ -47,3 +47,14 @@ test: build/test_runner $(TEST_MODELS)
 
 clean:
 	rm -rf build jclip
+
+# --- kernels benchmarks (wt-simd) ------------------------------------------------------------
+# bench-gemm: jclip GEMM vs OpenBLAS sgemm (Debian libopenblas-dev, linked into this program
+# only) with FMA/bandwidth probes. OpenBLAS picks its AVX-512 kernels only with
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, hence the env -u in the run line.
+OPENBLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-pthread
+.PHONY: bench-gemm
+build/bench_gemm: bench/bench_gemm.c $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
+bench-gemm: build/bench_gemm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm

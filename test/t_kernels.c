@@ -151,6 +151,47 @@ static void t_k_attention(const jk_ops *ops)
     T_NOTE("%s attention: %d shapes, max |diff| %.3g", ops->name, cases, worst);
 }
 
+/* Whole towers under every table: 1, 2 and 3 threads give bit-identical text and image
+ * embeddings (work is split over output tiles only). Uses the tiny test model. */
+static void t_k_threads(const jk_ops *const *have, int n)
+{
+    const char *old = getenv("JCLIP_ISA");
+    char saved[32] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    float *pix = t_k_vec((size_t)3 * 224 * 224, 2);
+    for (int t = 0; t < n; t++) {
+        setenv("JCLIP_ISA", have[t]->name, 1);
+        char err[512];
+        jclip_model *m = NULL;
+        if (jclip_model_load(t_model_path("tiny-s1"), &m, err, sizeof err)) {
+            T_CHECK(0, "load tiny-s1 (make test-models): %s", err);
+            break;
+        }
+        int D = jclip_embed_dim(m), same_txt = 1, same_img = 1, ok = 1;
+        float ref_t[1024], ref_i[1024], got[1024];
+        const char *txt = "a small dog runs across the wet sand at low tide";
+        for (int th = 1; th <= 3; th++) {
+            jclip_ctx_params p;
+            jclip_ctx_params_default(&p);
+            p.n_threads = th;
+            jclip_ctx *c = NULL;
+            if (jclip_ctx_create(m, &p, &c, err, sizeof err)) { ok = 0; break; }
+            ok &= jclip_embed_text(c, txt, strlen(txt), th == 1 ? ref_t : got, (size_t)D) == 0;
+            if (th > 1) same_txt &= memcmp(ref_t, got, sizeof(float) * (size_t)D) == 0;
+            ok &= jclip_embed_pixels(c, pix, (size_t)3 * 224 * 224, th == 1 ? ref_i : got, (size_t)D) == 0;
+            if (th > 1) same_img &= memcmp(ref_i, got, sizeof(float) * (size_t)D) == 0;
+            jclip_ctx_free(c);
+        }
+        T_CHECK(ok, "%s: embedding failed", have[t]->name);
+        T_CHECK(same_txt && same_img, "%s: 1/2/3 threads differ (text %s, image %s)", have[t]->name,
+                same_txt ? "same" : "DIFFERENT", same_img ? "same" : "DIFFERENT");
+        jclip_model_free(m);
+    }
+    free(pix);
+    if (old) setenv("JCLIP_ISA", saved, 1);
+    else unsetenv("JCLIP_ISA");
+}
+
 static void suite_kernels(void)
 {
     const jk_ops *have[8];
@@ -167,4 +208,5 @@ static void suite_kernels(void)
         t_k_rows(have[i]);
         t_k_attention(have[i]);
     }
+    t_k_threads(have, n);
 }

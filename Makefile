@@ -58,3 +58,10 @@ build/bench_gemm: bench/bench_gemm.c $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
 bench-gemm: build/bench_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+# test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
+# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there.
+.PHONY: test-arm64
+build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
+	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
+test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
+	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model

@@ -1209,126 +1209,117 @@ static int jpeg_mcu_arith(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
     return JCLIP_OK;
 }
 
-/* ---- inverse DCT (jidctint.c "islow": 13-bit constants, 2 extra bits between passes) ------ */
-#define JPEG_FIX_0_298631336 2446
-#define JPEG_FIX_0_390180644 3196
-#define JPEG_FIX_0_541196100 4433
-#define JPEG_FIX_0_765366865 6270
-#define JPEG_FIX_0_899976223 7373
-#define JPEG_FIX_1_175875602 9633
-#define JPEG_FIX_1_501321110 12299
-#define JPEG_FIX_1_847759065 15137
-#define JPEG_FIX_1_961570560 16069
-#define JPEG_FIX_2_053119869 16819
-#define JPEG_FIX_2_562915447 20995
-#define JPEG_FIX_3_072711026 25172
+/* ---- inverse DCT: libjpeg-turbo's AVX2 islow (jidctint-avx2.asm), which Pillow's x86-64 build
+ * runs. In range it equals jidctint.c; on hostile coefficients it differs, and we follow it:
+ * the dequantised product keeps its low 16 bits (pmullw), the pair sums in0+in4, in0-in4, in7+in3
+ * and in5+in1 wrap at 16 bits (paddw), everything else wraps at 32 bits (pmaddwd/paddd), pass 1
+ * saturates to 16 bits (packssdw), pass 2 to a signed byte (packsswb) before +128. When rows 1-7
+ * of the coefficients are zero, pass 1 is just (in << 2) wrapped at 16 bits (psllw). ---------- */
+#define JPEG_F130 10703  /* FIX(0.541196100) + FIX(0.765366865) */
+#define JPEG_F054 4433   /* FIX(0.541196100) */
+#define JPEG_FM130 -10704 /* FIX(0.541196100) - FIX(1.847759065) */
+#define JPEG_FM078 -6436 /* FIX(1.175875602) - FIX(1.961570560) */
+#define JPEG_F117 9633   /* FIX(1.175875602) */
+#define JPEG_F078 6437   /* FIX(1.175875602) - FIX(0.390180644) */
+#define JPEG_FM060 -4927 /* FIX(0.298631336) - FIX(0.899976223) */
+#define JPEG_FM089 -7373 /* -FIX(0.899976223) */
+#define JPEG_FM050 -4176 /* FIX(2.053119869) - FIX(2.562915447) */
+#define JPEG_FM256 -20995 /* -FIX(2.562915447) */
+#define JPEG_F060 4926   /* FIX(1.501321110) - FIX(0.899976223) */
+#define JPEG_F050 4177   /* FIX(3.072711026) - FIX(2.562915447) */
+
 
 /* Arithmetic right shift written so that it does not rely on implementation-defined >>. */
 static inline int32_t jpeg_sra(int32_t x, int n) { return x >= 0 ? x >> n : ~(~x >> n); }
 
 static inline uint8_t jpeg_clamp255(int32_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-/* One 8x8 block. The dequantised product is kept to 16 bits and the result saturates, which is
- * what libjpeg-turbo's SIMD islow (used by Pillow's build) does; in range both agree with C. */
-static inline int64_t jpeg_sra64(int64_t x, int n) { return x >= 0 ? x >> n : ~(~x >> n); }
-static inline int32_t jpeg_sat16(int64_t v) { return (int32_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v); }
+/* Two's-complement wrap of v to 16 bits, and of an unsigned 32-bit sum to int32, without
+ * implementation-defined conversions (compilers reduce both to plain moves). */
+static inline int32_t jpeg_w16(int32_t v) { return (int32_t)(((uint32_t)v & 0xFFFFu) ^ 0x8000u) - 0x8000; }
+static inline int32_t jpeg_s32(uint32_t u) { return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) - 0x7FFFFFFF - 1; }
+static inline int32_t jpeg_sat16(int32_t v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
+/* pass 2 result: packsswb, then +128 */
+static inline uint8_t jpeg_px(uint32_t acc) { int32_t v = jpeg_sra(jpeg_s32(acc), 18); return (uint8_t)((v < -128 ? -128 : v > 127 ? 127 : v) + 128); }
 
+/* One 1-D pass over 8 inputs in[k * st] (16-bit values), as the AVX2 dodct macro computes it.
+ * out[j] is the 32-bit (wrapped) sum for output j before the descale shift, rounding included. */
+static inline void jpeg_idct_1d(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+                                uint32_t rnd, uint32_t *out)
+{
+    int32_t t3 = i2 * JPEG_F130 + i6 * JPEG_F054;  /* each pmaddwd pair is exact in 32 bits */
+    int32_t t2 = i2 * JPEG_F054 + i6 * JPEG_FM130;
+    uint32_t t0 = (uint32_t)(jpeg_w16(i0 + i4) * 8192) + rnd;
+    uint32_t t1 = (uint32_t)(jpeg_w16(i0 - i4) * 8192) + rnd;
+    uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2;
+    int32_t z3 = jpeg_w16(i7 + i3), z4 = jpeg_w16(i5 + i1);
+    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078);
+    uint32_t o0 = (uint32_t)(i7 * JPEG_FM060 + i1 * JPEG_FM089) + z3p;
+    uint32_t o1 = (uint32_t)(i5 * JPEG_FM050 + i3 * JPEG_FM256) + z4p;
+    uint32_t o2 = (uint32_t)(i5 * JPEG_FM256 + i3 * JPEG_F050) + z3p;
+    uint32_t o3 = (uint32_t)(i7 * JPEG_FM089 + i1 * JPEG_F060) + z4p;
+    out[0] = e10 + o3;
+    out[7] = e10 - o3;
+    out[1] = e11 + o2;
+    out[6] = e11 - o2;
+    out[2] = e12 + o1;
+    out[5] = e12 - o1;
+    out[3] = e13 + o0;
+    out[4] = e13 - o0;
+}
+
+/* One 8x8 block: coefficients in natural order, q the quantisation table as 16-bit
+ * multipliers, 8 rows of 8 samples written at out + r * stride. */
 static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
-    int32_t ws[64];  /* pass-1 output, saturated to 16 bits like the SIMD code */
+    int32_t ws[64]; /* pass-1 output [row][col], 16-bit values */
+    uint64_t rows = 0;
+    for (int k = 8; k < 64; k += 4) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        rows |= u;
+    }
+    if (!rows) {
+        /* Rows 1-7 zero: pass 1 is (dequantised << 2) in 16 bits for every row. */
+        int32_t w[8];
+        for (int c = 0; c < 8; c++) w[c] = jpeg_w16(jpeg_w16(in[c] * q[c]) * 4);
+        if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
+            uint8_t v = jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17));
+            for (int r = 0; r < 8; r++) memset(out + (size_t)r * stride, v, 8);
+            return;
+        }
+        uint32_t acc[8];
+        jpeg_idct_1d(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 1u << 17, acc);
+        uint8_t row[8];
+        for (int c = 0; c < 8; c++) row[c] = jpeg_px(acc[c]);
+        for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
+        return;
+    }
     for (int c = 0; c < 8; c++) {
-        const int16_t *ip = in + c;
-        const int16_t *qp = q + c;
+        const int16_t *ip = in + c, *qp = q + c;
         int32_t *w = ws + c;
+        int32_t i0 = jpeg_w16(ip[0] * qp[0]);
         if (!(ip[8] | ip[16] | ip[24] | ip[32] | ip[40] | ip[48] | ip[56])) {
-            int64_t dc = (int16_t)(ip[0] * qp[0]) * 4;
-            for (int r = 0; r < 8; r++) w[r * 8] = dc;
+            /* equals the full pass for a zero column: (i0 << 13 + 2^10) >> 11, saturated */
+            int32_t v = jpeg_sat16(i0 * 4);
+            for (int r = 0; r < 8; r++) w[r * 8] = v;
             continue;
         }
-        int64_t z2 = (int16_t)(ip[16] * qp[16]), z3 = (int16_t)(ip[48] * qp[48]);
-        int64_t z1 = (z2 + z3) * JPEG_FIX_0_541196100;
-        int64_t tmp2 = z1 - z3 * JPEG_FIX_1_847759065;
-        int64_t tmp3 = z1 + z2 * JPEG_FIX_0_765366865;
-        z2 = (int16_t)(ip[0] * qp[0]);
-        z3 = (int16_t)(ip[32] * qp[32]);
-        int64_t tmp0 = (int64_t)((uint64_t)(z2 + z3) << 13);
-        int64_t tmp1 = (int64_t)((uint64_t)(z2 - z3) << 13);
-        int64_t tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = (int16_t)(ip[56] * qp[56]);
-        tmp1 = (int16_t)(ip[40] * qp[40]);
-        tmp2 = (int16_t)(ip[24] * qp[24]);
-        tmp3 = (int16_t)(ip[8] * qp[8]);
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        int64_t z4 = tmp1 + tmp3;
-        int64_t z5 = (z3 + z4) * JPEG_FIX_1_175875602;
-        tmp0 *= JPEG_FIX_0_298631336;
-        tmp1 *= JPEG_FIX_2_053119869;
-        tmp2 *= JPEG_FIX_3_072711026;
-        tmp3 *= JPEG_FIX_1_501321110;
-        z1 *= -JPEG_FIX_0_899976223;
-        z2 *= -JPEG_FIX_2_562915447;
-        z3 = z3 * -JPEG_FIX_1_961570560 + z5;
-        z4 = z4 * -JPEG_FIX_0_390180644 + z5;
-        tmp0 += z1 + z3;
-        tmp1 += z2 + z4;
-        tmp2 += z2 + z3;
-        tmp3 += z1 + z4;
-        w[0] = jpeg_sat16(jpeg_sra64(tmp10 + tmp3 + 1024, 11));
-        w[56] = jpeg_sat16(jpeg_sra64(tmp10 - tmp3 + 1024, 11));
-        w[8] = jpeg_sat16(jpeg_sra64(tmp11 + tmp2 + 1024, 11));
-        w[48] = jpeg_sat16(jpeg_sra64(tmp11 - tmp2 + 1024, 11));
-        w[16] = jpeg_sat16(jpeg_sra64(tmp12 + tmp1 + 1024, 11));
-        w[40] = jpeg_sat16(jpeg_sra64(tmp12 - tmp1 + 1024, 11));
-        w[24] = jpeg_sat16(jpeg_sra64(tmp13 + tmp0 + 1024, 11));
-        w[32] = jpeg_sat16(jpeg_sra64(tmp13 - tmp0 + 1024, 11));
+        uint32_t acc[8];
+        jpeg_idct_1d(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
+                     jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), 1u << 10, acc);
+        for (int r = 0; r < 8; r++) w[r * 8] = jpeg_sat16(jpeg_sra(jpeg_s32(acc[r]), 11));
     }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
         uint8_t *o = out + (size_t)r * stride;
         if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
-            uint8_t v = jpeg_clamp255((int32_t)jpeg_sra64(w[0] + 16, 5) + 128);
-            memset(o, v, 8);
+            memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
             continue;
         }
-        int64_t z2 = w[2], z3 = w[6];
-        int64_t z1 = (z2 + z3) * JPEG_FIX_0_541196100;
-        int64_t tmp2 = z1 - z3 * JPEG_FIX_1_847759065;
-        int64_t tmp3 = z1 + z2 * JPEG_FIX_0_765366865;
-        int64_t tmp0 = (int64_t)((uint64_t)(w[0] + w[4]) << 13);
-        int64_t tmp1 = (int64_t)((uint64_t)(w[0] - w[4]) << 13);
-        int64_t tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = w[7];
-        tmp1 = w[5];
-        tmp2 = w[3];
-        tmp3 = w[1];
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        int64_t z4 = tmp1 + tmp3;
-        int64_t z5 = (z3 + z4) * JPEG_FIX_1_175875602;
-        tmp0 *= JPEG_FIX_0_298631336;
-        tmp1 *= JPEG_FIX_2_053119869;
-        tmp2 *= JPEG_FIX_3_072711026;
-        tmp3 *= JPEG_FIX_1_501321110;
-        z1 *= -JPEG_FIX_0_899976223;
-        z2 *= -JPEG_FIX_2_562915447;
-        z3 = z3 * -JPEG_FIX_1_961570560 + z5;
-        z4 = z4 * -JPEG_FIX_0_390180644 + z5;
-        tmp0 += z1 + z3;
-        tmp1 += z2 + z4;
-        tmp2 += z2 + z3;
-        tmp3 += z1 + z4;
-        const int64_t half = 1 << 17;
-        o[0] = jpeg_clamp255((int32_t)jpeg_sra64(tmp10 + tmp3 + half, 18) + 128);
-        o[7] = jpeg_clamp255((int32_t)jpeg_sra64(tmp10 - tmp3 + half, 18) + 128);
-        o[1] = jpeg_clamp255((int32_t)jpeg_sra64(tmp11 + tmp2 + half, 18) + 128);
-        o[6] = jpeg_clamp255((int32_t)jpeg_sra64(tmp11 - tmp2 + half, 18) + 128);
-        o[2] = jpeg_clamp255((int32_t)jpeg_sra64(tmp12 + tmp1 + half, 18) + 128);
-        o[5] = jpeg_clamp255((int32_t)jpeg_sra64(tmp12 - tmp1 + half, 18) + 128);
-        o[3] = jpeg_clamp255((int32_t)jpeg_sra64(tmp13 + tmp0 + half, 18) + 128);
-        o[4] = jpeg_clamp255((int32_t)jpeg_sra64(tmp13 - tmp0 + half, 18) + 128);
+        uint32_t acc[8];
+        jpeg_idct_1d(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 1u << 17, acc);
+        for (int c = 0; c < 8; c++) o[c] = jpeg_px(acc[c]);
     }
 }
 
@@ -1818,7 +1809,7 @@ static void jpeg_fill_info(const jpeg_dec *d, const jpeg_pil *pil, const uint8_t
 
 /* Reads markers up to the first SOS, the way jpeg_read_header() does for Pillow (an EOI before
  * any SOS makes libjpeg treat what came before as a tables-only datastream and start over). */
-static int jpeg_read_header(jpeg_dec *d)
+static int jpeg_header_until_sos(jpeg_dec *d)
 {
     for (;;) {
         int r = jpeg_read_markers(d);
@@ -1846,7 +1837,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
     d->err = err;
     d->errcap = errcap;
     d->fixed_bin = 113;
-    int rc = jpeg_read_header(d);
+    int rc = jpeg_header_until_sos(d);
     if (rc) goto out;
     if (info) jpeg_fill_info(d, &pil, data, info);
     if (header_only) goto out;

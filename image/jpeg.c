@@ -1242,30 +1242,53 @@ static inline int32_t jpeg_sat16(int32_t v) { return v < -32768 ? -32768 : v > 3
 /* pass 2 result: packsswb, then +128 */
 static inline uint8_t jpeg_px(uint32_t acc) { int32_t v = jpeg_sra(jpeg_s32(acc), 18); return (uint8_t)((v < -128 ? -128 : v > 127 ? 127 : v) + 128); }
 
-/* One 1-D pass over 8 inputs in[k * st] (16-bit values), as the AVX2 dodct macro computes it.
- * out[j] is the 32-bit (wrapped) sum for output j before the descale shift, rounding included. */
-static inline void jpeg_idct_1d(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
-                                uint32_t rnd, uint32_t *out)
+/* One 1-D pass over 8 16-bit inputs i0..i7, as the AVX2 dodct macro computes it: declares
+ * the wrapped 32-bit sums for outputs j = 0..7 before the descale shift (rounding included) as
+ * e10 + o3, e11 + o2, e12 + o1, e13 + o0, e13 - o0, e12 - o1, e11 - o2, e10 - o3. A macro, not a
+ * function writing an array, so that the results stay in registers. */
+#define JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, rnd)                                                  \
+    int32_t t3 = (i2) * JPEG_F130 + (i6) * JPEG_F054; /* each pmaddwd pair is exact in 32 bits */          \
+    int32_t t2 = (i2) * JPEG_F054 + (i6) * JPEG_FM130;                                                     \
+    uint32_t t0 = (uint32_t)(jpeg_w16((i0) + (i4)) * 8192) + (rnd);                                        \
+    uint32_t t1 = (uint32_t)(jpeg_w16((i0) - (i4)) * 8192) + (rnd);                                        \
+    uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2; \
+    int32_t z3 = jpeg_w16((i7) + (i3)), z4 = jpeg_w16((i5) + (i1));                                       \
+    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078); \
+    uint32_t o0 = (uint32_t)((i7) * JPEG_FM060 + (i1) * JPEG_FM089) + z3p;                                 \
+    uint32_t o1 = (uint32_t)((i5) * JPEG_FM050 + (i3) * JPEG_FM256) + z4p;                                 \
+    uint32_t o2 = (uint32_t)((i5) * JPEG_FM256 + (i3) * JPEG_F050) + z3p;                                  \
+    uint32_t o3 = (uint32_t)((i7) * JPEG_FM089 + (i1) * JPEG_F060) + z4p
+
+/* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
+static inline void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+                                 int32_t *w)
 {
-    int32_t t3 = i2 * JPEG_F130 + i6 * JPEG_F054;  /* each pmaddwd pair is exact in 32 bits */
-    int32_t t2 = i2 * JPEG_F054 + i6 * JPEG_FM130;
-    uint32_t t0 = (uint32_t)(jpeg_w16(i0 + i4) * 8192) + rnd;
-    uint32_t t1 = (uint32_t)(jpeg_w16(i0 - i4) * 8192) + rnd;
-    uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2;
-    int32_t z3 = jpeg_w16(i7 + i3), z4 = jpeg_w16(i5 + i1);
-    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078);
-    uint32_t o0 = (uint32_t)(i7 * JPEG_FM060 + i1 * JPEG_FM089) + z3p;
-    uint32_t o1 = (uint32_t)(i5 * JPEG_FM050 + i3 * JPEG_FM256) + z4p;
-    uint32_t o2 = (uint32_t)(i5 * JPEG_FM256 + i3 * JPEG_F050) + z3p;
-    uint32_t o3 = (uint32_t)(i7 * JPEG_FM089 + i1 * JPEG_F060) + z4p;
-    out[0] = e10 + o3;
-    out[7] = e10 - o3;
-    out[1] = e11 + o2;
-    out[6] = e11 - o2;
-    out[2] = e12 + o1;
-    out[5] = e12 - o1;
-    out[3] = e13 + o0;
-    out[4] = e13 - o0;
+    JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 10);
+#define JPEG_P1(x) jpeg_sat16(jpeg_sra(jpeg_s32(x), 11))
+    w[0] = JPEG_P1(e10 + o3);
+    w[56] = JPEG_P1(e10 - o3);
+    w[8] = JPEG_P1(e11 + o2);
+    w[48] = JPEG_P1(e11 - o2);
+    w[16] = JPEG_P1(e12 + o1);
+    w[40] = JPEG_P1(e12 - o1);
+    w[24] = JPEG_P1(e13 + o0);
+    w[32] = JPEG_P1(e13 - o0);
+#undef JPEG_P1
+}
+
+/* Pass 2 on one row of pass-1 output, 8 samples into o. */
+static inline void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+                                 uint8_t *o)
+{
+    JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 17);
+    o[0] = jpeg_px(e10 + o3);
+    o[7] = jpeg_px(e10 - o3);
+    o[1] = jpeg_px(e11 + o2);
+    o[6] = jpeg_px(e11 - o2);
+    o[2] = jpeg_px(e12 + o1);
+    o[5] = jpeg_px(e12 - o1);
+    o[3] = jpeg_px(e13 + o0);
+    o[4] = jpeg_px(e13 - o0);
 }
 
 /* One 8x8 block: coefficients in natural order, q the quantisation table as 16-bit
@@ -1288,10 +1311,8 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
             for (int r = 0; r < 8; r++) memset(out + (size_t)r * stride, v, 8);
             return;
         }
-        uint32_t acc[8];
-        jpeg_idct_1d(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 1u << 17, acc);
         uint8_t row[8];
-        for (int c = 0; c < 8; c++) row[c] = jpeg_px(acc[c]);
+        jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], row);
         for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
         return;
     }
@@ -1305,10 +1326,8 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
             for (int r = 0; r < 8; r++) w[r * 8] = v;
             continue;
         }
-        uint32_t acc[8];
-        jpeg_idct_1d(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
-                     jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), 1u << 10, acc);
-        for (int r = 0; r < 8; r++) w[r * 8] = jpeg_sat16(jpeg_sra(jpeg_s32(acc[r]), 11));
+        jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
+                      jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), w);
     }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
@@ -1317,9 +1336,7 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
             memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
             continue;
         }
-        uint32_t acc[8];
-        jpeg_idct_1d(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 1u << 17, acc);
-        for (int c = 0; c < 8; c++) o[c] = jpeg_px(acc[c]);
+        jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
     }
 }
 

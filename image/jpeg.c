@@ -96,8 +96,13 @@ static const struct { uint16_t qe; uint8_t nmps, nlps, sw; } jpeg_qm[114] = {
 
 /* Derived Huffman table (jdhuff.c semantics): an 8-bit lookahead, then the canonical
  * maxcode/valoff walk for longer codes. look[] holds (length << 8) | symbol, 0 = longer. */
+#define JPEG_FAST_BITS 10
 typedef struct {
     uint16_t look[256];
+    /* Sequential fast path: the next JPEG_FAST_BITS bits give e = fast[bits]: e & 31 = bits to
+     * consume (0: the code is longer), e & 32 = the coefficient value is included (then e >> 16
+     * is the extended value and e & 31 counts its bits too), (e >> 8) & 255 = the symbol. */
+    uint32_t fast[1 << JPEG_FAST_BITS];
     int32_t maxcode[18];
     int32_t valoff[18];
     uint8_t val[256];
@@ -632,6 +637,8 @@ static int jpeg_initial_setup(jpeg_dec *d, uint64_t max_pixels)
     return JCLIP_OK;
 }
 
+static inline int jpeg_extend(int r, int s) { return r < (1 << (s - 1)) ? r - (1 << s) + 1 : r; }
+
 static int jpeg_build_huff(jpeg_dec *d, int slot, int is_dc)
 {
     const uint8_t *bits = d->hbits[slot];
@@ -678,6 +685,23 @@ static int jpeg_build_huff(jpeg_dec *d, int slot, int is_dc)
     if (is_dc)
         for (int i = 0; i < nsym; i++)
             if (h->val[i] > 15) return JPEG_FAIL(d, JCLIP_ERR_FORMAT, "bogus Huffman table definition");
+    memset(h->fast, 0, sizeof h->fast);
+    p = 0;
+    for (int l = 1; l <= JPEG_FAST_BITS; l++)
+        for (int i = 1; i <= bits[l]; i++, p++) {
+            int sym = h->val[p], sz = is_dc ? sym : sym & 15;
+            unsigned lb = code[p] << (JPEG_FAST_BITS - l);
+            for (unsigned k = 0; k < 1u << (JPEG_FAST_BITS - l); k++) {
+                uint32_t e = (uint32_t)l | (uint32_t)sym << 8;
+                if (sz && l + sz <= JPEG_FAST_BITS) {
+                    int r = (int)(k >> (JPEG_FAST_BITS - l - sz)) & ((1 << sz) - 1);
+                    e = (uint32_t)(l + sz) | 32u | (uint32_t)sym << 8 | (uint32_t)(uint16_t)jpeg_extend(r, sz) << 16;
+                } else if (!sz && is_dc) {
+                    e |= 32u; /* DC difference 0 */
+                }
+                h->fast[lb + k] = e;
+            }
+        }
     return JCLIP_OK;
 }
 
@@ -768,7 +792,6 @@ slow : {
 }
 }
 
-static inline int jpeg_extend(int r, int s) { return r < (1 << (s - 1)) ? r - (1 << s) + 1 : r; }
 
 /* read_restart_marker() + jpeg_resync_to_restart(). */
 static int jpeg_read_restart(jpeg_dec *d)
@@ -806,11 +829,132 @@ static int jpeg_huff_restart(jpeg_dec *d)
     return JCLIP_OK;
 }
 
+/* ---- sequential Huffman MCU, fast path (the role of jdhuff.c decode_mcu_fast) ---------------
+ * Used only when the MCU cannot reach the end of the data (at most 31 + 63 * 31 bits per block,
+ * doubled for stuffed bytes, plus the fill's read-ahead), so that fills made earlier than the
+ * slow path would make them cannot change where a truncated file fails. Markers are handled by
+ * the same fill; once one is hit and the buffer runs low, each read goes through the slow
+ * functions, which set the insufficient-data state exactly as before. */
+#define JPEG_FAST_MARGIN(nblk) ((size_t)(nblk) * 512 + 64)
+
+static inline void jpeg_refill(jpeg_dec *d)
+{
+    if (d->unread) return;
+    if (d->pos + 8 <= d->len) {
+        uint64_t u = 0;
+        for (int i = 0; i < 8; i++) u = u << 8 | d->p[d->pos + i];
+        uint64_t t = ~u;
+        if (!((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull)) { /* no 0xFF byte */
+            int k = (64 - d->bn) >> 3; /* bytes the slow fill would add: up to 57..64 bits */
+            if (k > 0) {
+                d->bb |= (u >> (64 - 8 * k)) << (64 - d->bn - 8 * k);
+                d->bn += 8 * k;
+                d->pos += (size_t)k;
+            }
+            return;
+        }
+    }
+    (void)jpeg_fill(d, 0); /* cannot fail: the caller checked JPEG_FAST_MARGIN */
+}
+
+/* Decodes one symbol with the fast table; requires bn >= 32. */
+static inline uint32_t jpeg_fast_sym(jpeg_dec *d, const jpeg_huff *h)
+{
+    uint32_t e = h->fast[d->bb >> (64 - JPEG_FAST_BITS)];
+    int l = (int)(e & 31);
+    if (l) {
+        d->bb <<= l;
+        d->bn -= l;
+        return e;
+    }
+    int32_t code;
+    for (l = JPEG_FAST_BITS + 1;; l++) {
+        code = (int32_t)(d->bb >> (64 - l));
+        if (code <= h->maxcode[l]) break;
+    }
+    d->bb <<= l;
+    d->bn -= l;
+    return (uint32_t)(l > 16 ? 0 : h->val[(code + h->valoff[l]) & 0xFF]) << 8;
+}
+
+static int jpeg_mcu_huff_fast(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
+{
+    for (int b = 0; b < nblk; b++) {
+        int ci = memb[b];
+        jpeg_comp *c = d->sc[ci];
+        const jpeg_huff *dc = &d->hd[c->dc_tbl], *ac = &d->hd[4 + c->ac_tbl];
+        int16_t *blkp = blk[b];
+        int s, r;
+        if (d->bn < 32) jpeg_refill(d);
+        if (d->bn >= 32) {
+            uint32_t e = jpeg_fast_sym(d, dc);
+            if (e & 32) {
+                s = (int16_t)(e >> 16);
+            } else {
+                s = (int)(e >> 8) & 255;
+                if (s) {
+                    r = (int)(d->bb >> (64 - s));
+                    d->bb <<= s;
+                    d->bn -= s;
+                    s = jpeg_extend(r, s);
+                }
+            }
+        } else {
+            JPEG_TRY(jpeg_huff_sym(d, dc, &s));
+            if (s) {
+                JPEG_TRY(jpeg_bits(d, s, &r));
+                s = jpeg_extend(r, s);
+            }
+        }
+        d->lastdc[ci] = (int)(unsigned)((unsigned)s + (unsigned)d->lastdc[ci]);
+        blkp[0] = (int16_t)d->lastdc[ci];
+        for (int k = 1; k < 64; k++) {
+            if (d->bn < 32) jpeg_refill(d);
+            if (d->bn >= 32) {
+                uint32_t e = jpeg_fast_sym(d, ac);
+                int rs = (int)(e >> 8) & 255;
+                if (e & 32) {
+                    k += rs >> 4;
+                    blkp[jpeg_zz[k]] = (int16_t)(e >> 16);
+                    continue;
+                }
+                r = rs >> 4;
+                s = rs & 15;
+                if (s) {
+                    k += r;
+                    int v = (int)(d->bb >> (64 - s));
+                    d->bb <<= s;
+                    d->bn -= s;
+                    blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(v, s);
+                } else {
+                    if (r != 15) break;
+                    k += 15;
+                }
+                continue;
+            }
+            JPEG_TRY(jpeg_huff_sym(d, ac, &s));
+            r = s >> 4;
+            s &= 15;
+            if (s) {
+                k += r;
+                JPEG_TRY(jpeg_bits(d, s, &r));
+                blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(r, s);
+            } else {
+                if (r != 15) break;
+                k += 15;
+            }
+        }
+    }
+    return JCLIP_OK;
+}
+
 /* ---- sequential Huffman MCU (jdhuff.c decode_mcu_slow) ------------------------------------ */
 static int jpeg_mcu_huff(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
 {
     if (d->restart_interval && d->rtg == 0) JPEG_TRY(jpeg_huff_restart(d));
-    if (!d->insufficient) {
+    if (!d->insufficient && d->len - d->pos >= JPEG_FAST_MARGIN(nblk)) {
+        JPEG_TRY(jpeg_mcu_huff_fast(d, blk, memb, nblk));
+    } else if (!d->insufficient) {
         for (int b = 0; b < nblk; b++) {
             int ci = memb[b];
             jpeg_comp *c = d->sc[ci];

@@ -841,8 +841,9 @@ static inline void jpeg_refill(jpeg_dec *d)
 {
     if (d->unread) return;
     if (d->pos + 8 <= d->len) {
-        uint64_t u = 0;
-        for (int i = 0; i < 8; i++) u = u << 8 | d->p[d->pos + i];
+        const uint8_t *q = d->p + d->pos; /* big-endian load; compilers make this one bswap */
+        uint64_t u = (uint64_t)q[0] << 56 | (uint64_t)q[1] << 48 | (uint64_t)q[2] << 40 | (uint64_t)q[3] << 32 |
+                     (uint64_t)q[4] << 24 | (uint64_t)q[5] << 16 | (uint64_t)q[6] << 8 | q[7];
         uint64_t t = ~u;
         if (!((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull)) { /* no 0xFF byte */
             int k = (64 - d->bn) >> 3; /* bytes the slow fill would add: up to 57..64 bits */
@@ -1384,7 +1385,12 @@ static inline int32_t jpeg_w16(int32_t v) { return (int32_t)(((uint32_t)v & 0xFF
 static inline int32_t jpeg_s32(uint32_t u) { return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) - 0x7FFFFFFF - 1; }
 static inline int32_t jpeg_sat16(int32_t v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
 /* pass 2 result: packsswb, then +128 */
-static inline uint8_t jpeg_px(uint32_t acc) { int32_t v = jpeg_sra(jpeg_s32(acc), 18); return (uint8_t)((v < -128 ? -128 : v > 127 ? 127 : v) + 128); }
+static inline uint8_t jpeg_px(uint32_t acc)
+{
+    int32_t v = jpeg_sra(jpeg_s32(acc), 18) + 128;
+    if ((uint32_t)v > 255u) v = v < 0 ? 0 : 255;
+    return (uint8_t)v;
+}
 
 /* One 1-D pass over 8 16-bit inputs i0..i7, as the AVX2 dodct macro computes it: declares
  * the wrapped 32-bit sums for outputs j = 0..7 before the descale shift (rounding included) as
@@ -1403,8 +1409,16 @@ static inline uint8_t jpeg_px(uint32_t acc) { int32_t v = jpeg_sra(jpeg_s32(acc)
     uint32_t o2 = (uint32_t)((i5) * JPEG_FM256 + (i3) * JPEG_F050) + z3p;                                  \
     uint32_t o3 = (uint32_t)((i7) * JPEG_FM089 + (i1) * JPEG_F060) + z4p
 
+/* The 1-D passes are instantiated with literal zeros for sparse blocks; that folding needs them
+ * inlined, which gcc declines by itself at three call sites. */
+#if defined(__GNUC__) || defined(__clang__)
+#define JPEG_INLINE static inline __attribute__((always_inline))
+#else
+#define JPEG_INLINE static inline
+#endif
+
 /* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
-static inline void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+JPEG_INLINE void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
                                  int32_t *w)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 10);
@@ -1421,7 +1435,7 @@ static inline void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3,
 }
 
 /* Pass 2 on one row of pass-1 output, 8 samples into o. */
-static inline void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
                                  uint8_t *o)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 17);
@@ -1440,12 +1454,24 @@ static inline void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3,
 static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
     int32_t ws[64]; /* pass-1 output [row][col], 16-bit values */
-    uint64_t rows = 0;
-    for (int k = 8; k < 64; k += 4) {
+    uint64_t rows = 0, lo_rows = 0, hi_cols = 0;
+    for (int k = 8; k < 32; k += 4) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        lo_rows |= u;
+    }
+    for (int k = 32; k < 64; k += 4) {
         uint64_t u;
         memcpy(&u, in + k, 8);
         rows |= u;
     }
+    for (int k = 4; k < 64; k += 8) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        hi_cols |= u;
+    }
+    int hi_rows = rows != 0; /* coefficient rows 4-7 nonzero */
+    rows |= lo_rows;
     if (!rows) {
         /* Rows 1-7 zero: pass 1 is (dequantised << 2) in 16 bits for every row. */
         int32_t w[8];
@@ -1460,7 +1486,12 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
         for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
         return;
     }
-    for (int c = 0; c < 8; c++) {
+    /* Sparse blocks (the usual case) skip the zero quarters: with coefficient columns 4-7 zero,
+     * pass-1 columns 4-7 are zero too, and zero inputs fold out of the 1-D passes exactly. */
+    int ncol = hi_cols ? 8 : 4;
+    if (!hi_cols)
+        for (int r = 0; r < 8; r++) ws[r * 8 + 4] = ws[r * 8 + 5] = ws[r * 8 + 6] = ws[r * 8 + 7] = 0;
+    for (int c = 0; c < ncol; c++) {
         const int16_t *ip = in + c, *qp = q + c;
         int32_t *w = ws + c;
         int32_t i0 = jpeg_w16(ip[0] * qp[0]);
@@ -1470,8 +1501,11 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
             for (int r = 0; r < 8; r++) w[r * 8] = v;
             continue;
         }
-        jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
-                      jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), w);
+        if (hi_rows)
+            jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
+                          jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), w);
+        else
+            jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), 0, 0, 0, 0, w);
     }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
@@ -1480,7 +1514,10 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
             memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
             continue;
         }
-        jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
+        if (hi_cols)
+            jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
+        else
+            jpeg_idct_row(w[0], w[1], w[2], w[3], 0, 0, 0, 0, o);
     }
 }
 
@@ -1878,10 +1915,13 @@ static int jpeg_color_space(const jpeg_dec *d)
     return JPEG_CS_CMYK;
 }
 
-typedef struct { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; } jpeg_ycc;
+/* jdcolor.c tables; lim is its range_limit (sample + 384 -> clamped to 0..255), which turns
+ * the clamps into loads instead of branches. */
+typedef struct { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
 
 static void jpeg_ycc_init(jpeg_ycc *t)
 {
+    for (int i = 0; i < 1024; i++) t->lim[i] = jpeg_clamp255(i - 384);
     for (int i = 0; i < 256; i++) {
         int32_t x = i - 128;
         t->cr_r[i] = jpeg_sra(91881 * x + 32768, 16);  /* FIX(1.40200) */
@@ -1913,14 +1953,17 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
             out[3 * x + 2] = in[2][x];
         }
         break;
-    case JPEG_CS_YCC:
+    case JPEG_CS_YCC: {
+        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim + 384;
         for (uint32_t x = 0; x < W; x++) {
-            int y = in[0][x], cb = in[1][x], cr = in[2][x];
-            out[3 * x] = jpeg_clamp255(y + t->cr_r[cr]);
-            out[3 * x + 1] = jpeg_clamp255(y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16));
-            out[3 * x + 2] = jpeg_clamp255(y + t->cb_b[cb]);
+            int y = py[x], cb = pcb[x], cr = pcr[x];
+            out[0] = lim[y + t->cr_r[cr]];
+            out[1] = lim[y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];
+            out[2] = lim[y + t->cb_b[cb]];
+            out += 3;
         }
         break;
+    }
     default: /* CMYK / YCCK: libjpeg gives CMYK, Pillow inverts it and converts to RGB */
         for (uint32_t x = 0; x < W; x++) {
             int c0 = in[0][x], c1 = in[1][x], c2 = in[2][x], k = in[3][x];

@@ -165,6 +165,14 @@ typedef struct {
     uint8_t dcst[16][64], acst[16][256], fixed_bin;
     int16_t mcu[10][64];  /* one MCU of a single-scan image */
     uint32_t last_good;   /* last iMCU row decoded with data left (libjpeg last_good_iMCU_row) */
+    /* output stage: single-scan images are upsampled and converted right behind the decoder,
+     * while the rows just written by the IDCT are still in cache */
+    uint8_t *rgb;         /* [H][W][3] caller's output */
+    uint8_t *rowbufs;     /* [JPEG_MAXC][rowbuf] upsampled rows */
+    size_t rowbuf;
+    int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC], cs;
+    uint32_t out_y;       /* next output row to produce */
+    const struct jpeg_ycc_s *ycc;
 } jpeg_dec;
 
 #define JPEG_FAIL(d, code, ...) jc_fail((d)->err, (d)->errcap, code, __VA_ARGS__)
@@ -1605,6 +1613,9 @@ static void jpeg_idct_to_plane(jpeg_comp *c, const int16_t *blk, uint32_t by, ui
     if (by < c->bh && bx < c->bw) jpeg_idct(blk, c->qmul, c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8, c->pstride);
 }
 
+static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end);
+static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone);
+
 /* Decodes the entropy-coded data of the current scan. */
 static int jpeg_decode_scan(jpeg_dec *d)
 {
@@ -1626,6 +1637,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     blk[0] = d->mcu[0];
                     JPEG_TRY(jpeg_mcu(d, blk, memb, 1));
                     jpeg_idct_to_plane(c, d->mcu[0], by, bx);
+                    if (bx + 1 == c->bw) jpeg_emit_rows(d, jpeg_rows_ready(d, by + 1, 1));
                 }
             }
         return JCLIP_OK;
@@ -1657,6 +1669,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                         for (int xx = 0; xx < c->h; xx++)
                             jpeg_idct_to_plane(c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
                 }
+                if (mx + 1 == d->mcux) jpeg_emit_rows(d, jpeg_rows_ready(d, my + 1, 0));
             }
         }
     return JCLIP_OK;
@@ -1917,7 +1930,7 @@ static int jpeg_color_space(const jpeg_dec *d)
 
 /* jdcolor.c tables; lim is its range_limit (sample + 384 -> clamped to 0..255), which turns
  * the clamps into loads instead of branches. */
-typedef struct { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
+typedef struct jpeg_ycc_s { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
 
 static void jpeg_ycc_init(jpeg_ycc *t)
 {
@@ -1982,6 +1995,33 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
     }
 }
 
+/* Produces output rows out_y .. y_end-1. */
+static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
+{
+    for (; d->out_y < y_end; d->out_y++) {
+        const uint8_t *rows[JPEG_MAXC];
+        for (int i = 0; i < d->nc; i++)
+            rows[i] = jpeg_upsample_row(d, &d->c[i], d->up[i], d->hx[i], d->vx[i], d->out_y, d->rowbufs + d->rowbuf * (size_t)i);
+        jpeg_convert_row(d, d->cs, d->ycc, rows, d->rgb + (size_t)d->out_y * d->W * 3);
+    }
+}
+
+/* Output rows that can be produced once the first n_done iMCU rows of a single-scan image are
+ * decoded (of block rows, for a lone component): output row y reads component rows up to
+ * floor(y * v / vmax) + 1 (fancy upsampling looks one row ahead). */
+static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone)
+{
+    uint64_t y_end = d->H;
+    for (int i = 0; i < d->nc; i++) {
+        const jpeg_comp *c = &d->c[i];
+        uint64_t ready = (uint64_t)n_done * 8 * (lone ? 1 : (uint64_t)c->v);
+        if (ready >= c->dh) continue;
+        uint64_t y = ready ? (ready - 1) * (uint64_t)d->vmax / (uint64_t)c->v : 0;
+        if (y < y_end) y_end = y;
+    }
+    return (uint32_t)y_end;
+}
+
 /* ---- driver --------------------------------------------------------------------------------- */
 static void jpeg_free_dec(jpeg_dec *d)
 {
@@ -1990,6 +2030,7 @@ static void jpeg_free_dec(jpeg_dec *d)
         JCLIP_FREE(d->c[i].coef);
         JCLIP_FREE(d->c[i].plane);
     }
+    JCLIP_FREE(d->rowbufs);
     JCLIP_FREE(d);
 }
 
@@ -2059,9 +2100,8 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         rc = JPEG_FAIL(d, JCLIP_ERR_CAPACITY, "output needs %zu bytes, capacity is %zu", need, rgb_cap);
         goto out;
     }
-    int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC];
     for (int i = 0; i < d->nc; i++)
-        if ((rc = jpeg_pick_upsampler(d, &d->c[i], &up[i], &hx[i], &vx[i]))) goto out;
+        if ((rc = jpeg_pick_upsampler(d, &d->c[i], &d->up[i], &d->hx[i], &d->vx[i]))) goto out;
     d->multi = d->progressive || d->ns < d->nc;
     if (!d->arith && !d->progressive) /* jinit_huff_decoder(): standard tables for Motion-JPEG */
         for (int t = 0; t < 4; t++) {
@@ -2075,6 +2115,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
             memcpy(d->hval[slot], jpeg_std_huff[std].val, 162);
         }
     size_t rowbuf = 0;
+    jpeg_ycc ycc;
     for (int i = 0; i < d->nc; i++) {
         jpeg_comp *c = &d->c[i];
         size_t pbytes;
@@ -2104,6 +2145,16 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         if ((size_t)c->dw * 2 + 16 > rowbuf) rowbuf = (size_t)c->dw * 2 + 16;
     }
     if (rowbuf < (size_t)d->W + 16) rowbuf = (size_t)d->W + 16;
+    jpeg_ycc_init(&ycc);
+    d->ycc = &ycc;
+    d->cs = jpeg_color_space(d);
+    d->rgb = rgb;
+    d->rowbuf = rowbuf;
+    d->rowbufs = (uint8_t *)JCLIP_MALLOC(rowbuf * JPEG_MAXC);
+    if (!d->rowbufs) {
+        rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     for (;;) {
         if ((rc = jpeg_decode_scan(d))) goto out;
         int r = jpeg_read_markers(d);
@@ -2145,22 +2196,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
                 for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(c, jpeg_block(c, by, bx), by, bx);
         }
     }
-    {
-        uint8_t *bufs = (uint8_t *)JCLIP_MALLOC(rowbuf * JPEG_MAXC);
-        if (!bufs) {
-            rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        jpeg_ycc t;
-        jpeg_ycc_init(&t);
-        int cs = jpeg_color_space(d);
-        for (uint32_t y = 0; y < d->H; y++) {
-            const uint8_t *rows[JPEG_MAXC];
-            for (int i = 0; i < d->nc; i++) rows[i] = jpeg_upsample_row(d, &d->c[i], up[i], hx[i], vx[i], y, bufs + rowbuf * (size_t)i);
-            jpeg_convert_row(d, cs, &t, rows, rgb + (size_t)y * d->W * 3);
-        }
-        JCLIP_FREE(bufs);
-    }
+    jpeg_emit_rows(d, d->H);
     rc = JCLIP_OK;
 out:
     jpeg_free_dec(d);

@@ -1995,9 +1995,65 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
     }
 }
 
+/* YCbCr with both chroma components fancy-upsampled 2:1 horizontally (h2v1 when v2 == 0, h2v2
+ * when v2 == 1): jdsample.c's triangle filters fused with jdcolor.c's conversion, so that the
+ * upsampled chroma never goes through a row buffer. With v2, chroma column sums are
+ * 3 * near + far; at the row ends the missing neighbour is the sample itself, which gives
+ * exactly libjpeg's edge formulas. */
+JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
+                                    const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out, int v2)
+{
+    const uint8_t *lim = t->lim + 384;
+    const int sh = v2 ? 4 : 2, bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
+#define JPEG_CS(c0, c1, i) (v2 ? (c0)[i] * 3 + (c1)[i] : (c0)[i])
+#define JPEG_PIX(o, y, cb, cr)                                              \
+    do {                                                                    \
+        (o)[0] = lim[(y) + t->cr_r[cr]];                                    \
+        (o)[1] = lim[(y) + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];        \
+        (o)[2] = lim[(y) + t->cb_b[cb]];                                    \
+    } while (0)
+    int pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
+    uint32_t i = 0;
+    for (; i + 1 < dw; i++) {
+        int nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
+        JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
+        JPEG_PIX(out + 3, py[1], (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        py += 2;
+        out += 6;
+        pb = cb;
+        cb = nb;
+        pr = cr;
+        cr = nr;
+    }
+    JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
+    if (2 * i + 1 < W) JPEG_PIX(out + 3, py[1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
+#undef JPEG_CS
+#undef JPEG_PIX
+}
+
 /* Produces output rows out_y .. y_end-1. */
 static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
 {
+    const jpeg_comp *c1 = &d->c[1], *c2 = &d->c[2];
+    if (d->nc == 3 && d->cs == JPEG_CS_YCC && d->up[0] == JPEG_UP_FULL && d->up[1] == d->up[2] &&
+        (d->up[1] == JPEG_UP_H2V2F || d->up[1] == JPEG_UP_H2V1F) && c1->dw == c2->dw && c1->dh == c2->dh) {
+        int v2 = d->up[1] == JPEG_UP_H2V2F;
+        for (; d->out_y < y_end; d->out_y++) {
+            uint32_t y = d->out_y, r = y, rn = y;
+            if (v2) {
+                r = y >> 1;
+                rn = (y & 1) ? (r + 1 < c1->dh ? r + 1 : c1->dh - 1) : (r > 0 ? r - 1 : 0);
+            }
+            const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
+            uint8_t *out = d->rgb + (size_t)y * d->W * 3;
+            if (v2)
+                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out, 1);
+            else
+                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, NULL, c2->plane + r * c2->pstride, NULL, c1->dw, d->W, out, 0);
+        }
+        return;
+    }
     for (; d->out_y < y_end; d->out_y++) {
         const uint8_t *rows[JPEG_MAXC];
         for (int i = 0; i < d->nc; i++)

@@ -6,6 +6,7 @@
  *     mkdir -p build && cc -std=c11 -O2 -I. bench/bench_jpeg.c -o build/bench_jpeg -ljpeg -lm
  *     ./build/bench_jpeg                  # every *.jpg in $JCLIP_SHARED/testdata/images/photos
  *     ./build/bench_jpeg -n 21 a.jpg      # just these files, 21 rounds
+ *     JSIMD_FORCENONE=1 ./build/bench_jpeg # against libjpeg-turbo's plain-C code paths
  *
  * Each round decodes the same in-memory file once with each decoder, alternating, so that both
  * see the same machine load (the CPUs are shared); the best round of N (default 9) is reported

@@ -3,7 +3,7 @@
  * every figure can be read as a fraction of what this machine gives right now.
  *
  *   make bench-gemm    (links OpenBLAS into this program only)
- *   build/bench_gemm [--threads LIST] [--ms N]
+ *   build/bench_gemm [--threads LIST] [--ms N] [--m M (only shapes with M rows)] [--probe (probes only)]
  *
  * Shapes: Y[M, N] = X[M, K] W[N, K]^T, W in the PyTorch layout. The benchmark is not part of
  * the library: it may print, and it uses intrinsics for the probes. OpenBLAS only uses its
@@ -23,6 +23,19 @@ static double bg_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+/* This machine is shared: other jobs take CPU time slices, so wall times overstate ours. Every
+ * figure is therefore given twice: from wall time, and from process CPU time divided by the
+ * thread count ("cpu": what the call takes with the cores to itself, provided its threads are
+ * balanced). Fractions of a probe always compare like with like, measured in the same run. */
+static double bg_pcpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct { double wall, cpu; } bg_t2;
 
 /* ---- peak probes -------------------------------------------------------------------------- */
 
@@ -57,28 +70,16 @@ __attribute__((target("avx512f"))) static void bg_read_task(void *arg, int t, in
     if (t == 0) p->sink = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-static double bg_fma_peak(jk_pool *pool)
+/* Best rate over a few runs of a task that does `amount` units of work. */
+static bg_t2 bg_best(jk_pool *pool, jk_task_fn fn, void *arg, double amount, int runs)
 {
-    bg_probe p = {20000000 / 4, 0, NULL, 0};
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = bg_now();
-        jk_pool_run(pool, bg_fma_task, &p);
-        double dt = bg_now() - t0, gf = (double)p.iters * 24 * 32 * pool->n / dt / 1e9;
-        if (gf > best) best = gf;
-    }
-    return best;
-}
-
-static double bg_read_bw(jk_pool *pool, float *buf, size_t n)
-{
-    bg_probe p = {0, 0, buf, n};
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = bg_now();
-        jk_pool_run(pool, bg_read_task, &p);
-        double gbs = n * 4.0 / (bg_now() - t0) / 1e9;
-        if (gbs > best) best = gbs;
+    bg_t2 best = {0, 0};
+    for (int r = 0; r < runs; r++) {
+        double t0 = bg_now(), c0 = bg_pcpu();
+        jk_pool_run(pool, fn, arg);
+        double dt = bg_now() - t0, dc = (bg_pcpu() - c0) / pool->n;
+        if (amount / dt > best.wall) best.wall = amount / dt;
+        if (amount / dc > best.cpu) best.cpu = amount / dc;
     }
     return best;
 }
@@ -106,33 +107,43 @@ static int bg_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median GFLOP/s over runs filling about `ms` milliseconds. */
-static double bg_time(int which, bg_gemm *g, jk_pool *pool, double ms)
+/* Median GFLOP/s (wall and cpu) over runs filling about `ms` milliseconds. With n_w > 1 the
+ * weights rotate through n_w copies (ws_all, n_w * N * K floats) so they come from memory, as
+ * in a forward pass, instead of from a cache warmed by the previous run. */
+static bg_t2 bg_time(int which, bg_gemm *g, jk_pool *pool, double ms, const float *w_all, int n_w)
 {
-    double times[200];
+    static double tw[200], tc[200];
     int n = 0;
     double start = bg_now();
     do {
-        double t0 = bg_now();
+        if (n_w > 1) g->W = w_all + (size_t)(n % n_w) * g->N * g->K;
+        double t0 = bg_now(), c0 = bg_pcpu();
         if (which == 0)
             jk_pool_run(pool, bg_gemm_task, g);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0f, g->X, g->K, g->W, g->K, 0.0f, g->Y, g->N);
-        times[n++] = bg_now() - t0;
+        tw[n] = bg_now() - t0;
+        tc[n] = (bg_pcpu() - c0) / pool->n;
+        n++;
     } while (n < 200 && (n < 5 || (bg_now() - start) * 1e3 < ms));
-    qsort(times, (size_t)n, sizeof times[0], bg_cmp);
-    return 2.0 * g->M * g->N * g->K / times[n / 2] / 1e9;
+    qsort(tw, (size_t)n, sizeof tw[0], bg_cmp);
+    qsort(tc, (size_t)n, sizeof tc[0], bg_cmp);
+    double fl = 2.0 * g->M * g->N * g->K / 1e9;
+    bg_t2 r = {fl / tw[n / 2], fl / tc[n / 2]};
+    return r;
 }
 
 int main(int argc, char **argv)
 {
-    int thr[8] = {1, 2}, n_thr = 2;
+    int thr[8] = {1, 2}, n_thr = 2, probe_only = 0, only_m = 0;
     double ms = 400;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_thr = 0;
             for (char *s = strtok(argv[++i], ","); s && n_thr < 8; s = strtok(NULL, ",")) thr[n_thr++] = atoi(s);
         } else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--probe")) probe_only = 1;
+        else if (!strcmp(argv[i], "--m") && i + 1 < argc) only_m = atoi(argv[++i]);
     }
     const jk_ops *have[8];
     jk_cpu_tables(have, 8);
@@ -150,33 +161,44 @@ int main(int argc, char **argv)
     };
     size_t bufn = (size_t)256 << 20; /* 1 GiB of floats for the bandwidth probe */
     float *big = (float *)aligned_alloc(64, bufn * 4);
-    for (size_t i = 0; i < bufn; i++) big[i] = 1.0f;
+    for (size_t i = 0; i < bufn; i++) big[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     printf("jclip GEMM vs OpenBLAS, kernels: %s\n", ops->name);
+    printf("wall: from wall-clock time; cpu: from process CPU time / threads (this machine is shared)\n");
     for (int ti = 0; ti < n_thr; ti++) {
         int T = thr[ti];
         jk_pool *pool = NULL;
         if (jk_pool_create(T, &pool)) return 1;
         openblas_set_num_threads(T);
-        double peak = bg_fma_peak(pool), bw = bg_read_bw(pool, big, bufn);
-        printf("\nthreads %d: FMA peak %.1f GFLOP/s, read bandwidth %.1f GB/s\n", T, peak, bw);
-        printf("%5s %5s %5s %10s %10s %8s %8s\n", "M", "N", "K", "jclip", "openblas", "ratio", "of_peak");
+        bg_probe pf = {20000000 / 4, 0, NULL, 0}, pr = {0, 0, big, bufn};
+        bg_t2 peak = bg_best(pool, bg_fma_task, &pf, (double)pf.iters * 24 * 32 * T / 1e9, 3);
+        bg_t2 bw = bg_best(pool, bg_read_task, &pr, bufn * 4.0 / 1e9, 5);
+        printf("\nthreads %d: FMA peak %.1f GFLOP/s wall, %.1f cpu; read bandwidth %.1f GB/s wall, %.1f cpu\n", T,
+               peak.wall, peak.cpu, bw.wall, bw.cpu);
+        if (probe_only) { jk_pool_free(pool); continue; }
+        printf("%5s %5s %5s %9s %9s %9s %9s %7s %7s %8s %8s\n", "M", "N", "K", "jc_wall", "ob_wall", "jc_cpu", "ob_cpu",
+               "r_wall", "r_cpu", "of_peak", "of_bw");
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            if (only_m && shapes[s][0] != only_m) continue;
             bg_gemm g;
             memset(&g, 0, sizeof g);
             g.ops = ops;
             g.M = shapes[s][0], g.N = shapes[s][1], g.K = shapes[s][2];
             g.X = (float *)malloc(sizeof(float) * (size_t)g.M * g.K);
-            g.W = (float *)malloc(sizeof(float) * (size_t)g.N * g.K);
             g.b = NULL;
             g.Y = (float *)malloc(sizeof(float) * (size_t)g.M * g.N);
             for (size_t i = 0; i < (size_t)g.M * g.K; i++) ((float *)g.X)[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-            for (size_t i = 0; i < (size_t)g.N * g.K; i++) ((float *)g.W)[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+            /* weights streamed from memory as in a forward pass (rotating through the probe buffer) */
+            int n_w = (int)(bufn / ((size_t)g.N * g.K));
+            g.W = big;
             g.ws_stride = ops->linear_ws(g.M, g.K) + 16;
             g.ws = (float *)malloc(sizeof(float) * g.ws_stride * (size_t)T);
-            double a = bg_time(0, &g, pool, ms), b = bg_time(1, &g, pool, ms);
-            printf("%5d %5d %5d %10.1f %10.1f %8.2f %7.0f%%\n", g.M, g.N, g.K, a, b, a / b, 100 * a / peak);
+            bg_t2 a = bg_time(0, &g, pool, ms, big, n_w), b = bg_time(1, &g, pool, ms, big, n_w);
+            double gbs = 4.0 * g.N * g.K / (2.0 * g.M * g.N * g.K) * a.cpu; /* weight GB/s (cpu) */
+            printf("%5d %5d %5d %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %7.0f%% ", g.M, g.N, g.K, a.wall, b.wall, a.cpu,
+                   b.cpu, a.wall / b.wall, a.cpu / b.cpu, 100 * a.cpu / peak.cpu);
+            if (g.M <= 64) printf("%7.0f%%\n", 100 * gbs / bw.cpu); else printf("%8s\n", "-");
             fflush(stdout);
-            free((void *)g.X), free((void *)g.W), free(g.Y), free(g.ws);
+            free((void *)g.X), free(g.Y), free(g.ws);
         }
         jk_pool_free(pool);
     }

@@ -30,9 +30,17 @@
 
 #define JK512_MR 8
 #define JK512_NR 48
+#ifndef JK512_KC
 #define JK512_KC 256
+#endif
 #define JK512_MC 512
 #define JK512_DOT_MAX 8
+#ifndef JK512_PF_DIST
+#define JK512_PF_DIST 1 /* blocks of 4 W rows ahead */
+#endif
+#ifndef JK512_PF_HINT
+#define JK512_PF_HINT _MM_HINT_T1 /* to L2: measured 1.5x faster than T0 at M = 8 (L1 would thrash) */
+#endif
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -213,60 +221,118 @@ JK512 static void jk512_ukr_any(int mr, int kc, const float *ap, const float *bp
     }
 }
 
-/* Dot-product tile for short X: Y[i][n + j] = X[i] . W[n + j] + bias for i < mr, j < nn <= 3. */
-JK512_INLINE void jk512_dot(const int mr, float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                            int K, int n, int nn, const float *bias)
+/* Short X (M <= JK512_DOT_MAX rows, e.g. the 8 tokens of a short text): the weights stream
+ * from memory once, so the kernel's job is to keep enough of them in flight. W is read in
+ * place in blocks of 4 consecutive rows (one contiguous 4*K float run); while a block is being
+ * multiplied, the next block is prefetched one cache line per row step, so one block's worth
+ * of lines (12 KB at K = 768) is always on its way:
+ *
+ *        k ->  (16 floats per step)
+ *   W n+0 [==========]          X m0 [==========]      acc[m][j] += X[m] * W[n+j]
+ *     n+1 [==========]            .. (mr <= 4 per pass)     (16 zmm for 4 x 4)
+ *     n+2 [==========]    x
+ *     n+3 [==========]          prefetch: W[n+4 .. n+7], same pace
+ *
+ * Up to 4 X rows go through a pass (16 accumulators + 4 W + 1 X registers); rows 4..7 take a
+ * second pass over the same block, which is then in L1/L2. Each 4 x 4 group of accumulators
+ * is reduced with one transpose-add tree into the 4 consecutive outputs of its row. */
+
+/* [sum(a), sum(b), sum(c), sum(d), (12 unspecified lanes)] */
+JK512_INLINE __m512 jk512_hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
-    const float *w0 = W + (size_t)n * K;
-    const float *w1 = nn > 1 ? w0 + K : w0, *w2 = nn > 2 ? w0 + 2 * (size_t)K : w0;
-    __m512 c[8][3];
+    __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    /* x = [a0+a2, a1+a3, b0+b2, b1+b3] in 128-bit lanes; y likewise for c, d */
+    __m512 z = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
+    /* z lanes: 4 partial sums of a, b, c, d; finish inside each lane */
+    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0x4E));
+    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0xB1));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), z);
+}
+
+/* Y[i][n + j] = X[i] . W[n + j] + bias[n + j] for i < mr, j < nn <= R, mr * R <= 24
+ * accumulators. w: W + n*K; pf: the next block to prefetch (NULL for none), R*K floats. */
+JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
+                             const float *w, int K, int nn, const float *bias, const float *pf)
+{
+    const float *wr[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j < nn ? j : 0) * K;
+    __m512 c[8][4];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
-        if (i < mr) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (i < mr && j < R) c[i][j] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 16 <= K; k += 16) {
-        __m512 b0 = _mm512_loadu_ps(w0 + k), b1 = _mm512_loadu_ps(w1 + k), b2 = _mm512_loadu_ps(w2 + k);
+        if (pf) {
+            const char *q = (const char *)(pf + (size_t)R * k);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < R) _mm_prefetch(q + 64 * j, JK512_PF_HINT);
+        }
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (j < R) b[j] = _mm512_loadu_ps(wr[j] + k);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             if (i < mr) {
                 __m512 a = _mm512_loadu_ps(X + (size_t)i * ldx + k);
-                c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
-                c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
-                c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
             }
     }
     if (k < K) {
         __mmask16 km = jk512_mask(K - k);
-        __m512 b0 = _mm512_maskz_loadu_ps(km, w0 + k), b1 = _mm512_maskz_loadu_ps(km, w1 + k),
-               b2 = _mm512_maskz_loadu_ps(km, w2 + k);
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (j < R) b[j] = _mm512_maskz_loadu_ps(km, wr[j] + k);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             if (i < mr) {
                 __m512 a = _mm512_maskz_loadu_ps(km, X + (size_t)i * ldx + k);
-                c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
-                c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
-                c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
             }
     }
+    __mmask16 nm = jk512_mask(nn);
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(nm, bias) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
-        if (i < mr)
-            for (int j = 0; j < nn; j++)
-                Y[(size_t)i * ldy + n + j] = _mm512_reduce_add_ps(c[i][j]) + (bias ? bias[n + j] : 0.0f);
+        if (i < mr) {
+            __m512 z = _mm512_setzero_ps();
+            __m512 s = jk512_hsum4(c[i][0], R > 1 ? c[i][1] : z, R > 2 ? c[i][2] : z, R > 3 ? c[i][3] : z);
+            _mm512_mask_storeu_ps(Y + (size_t)i * ldy, nm, _mm512_add_ps(s, bv));
+        }
 }
 
-JK512 static void jk512_dot_any(int mr, float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                                int K, int n, int nn, const float *bias)
+/* Blocks of R = 4 W rows for up to 6 X rows, R = 3 for 7 or 8 (24 accumulators either way):
+ * one pass, so every W element is loaded once. */
+JK512 static void jk512_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+                                   const float *bias, int M, int K, int n0, int n1)
 {
-    switch (mr) {
-    case 8: jk512_dot(8, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 7: jk512_dot(7, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 6: jk512_dot(6, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 5: jk512_dot(5, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 4: jk512_dot(4, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 3: jk512_dot(3, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    case 2: jk512_dot(2, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-    default: jk512_dot(1, Y, ldy, X, ldx, W, K, n, nn, bias); break;
+    const int R = M <= 6 ? 4 : 3;
+    for (int n = n0; n < n1; n += R) {
+        int nn = n1 - n < R ? n1 - n : R;
+        const float *w = W + (size_t)n * K;
+        const float *pf = n + R * JK512_PF_DIST < n1 ? w + (size_t)R * JK512_PF_DIST * K : NULL;
+        float *y = Y + n;
+        const float *b = bias ? bias + n : NULL;
+        switch (M) {
+        case 8: jk512_dotr(8, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 7: jk512_dotr(7, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 6: jk512_dotr(6, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 5: jk512_dotr(5, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 4: jk512_dotr(4, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 3: jk512_dotr(3, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 2: jk512_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        default: jk512_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        }
     }
 }
 
@@ -283,8 +349,7 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                                const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     if (M <= JK512_DOT_MAX) {
-        for (int n = n0; n < n1; n += 3)
-            jk512_dot_any(M, Y, ldy, X, ldx, W, K, n, n1 - n < 3 ? n1 - n : 3, bias);
+        jk512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
         return;
     }
     float *Bp = jk_align64(ws);
@@ -297,9 +362,18 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
             for (int n = n0; n < n1; n += JK512_NR) {
                 int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
                 jk512_pack_b(Bp, W, K, n, n1, k0, kc);
-                for (int m = 0; m < mc; m += JK512_MR)
+                /* the next sliver's W rows (48 rows x kc floats) stream in while the
+                 * micro-kernels run on this one: a few lines per micro-kernel call */
+                int nn = n + JK512_NR < n1 ? (n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR) : 0;
+                int lines = (kc + 15) / 16, total = nn * lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
+                int per = (total + tiles - 1) / (tiles ? tiles : 1), done = 0;
+                for (int m = 0; m < mc; m += JK512_MR) {
+                    for (int e = 0; e < per && done < total; e++, done++)
+                        _mm_prefetch((const char *)(W + (size_t)(n + JK512_NR + done / lines) * K + k0 + 16 * (done % lines)),
+                                     _MM_HINT_T1);
                     jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, Ap + (size_t)m * kc, Bp,
                                   Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
+                }
             }
         }
     }
@@ -374,17 +448,24 @@ static size_t jk512_attention_ws(int L, int d_head, int nq)
 {
     (void)L;
     if (d_head % 16 || d_head > JK512_DMAX) return (size_t)L; /* scalar fallback */
-    return (size_t)d_head * JK512_KB + (size_t)nq * (d_head + 2) + JK512_KB + 32;
+    return (size_t)d_head * JK512_KB + (size_t)nq * (d_head + 2) + 2 * JK512_KB + 32;
 }
 
+/* The unroll pragmas below turn oa/ob/sa/sb into registers when d is a constant (d_head 64);
+ * in the generic-d instantiation GCC then sees partly unrolled loops with a run-time bound and
+ * warns about array elements past d / 16, which are never read. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
                              const float *v, size_t ldv, const uint8_t *valid, int L, const int d, int i0, int i1,
                              float scale, float slope, float *ws)
 {
     const int nv = d / 16, nq = i1 - i0;
     float *kt = jk_align64(ws);
-    float *p = kt + (size_t)d * JK512_KB; /* [64] probabilities of the current query */
-    float *acc = p + JK512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
+    float *p = kt + (size_t)d * JK512_KB; /* [2][64] probabilities of the current query pair */
+    float *acc = p + 2 * JK512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
     for (int i = 0; i < nq; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0;
@@ -395,6 +476,7 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
         int jb = L - j0 < JK512_KB ? L - j0 : JK512_KB;
         __mmask16 vm[4];
         int any = 0;
+        #pragma GCC unroll 16
         for (int b = 0; b < 4; b++) {
             unsigned bits = 0;
             for (int l = 0; l < 16; l++) {
@@ -406,7 +488,9 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
         }
         if (!any) continue;
         /* kt[c][j] = k[j0 + j][c] */
+        #pragma GCC unroll 16
         for (int b = 0; b < 4; b++)
+            #pragma GCC unroll 16
             for (int cb = 0; cb < nv; cb++) {
                 __m512 r[16];
                 for (int l = 0; l < 16; l++) {
@@ -416,54 +500,92 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                 jk512_tr16(r);
                 for (int l = 0; l < 16; l++) _mm512_store_ps(kt + (size_t)(16 * cb + l) * JK512_KB + 16 * b, r[l]);
             }
-        for (int i = i0; i < i1; i++) {
-            const float *qi = q + (size_t)i * ldq;
-            __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        /* two queries per pass: every kt and v load feeds two FMAs */
+        for (int i = i0; i < i1; i += 2) {
+            const int two = i + 1 < i1;
+            const float *qa = q + (size_t)i * ldq, *qb = two ? qa + ldq : qa;
+            __m512 sa[4], sb[4];
+            #pragma GCC unroll 16
+            for (int b = 0; b < 4; b++) sa[b] = sb[b] = _mm512_setzero_ps();
             for (int c = 0; c < d; c++) {
-                __m512 qc = _mm512_set1_ps(qi[c]);
+                __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
                 const float *kr = kt + (size_t)c * JK512_KB;
-                for (int b = 0; b < 4; b++) s[b] = _mm512_fmadd_ps(qc, _mm512_load_ps(kr + 16 * b), s[b]);
-            }
-            __m512 m4 = _mm512_set1_ps(-INFINITY);
-            for (int b = 0; b < 4; b++) {
-                s[b] = _mm512_mul_ps(s[b], _mm512_set1_ps(scale));
-                if (slope != 0.0f) {
-                    __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)i),
-                                                              _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
-                    s[b] = _mm512_sub_ps(s[b], _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+                #pragma GCC unroll 16
+                for (int b = 0; b < 4; b++) {
+                    __m512 kv = _mm512_load_ps(kr + 16 * b);
+                    sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
+                    sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
                 }
-                m4 = _mm512_mask_max_ps(m4, vm[b], m4, s[b]);
             }
-            float *ai = acc + (size_t)(i - i0) * d;
-            float bmax = _mm512_reduce_max_ps(m4);
-            float mnew = mx[i - i0] > bmax ? mx[i - i0] : bmax;
-            float corr = expf(mx[i - i0] - mnew); /* 0 for the first block */
-            __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
-            for (int b = 0; b < 4; b++) {
-                __m512 e = _mm512_maskz_mov_ps(vm[b], jk512_exp(_mm512_sub_ps(s[b], vmax)));
-                ps = _mm512_add_ps(ps, e);
-                _mm512_store_ps(p + 16 * b, e);
+            __m512 corr2[2];
+            for (int u = 0; u < 2; u++) {
+                __m512 *sc = u ? sb : sa;
+                int iu = i + u, r = iu - i0;
+                if (u && !two) { corr2[1] = _mm512_setzero_ps(); break; }
+                __m512 m4 = _mm512_set1_ps(-INFINITY);
+                #pragma GCC unroll 16
+                for (int b = 0; b < 4; b++) {
+                    sc[b] = _mm512_mul_ps(sc[b], _mm512_set1_ps(scale));
+                    if (slope != 0.0f) {
+                        __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)iu),
+                                                                  _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
+                        sc[b] = _mm512_sub_ps(sc[b], _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+                    }
+                    m4 = _mm512_mask_max_ps(m4, vm[b], m4, sc[b]);
+                }
+                float bmax = _mm512_reduce_max_ps(m4);
+                float mnew = mx[r] > bmax ? mx[r] : bmax;
+                float corr = expf(mx[r] - mnew); /* 0 for the first block */
+                __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
+                #pragma GCC unroll 16
+                for (int b = 0; b < 4; b++) {
+                    __m512 e = _mm512_maskz_mov_ps(vm[b], jk512_exp(_mm512_sub_ps(sc[b], vmax)));
+                    ps = _mm512_add_ps(ps, e);
+                    _mm512_store_ps(p + JK512_KB * u + 16 * b, e);
+                }
+                sum[r] = sum[r] * corr + _mm512_reduce_add_ps(ps);
+                mx[r] = mnew;
+                corr2[u] = _mm512_set1_ps(corr);
             }
-            sum[i - i0] = sum[i - i0] * corr + _mm512_reduce_add_ps(ps);
-            mx[i - i0] = mnew;
-            __m512 o[JK512_DMAX / 16];
-            __m512 vc = _mm512_set1_ps(corr);
-            for (int cb = 0; cb < nv; cb++) o[cb] = _mm512_mul_ps(_mm512_loadu_ps(ai + 16 * cb), vc);
+            if (!two) /* the second query's probabilities are unused: zero keeps them finite */
+                #pragma GCC unroll 16
+                for (int b = 0; b < 4; b++) _mm512_store_ps(p + JK512_KB + 16 * b, _mm512_setzero_ps());
+            float *aa = acc + (size_t)(i - i0) * d, *ab = two ? aa + d : aa;
+            __m512 oa[JK512_DMAX / 16], ob[JK512_DMAX / 16];
+            #pragma GCC unroll 16
+            for (int cb = 0; cb < nv; cb++) {
+                oa[cb] = _mm512_mul_ps(_mm512_loadu_ps(aa + 16 * cb), corr2[0]);
+                ob[cb] = _mm512_mul_ps(_mm512_loadu_ps(ab + 16 * cb), corr2[1]);
+            }
             for (int j = 0; j < jb; j++) {
-                __m512 pj = _mm512_set1_ps(p[j]);
+                __m512 pa = _mm512_set1_ps(p[j]), pb = _mm512_set1_ps(p[JK512_KB + j]);
                 const float *vj = v + (size_t)(j0 + j) * ldv;
-                for (int cb = 0; cb < nv; cb++) o[cb] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vj + 16 * cb), o[cb]);
+                #pragma GCC unroll 16
+                for (int cb = 0; cb < nv; cb++) {
+                    __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
+                    oa[cb] = _mm512_fmadd_ps(pa, vv, oa[cb]);
+                    ob[cb] = _mm512_fmadd_ps(pb, vv, ob[cb]);
+                }
             }
-            for (int cb = 0; cb < nv; cb++) _mm512_storeu_ps(ai + 16 * cb, o[cb]);
+            #pragma GCC unroll 16
+            for (int cb = 0; cb < nv; cb++) _mm512_storeu_ps(aa + 16 * cb, oa[cb]);
+            if (two)
+                #pragma GCC unroll 16
+                for (int cb = 0; cb < nv; cb++) _mm512_storeu_ps(ab + 16 * cb, ob[cb]);
         }
     }
     for (int i = i0; i < i1; i++) {
         __m512 inv = _mm512_set1_ps(1.0f / sum[i - i0]);
         float *o = out + (size_t)i * ldo;
+        #pragma GCC unroll 16
         for (int cb = 0; cb < nv; cb++)
             _mm512_storeu_ps(o + 16 * cb, _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)(i - i0) * d + 16 * cb), inv));
     }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 JK512 static void jk512_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
                                   size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,

@@ -8,6 +8,14 @@
 
 #ifndef JCLIP_NO_THREADS
 #include <pthread.h>
+#include <stdatomic.h>
+#endif
+
+/* Fork-join handoffs are short (a text forward pass makes ~100 of them, tens of microseconds
+ * apart), so both sides first spin on an atomic for about this many polls (tens of
+ * microseconds) before sleeping on a condition variable; a sleeping pool costs nothing. */
+#ifndef JK_POOL_SPIN
+#define JK_POOL_SPIN 20000
 #endif
 
 #define JK_MAX_THREADS 256
@@ -21,9 +29,11 @@ typedef struct jk_pool {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    unsigned long gen;  /* bumped for every task */
-    int pending;        /* workers still running the current task */
-    int quit;
+    atomic_ulong gen;    /* bumped for every task (release: publishes fn and arg) */
+    atomic_int pending;  /* workers still running the current task */
+    int sleepers;        /* workers blocked on `wake` (under mu) */
+    int caller_sleeps;   /* the caller is blocked on `done` (under mu) */
+    atomic_int quit;
     jk_task_fn fn;
     void *arg;
 #endif
@@ -39,18 +49,28 @@ static void *jk_worker(void *vp)
     int t;
     pthread_mutex_lock(&p->mu);
     t = ++p->started; /* worker ids 1..n-1 in start order */
-    for (;;) {
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
-        jk_task_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->mu);
-        fn(arg, t, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-    }
     pthread_mutex_unlock(&p->mu);
+    for (;;) {
+        unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        for (int spin = 0; g == seen && spin < JK_POOL_SPIN && !atomic_load_explicit(&p->quit, memory_order_relaxed); spin++)
+            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->quit))
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->quit)) break;
+        seen = g;
+        p->fn(p->arg, t, p->n);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu); /* the caller may be asleep: wake it under the lock */
+            if (p->caller_sleeps) pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
     return NULL;
 }
 #endif
@@ -61,7 +81,7 @@ static void jk_pool_free(jk_pool *p)
 #ifndef JCLIP_NO_THREADS
     if (p->n > 1) {
         pthread_mutex_lock(&p->mu);
-        p->quit = 1;
+        atomic_store(&p->quit, 1);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
         for (int i = 0; i < p->n - 1; i++) pthread_join(p->th[i], NULL);
@@ -118,16 +138,22 @@ static void jk_pool_run(jk_pool *p, jk_task_fn fn, void *arg)
 {
 #ifndef JCLIP_NO_THREADS
     if (p->n > 1) {
-        pthread_mutex_lock(&p->mu);
+        /* Workers are idle here (the previous run waited for pending == 0), so the plain
+         * fields are theirs to read after the release increment of gen. */
         p->fn = fn;
         p->arg = arg;
-        p->pending = p->n - 1;
-        p->gen++;
-        pthread_cond_broadcast(&p->wake);
+        atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+        if (p->sleepers) pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
         fn(arg, 0, p->n);
+        for (int spin = 0; spin < JK_POOL_SPIN; spin++)
+            if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
         pthread_mutex_lock(&p->mu);
-        while (p->pending) pthread_cond_wait(&p->done, &p->mu);
+        p->caller_sleeps = 1;
+        while (atomic_load_explicit(&p->pending, memory_order_acquire)) pthread_cond_wait(&p->done, &p->mu);
+        p->caller_sleeps = 0;
         pthread_mutex_unlock(&p->mu);
         return;
     }

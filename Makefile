@@ -47,3 +47,111 @@ test: build/test_runner $(TEST_MODELS)
 
 clean:
 	rm -rf build jclip
+
+# ============================================================================================
+# Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
+# amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run hostile-test
+# tsan-test amalgamate dist-check install example.
+# ============================================================================================
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := tokenizer json model
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
+FUZZ_TIME    ?= 600
+MICRO_MODEL  := build/models/micro.jclip
+
+.PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
+
+$(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py -o $@
+
+# libFuzzer binaries build/fuzz/fz_<t> and plain replay binaries build/fuzz/replay_<t> (the
+# latter need no libFuzzer: `build/fuzz/replay_<t> DIR_OR_FILE...`).
+build/fuzz/fz_%: test/fuzz/fz_%.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(LDLIBS)
+
+build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
+
+fuzz-seeds: $(MICRO_MODEL)
+	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds
+
+# Replays every committed crasher (and the corpus when present) without libFuzzer.
+fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%) $(MICRO_MODEL)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  d="test/crashers/$$t"; [ -d build/fuzz/corpus/$$t ] && d="$$d build/fuzz/corpus/$$t"; \
+	  mkdir -p test/crashers/$$t; echo "== $$t"; JCLIP_SHARED=$(SHARED) build/fuzz/replay_$$t $$d; done
+
+# One target for FUZZ_TIME seconds at the lowest priority: make fuzz-run T=tokenizer
+fuzz-run: build/fuzz/fz_$(T) fuzz-seeds
+	@mkdir -p build/fuzz/corpus/$(T) build/fuzz/artifacts/$(T) test/crashers/$(T)
+	JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	  -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/$(T)/ -print_final_stats=1 \
+	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)
+
+# ---- Amalgamation: dist/jclip.c + dist/jclip.h (version and commit stamped) ----------------
+DIST_WARN  := -std=c11 -Wall -Wextra -Wshadow -Werror
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+.PHONY: amalgamate dist-check example
+
+dist/jclip.c dist/jclip.h: tools/amalgamate.py $(SRC)
+	$(PY) tools/amalgamate.py --out dist
+
+amalgamate: dist/jclip.c dist/jclip.h
+
+# The example program, built from the dist pair alone (copied beside it, as a user would).
+build/dist/embed_text: examples/embed_text.c dist/jclip.c dist/jclip.h
+	@mkdir -p build/dist/example
+	cp dist/jclip.c dist/jclip.h examples/embed_text.c build/dist/example/
+	cd build/dist/example && $(CC) $(DIST_WARN) -O2 -o ../embed_text embed_text.c jclip.c -lm -lpthread
+
+example: build/dist/embed_text $(MICRO_MODEL)
+	build/dist/embed_text $(MICRO_MODEL) "a photo of a cat" "a dog on a red sofa"
+
+# Everything CI checks about drop-in use; each step names itself.
+dist-check: amalgamate $(MICRO_MODEL)
+	@mkdir -p build/dist
+	@echo "== dist: gcc and clang, $(DIST_WARN), the pair alone"
+	cd dist && gcc $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-gcc.o
+	cd dist && clang $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-clang.o
+	@echo "== dist: C++ include (g++ and clang++) and link against the C object"
+	g++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -o build/dist/cxx_include test/cxx_include.cc build/dist/jclip-gcc.o -lm -lpthread
+	clang++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -c -o build/dist/cxx_include-clang.o test/cxx_include.cc
+	build/dist/cxx_include
+	@echo "== dist: only jclip_* symbols exported"
+	@bad=$$(nm -g --defined-only build/dist/jclip-gcc.o build/dist/jclip-clang.o | awk 'NF==3 {print $$3}' | grep -v '^jclip_' || true); \
+	  if [ -n "$$bad" ]; then echo "non-jclip_ exported symbols: $$bad"; exit 1; fi; \
+	  nm -g --defined-only build/dist/jclip-gcc.o | awk 'NF==3 {print "   " $$3}'
+	@echo "== dist: -DJCLIP_NO_THREADS (no pthread) build of the example"
+	gcc $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -Idist -o build/dist/embed_text_nothreads examples/embed_text.c dist/jclip.c -lm
+	@! nm build/dist/embed_text_nothreads | grep -q pthread_create || { echo "JCLIP_NO_THREADS build references pthread_create"; exit 1; }
+	build/dist/embed_text_nothreads $(MICRO_MODEL) "a photo of a cat" "a dog"
+	@echo "== dist: example program"
+	$(MAKE) --no-print-directory example
+	@echo "== dist: aarch64 cross-compile"
+	@if command -v $(AARCH64_CC) >/dev/null; then \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && file build/dist/jclip-aarch64.o; \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
+	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
+	@echo "== dist: the test suite against the amalgamated jclip.c"
+	$(MAKE) --no-print-directory amalg-test
+	@echo "dist-check: all passed"
+
+# The runner compiled with dist/jclip.c standing where ../jclip.c is (no other library source
+# is reachable from build/amalg, so every test exercises the amalgamation).
+build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h
+	rm -rf build/amalg && mkdir -p build/amalg/test build/amalg/cli build/amalg/test/fuzz
+	cp dist/jclip.c dist/jclip.h build/amalg/
+	cp test/*.c test/*.h build/amalg/test/
+	cp test/fuzz/*.c test/fuzz/*.h build/amalg/test/fuzz/
+	cp cli/json.h build/amalg/cli/
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ build/amalg/test/run.c $(LDLIBS)
+
+.PHONY: amalg-test
+amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
+	JCLIP_SHARED=$(SHARED) build/amalg/test_runner $(SUITES)

@@ -155,3 +155,19 @@ build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.
 .PHONY: amalg-test
 amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
 	JCLIP_SHARED=$(SHARED) build/amalg/test_runner $(SUITES)
+
+# ---- Hostile-input tests beyond the runner ------------------------------------------------
+# alloc-test: fail the Nth allocation for every N (load, ctx, embeddings), under ASan + LSan.
+# tsan-test: the runner's hostile suite (4 threads sharing a model) under ThreadSanitizer.
+.PHONY: alloc-test tsan-test
+build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ test/alloc_fail.c $(LDLIBS)
+
+alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
+	ASAN_OPTIONS=detect_leaks=1 build/alloc_fail
+
+build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
+
+tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
+	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile

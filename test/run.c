@@ -13,6 +13,7 @@
 #include "t_jpeg.c"
 #include "t_png.c"
 #include "t_model.c"
+#include "t_hostile.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -21,6 +22,7 @@ static const t_suite t_suites[] = {
     {"jpeg", suite_jpeg},
     {"png", suite_png},
     {"model", suite_model},
+    {"hostile", suite_hostile},
 };
 
 int main(int argc, char **argv)

@@ -138,6 +138,8 @@ dist-check: amalgamate $(MICRO_MODEL)
 	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && file build/dist/jclip-aarch64.o; \
 	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
 	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
+	@echo "== dist: make install into build/install-check, example built with pkg-config (shared + static)"
+	$(MAKE) --no-print-directory install-check
 	@echo "== dist: the test suite against the amalgamated jclip.c"
 	$(MAKE) --no-print-directory amalg-test
 	@echo "dist-check: all passed"
@@ -171,3 +173,54 @@ build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c te
 
 tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
 	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile
+
+# ---- Install: static + shared library, header, CLI (when cli/main.c exists), pkg-config ----
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+JCLIP_VER   := $(shell sed -n 's/^\#define JCLIP_VERSION "\(.*\)"/\1/p' jclip.h)
+JCLIP_SOMAJ := $(firstword $(subst ., ,$(JCLIP_VER)))
+.PHONY: install lib install-check
+
+build/lib/jclip.o: $(SRC) | build
+	@mkdir -p build/lib
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=default -c -o $@ jclip.c
+
+build/lib/libjclip.a: build/lib/jclip.o
+	rm -f $@ && ar rcs $@ $<
+
+build/lib/libjclip.so.$(JCLIP_VER): build/lib/jclip.o
+	$(CC) -shared -Wl,-soname,libjclip.so.$(JCLIP_SOMAJ) -o $@ $< $(LDLIBS)
+
+build/lib/jclip.pc: jclip.pc.in jclip.h
+	@mkdir -p build/lib
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(JCLIP_VER)|' $< > $@
+
+lib: build/lib/libjclip.a build/lib/libjclip.so.$(JCLIP_VER)
+
+install: lib build/lib/jclip.pc
+	@if [ -f cli/main.c ]; then $(MAKE) --no-print-directory jclip; fi
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 build/lib/libjclip.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/lib/libjclip.so.$(JCLIP_VER) $(DESTDIR)$(LIBDIR)/
+	ln -sf libjclip.so.$(JCLIP_VER) $(DESTDIR)$(LIBDIR)/libjclip.so.$(JCLIP_SOMAJ)
+	ln -sf libjclip.so.$(JCLIP_SOMAJ) $(DESTDIR)$(LIBDIR)/libjclip.so
+	install -m 644 jclip.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 build/lib/jclip.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@if [ -f jclip ]; then install -m 755 jclip $(DESTDIR)$(BINDIR)/; else echo "install: no CLI (cli/main.c absent)"; fi
+
+# Installs into build/install-check and builds the example against it through pkg-config,
+# linked statically and dynamically.
+install-check: $(MICRO_MODEL)
+	rm -rf build/install-check build/lib/jclip.pc
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/build/install-check
+	PKG_CONFIG_PATH=build/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $(DIST_WARN) -o build/install-check/embed_shared examples/embed_text.c $$(pkg-config --cflags --libs jclip) && \
+	  $(CC) $(DIST_WARN) -o build/install-check/embed_static examples/embed_text.c $$(pkg-config --cflags jclip) \
+	    build/install-check/lib/libjclip.a $$(pkg-config --libs-only-l --static jclip | sed 's/-ljclip//')
+	LD_LIBRARY_PATH=build/install-check/lib build/install-check/embed_shared $(MICRO_MODEL) "a cat" "a dog"
+	build/install-check/embed_static $(MICRO_MODEL) "a cat" "a dog"
+	rm -f build/lib/jclip.pc

@@ -11,7 +11,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test test-models clean
+.PHONY: all test test-models model clean
 
 all: jclip
 
@@ -26,7 +26,7 @@ build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | 
 
 # Test models: deterministic random checkpoints in the real Hugging Face layout, regenerated
 # with the shared make_checkpoint.py (cached under build/ckpt) and converted like the real one.
-PY      ?= /usr/bin/python3
+PY      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 SHARED  ?= $(if $(JCLIP_SHARED),$(JCLIP_SHARED),../shared)
 TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip
 
@@ -42,11 +42,33 @@ build/models/%.jclip: build/ckpt/%/model.safetensors convert/convert.py
 
 test-models: $(TEST_MODELS)
 
-test: build/test_runner $(TEST_MODELS)
+test: build/test_runner jclip $(TEST_MODELS)
 	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
 
 clean:
 	rm -rf build jclip
+
+# The real model: download jinaai/jina-clip-v1 from Hugging Face and convert it.
+HF_REPO  ?= jinaai/jina-clip-v1
+HF_URL   ?= https://huggingface.co/$(HF_REPO)/resolve/main
+HF_DIR   := models/hf/jina-clip-v1
+HF_NEED  := config.json model.safetensors
+HF_MAYBE := preprocessor_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt
+
+model: models/jina-clip-v1.jclip
+
+models/jina-clip-v1.jclip: convert/convert.py
+	@command -v curl >/dev/null 2>&1 || { echo "error: make model needs curl"; exit 1; }
+	@mkdir -p $(HF_DIR)
+	@for f in $(HF_NEED); do \
+	  test -s $(HF_DIR)/$$f || { echo "downloading $(HF_REPO)/$$f"; \
+	  curl -fL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f.part $(HF_URL)/$$f && mv $(HF_DIR)/$$f.part $(HF_DIR)/$$f; } || { \
+	  rm -f $(HF_DIR)/$$f.part; \
+	  echo "error: cannot download $(HF_REPO)/$$f (no network?). Download the repository elsewhere"; \
+	  echo "       and convert it: $(PY) convert/convert.py DIR -o models/jina-clip-v1.jclip"; exit 1; }; done
+	@for f in $(HF_MAYBE); do test -s $(HF_DIR)/$$f || \
+	  curl -fsL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f $(HF_URL)/$$f || rm -f $(HF_DIR)/$$f; done
+	$(PY) convert/convert.py $(HF_DIR) -o $@
 
 # ============================================================================================
 # Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
@@ -54,7 +76,7 @@ clean:
 # tsan-test amalgamate dist-check install example.
 # ============================================================================================
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := tokenizer json model
+FUZZ_TARGETS := tokenizer json model image inflate
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
 FUZZ_TIME    ?= 600
@@ -166,7 +188,7 @@ build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ test/alloc_fail.c $(LDLIBS)
 
 alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
-	ASAN_OPTIONS=detect_leaks=1 build/alloc_fail
+	ASAN_OPTIONS=detect_leaks=1 JCLIP_SHARED=$(SHARED) build/alloc_fail
 
 build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
@@ -224,3 +246,7 @@ install-check: $(MICRO_MODEL)
 	LD_LIBRARY_PATH=build/install-check/lib build/install-check/embed_shared $(MICRO_MODEL) "a cat" "a dog"
 	build/install-check/embed_static $(MICRO_MODEL) "a cat" "a dog"
 	rm -f build/lib/jclip.pc
+
+# The hostile suite in `make test` reads the micro model and the fuzz targets.
+test: $(MICRO_MODEL)
+build/test_runner: $(wildcard test/fuzz/*.c test/fuzz/*.h)

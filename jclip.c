@@ -12,6 +12,8 @@
 #include "image/inflate.c"
 #include "image/png.c"
 #include "image/jpeg.c"
+#include "image/decode.c"
+#include "image/preprocess.c"
 
 #if !defined(_WIN32)
 #include <fcntl.h>
@@ -171,6 +173,7 @@ struct jclip_model {
     tok_wordpiece *tok;
     int32_t special_ids[64];
     int max_length; /* tokenizer's model_max_length (512) */
+    int lowercase;  /* tokenizer lowercases (uncased vocabulary) */
     const jk_ops *ops;
 };
 
@@ -424,6 +427,12 @@ static int jc_bind(jclip_model *m, char *err, size_t cap)
         if (s == 1 && !(m->std[0] > 0 && m->std[1] > 0 && m->std[2] > 0)) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: preprocess.std must be positive");
     }
     jc_alibi_slopes(T->n_head, T->slopes);
+    /* image/preprocess.c reproduces the reference pipeline bit for bit for jina-clip-v1's
+     * constants (224 px, OpenAI CLIP mean/std), which every jina-clip-v1 checkpoint uses. */
+    static const float clip_mean[3] = {(float)0.48145466, (float)0.4578275, (float)0.40821073};
+    static const float clip_std[3] = {(float)0.26862954, (float)0.26130258, (float)0.27577711};
+    if (m->pre_size != PRE_SIZE || memcmp(m->mean, clip_mean, sizeof clip_mean) || memcmp(m->std, clip_std, sizeof clip_std))
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: only 224-pixel inputs with the OpenAI CLIP mean/std are supported");
 
     /* text tensors */
     size_t D = (size_t)T->d_model, F = (size_t)T->d_ff;
@@ -511,6 +520,7 @@ static int jc_bind(jclip_model *m, char *err, size_t cap)
     JC_CHECK(jf_meta_int(m, "tokenizer.sep_id", 0, n_vocab - 1, &iv, err, cap)); tc.sep_id = iv;
     JC_CHECK(jf_meta_int(m, "tokenizer.pad_id", 0, n_vocab - 1, &iv, err, cap)); tc.pad_id = iv;
     JC_CHECK(jf_meta_int(m, "tokenizer.lowercase", 0, 1, &tc.lowercase, err, cap));
+    m->lowercase = tc.lowercase;
     JC_CHECK(jf_meta_int(m, "tokenizer.strip_accents", 0, 1, &tc.strip_accents, err, cap));
     JC_CHECK(jf_meta_int(m, "tokenizer.tokenize_chinese", 0, 1, &tc.tokenize_chinese, err, cap));
     JC_CHECK(jf_meta_int(m, "tokenizer.clean_text", 0, 1, &tc.clean_text, err, cap));
@@ -677,7 +687,7 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
                      "file:         %.1f MB%s\n"
                      "kernels:      %s",
                      m->embed_dim, T->n_layer, T->d_model, T->n_head, T->d_ff, T->n_vocab, V->n_layer, V->d_model,
-                     V->n_head, V->d_ff, V->patch, V->image, m->text.n_vocab ? "uncased" : "", m->max_length,
+                     V->n_head, V->d_ff, V->patch, V->image, m->lowercase ? "uncased" : "cased", m->max_length,
                      (size_t)m->n_tensors, params / 1e6, m->file_size / 1e6, m->mapped ? " (memory-mapped)" : "",
                      m->ops->name);
     return n < 0 ? 0 : (size_t)n + 1;
@@ -715,6 +725,11 @@ struct jclip_ctx {
     float *patches;  /* [grid*grid, 3*patch*patch] */
     float *pixels;   /* [3, image, image] */
     float *rope_cos, *rope_sin; /* [grid*grid, d_head] */
+
+    /* image input: grown on demand up to the limits, kept for the next image */
+    uint8_t *rgb; size_t rgb_cap;      /* decoded image, packed RGB8 */
+    uint8_t *pre; size_t pre_cap;      /* resize scratch (pre_scratch_size) */
+    uint8_t *crop;                     /* [image, image, 3] HWC */
 };
 
 static int jc_ctx_fail(jclip_ctx *ctx, int code, const char *fmt, ...) JC_PRINTF(3, 4);
@@ -757,6 +772,9 @@ void jclip_ctx_free(jclip_ctx *ctx)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) JCLIP_FREE(*bufs[i]);
     JCLIP_FREE(ctx->ids);
     JCLIP_FREE(ctx->valid);
+    JCLIP_FREE(ctx->rgb);
+    JCLIP_FREE(ctx->pre);
+    JCLIP_FREE(ctx->crop);
     JCLIP_FREE(ctx);
 }
 
@@ -830,7 +848,8 @@ int jclip_ctx_create(const jclip_model *m, const jclip_ctx_params *params, jclip
              jc_alloc_f(&ctx->va, N, (size_t)V->d_ff) && jc_alloc_f(&ctx->vb, N, (size_t)V->d_ff) &&
              jc_alloc_f(&ctx->patches, P2, 3 * (size_t)V->patch * (size_t)V->patch) &&
              jc_alloc_f(&ctx->pixels, 3, (size_t)V->image * (size_t)V->image) &&
-             jc_alloc_f(&ctx->rope_cos, P2, (size_t)V->d_head) && jc_alloc_f(&ctx->rope_sin, P2, (size_t)V->d_head);
+             jc_alloc_f(&ctx->rope_cos, P2, (size_t)V->d_head) && jc_alloc_f(&ctx->rope_sin, P2, (size_t)V->d_head) &&
+             (ctx->crop = (uint8_t *)JCLIP_MALLOC((size_t)V->image * (size_t)V->image * 3)) != NULL;
     if (!ok) {
         jclip_ctx_free(ctx);
         return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory allocating context scratch for %zu tokens", L);
@@ -1171,4 +1190,129 @@ int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, flo
     if (!pixels || n_floats != 3 * S * S)
         return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "pixel tensor must hold 3 x %zu x %zu floats, got %zu", S, S, n_floats);
     return jc_vision_forward(ctx, pixels, out);
+}
+
+/* ============================================================================================
+ * Images: decode, preprocess, embed
+ * ========================================================================================== */
+
+int jclip_decode_info(const void *data, size_t len, jclip_image_info *info, char *err, size_t errcap)
+{
+    if (!data || !info) return jc_fail(err, errcap, JCLIP_ERR_ARG, "data or info is NULL");
+    return img_info((const uint8_t *)data, len, info, err, errcap);
+}
+
+int jclip_decode_image(const void *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
+                       jclip_image_info *info, char *err, size_t errcap)
+{
+    if (!data || (!rgb && rgb_cap)) return jc_fail(err, errcap, JCLIP_ERR_ARG, "data or rgb is NULL");
+    jclip_image_info tmp;
+    if (!info) info = &tmp;
+    int rc = img_info((const uint8_t *)data, len, info, err, errcap);
+    if (rc) return rc;
+    if (max_pixels == 0) max_pixels = JCLIP_DEFAULT_MAX_PIXELS;
+    if ((uint64_t)info->width * info->height > max_pixels)
+        return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "image of %ux%u pixels exceeds the limit of %llu pixels",
+                       (unsigned)info->width, (unsigned)info->height, (unsigned long long)max_pixels);
+    size_t need = 0;
+    if (!jc_mul3(info->width, info->height, 3, &need) || rgb_cap < need)
+        return jc_fail(err, errcap, JCLIP_ERR_CAPACITY, "RGB buffer of %zu bytes, %ux%u image needs %zu",
+                       rgb_cap, (unsigned)info->width, (unsigned)info->height, need);
+    return img_decode((const uint8_t *)data, len, max_pixels, rgb, rgb_cap, info, err, errcap);
+}
+
+/* Grows a context-owned byte buffer to at least n bytes. */
+static int jc_grow(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (*cap >= n) return 1;
+    uint8_t *p = (uint8_t *)JCLIP_REALLOC(*buf, n ? n : 1);
+    if (!p) return 0;
+    *buf = p;
+    *cap = n;
+    return 1;
+}
+
+size_t jclip_preprocess_scratch_size(uint32_t width, uint32_t height) { return pre_scratch_size(width, height); }
+
+int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop, size_t crop_cap,
+                          void *scratch, size_t scratch_size, char *err, size_t errcap)
+{
+    if (crop_cap < (size_t)PRE_SIZE * PRE_SIZE * 3)
+        return jc_fail(err, errcap, JCLIP_ERR_CAPACITY, "crop buffer of %zu bytes, %d needed", crop_cap, PRE_SIZE * PRE_SIZE * 3);
+    return pre_resize_crop(rgb, width, height, crop, scratch, scratch_size, err, errcap);
+}
+
+/* Resize + crop into the context's crop buffer, growing the context's scratch as needed. */
+static int jc_preprocess_ctx(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height)
+{
+    if (!rgb) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "image is NULL");
+    if ((uint64_t)width * height > ctx->p.max_pixels)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image of %ux%u pixels exceeds the limit of %llu pixels", (unsigned)width,
+                           (unsigned)height, (unsigned long long)ctx->p.max_pixels);
+    size_t need = pre_scratch_size(width, height);
+    if (need == 0) return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image size %ux%u is out of range", (unsigned)width, (unsigned)height);
+    if (!jc_grow(&ctx->pre, &ctx->pre_cap, need)) return jc_ctx_fail(ctx, JCLIP_ERR_NOMEM, "out of memory (%zu bytes of resize scratch)", need);
+    return pre_resize_crop(rgb, width, height, ctx->crop, ctx->pre, ctx->pre_cap, ctx->err, sizeof ctx->err);
+}
+
+int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    int rc = jc_check_out(ctx, out, out_cap, 1);
+    if (rc) return rc;
+    ctx->err[0] = 0;
+    rc = jc_preprocess_ctx(ctx, rgb, width, height);
+    if (rc) return rc;
+    pre_normalize(ctx->crop, ctx->pixels);
+    return jc_vision_forward(ctx, ctx->pixels, out);
+}
+
+/* Decodes an encoded image into the context's RGB buffer. */
+static int jc_decode_into_ctx(jclip_ctx *ctx, const void *data, size_t len, jclip_image_info *info)
+{
+    ctx->err[0] = 0;
+    if (!data) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "image data is NULL");
+    if (len > ctx->p.max_image_bytes)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image file of %zu bytes exceeds the limit of %zu bytes", len, ctx->p.max_image_bytes);
+    int rc = img_info((const uint8_t *)data, len, info, ctx->err, sizeof ctx->err);
+    if (rc) return rc;
+    if ((uint64_t)info->width * info->height > ctx->p.max_pixels)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image of %ux%u pixels exceeds the limit of %llu pixels",
+                           (unsigned)info->width, (unsigned)info->height, (unsigned long long)ctx->p.max_pixels);
+    size_t need = 0;
+    if (!jc_mul3(info->width, info->height, 3, &need)) return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image too large");
+    if (!jc_grow(&ctx->rgb, &ctx->rgb_cap, need))
+        return jc_ctx_fail(ctx, JCLIP_ERR_NOMEM, "out of memory (%zu bytes for a %ux%u image)", need, (unsigned)info->width, (unsigned)info->height);
+    return img_decode((const uint8_t *)data, len, ctx->p.max_pixels, ctx->rgb, ctx->rgb_cap, info, ctx->err, sizeof ctx->err);
+}
+
+int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    int rc = jc_check_out(ctx, out, out_cap, 1);
+    if (rc) return rc;
+    jclip_image_info info;
+    rc = jc_decode_into_ctx(ctx, data, len, &info);
+    if (rc) return rc;
+    return jclip_embed_rgb(ctx, ctx->rgb, info.width, info.height, out, out_cap);
+}
+
+int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *lens, size_t n, float *out,
+                       size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    int rc = jc_check_out(ctx, out, out_cap, n);
+    if (rc) return rc;
+    if (n && (!data || !lens)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "data or lens is NULL");
+    size_t D = (size_t)ctx->m->embed_dim;
+    for (size_t i = 0; i < n; i++) {
+        rc = jclip_embed_image(ctx, data[i], lens[i], out + i * D, D);
+        if (rc) {
+            char tmp[sizeof ctx->err];
+            memcpy(tmp, ctx->err, sizeof tmp);
+            return jc_ctx_fail(ctx, rc, "image %zu: %s", i, tmp);
+        }
+    }
+    return JCLIP_OK;
 }

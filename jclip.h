@@ -142,6 +142,51 @@ typedef struct jclip_image_info {
 /* JPEG cannot exceed 65500 pixels on a side (libjpeg's JPEG_MAX_DIMENSION). */
 #define JCLIP_JPEG_MAX_DIMENSION 65500u
 
+/* ---- Images: embedding ---------------------------------------------------------------- */
+
+/* Reads only the header of an encoded JPEG or PNG and fills info. Returns JCLIP_ERR_UNSUPPORTED
+ * for other formats (and for 12-bit / lossless JPEG), JCLIP_ERR_FORMAT / _TRUNCATED for a
+ * damaged header. Thread-safe; allocates nothing. */
+int jclip_decode_info(const void *data, size_t len, jclip_image_info *info, char *err, size_t errcap);
+
+/* Decodes a JPEG or PNG into packed 8-bit RGB (row-major, width*height*3 bytes) in the caller's
+ * buffer, exactly as Pillow 9.4's Image.open(f).convert('RGB'): alpha dropped, palettes and gray
+ * expanded, CMYK converted, EXIF orientation reported in info but not applied. max_pixels bounds
+ * width*height (0 = JCLIP_DEFAULT_MAX_PIXELS). Call jclip_image_info first to size rgb; a small
+ * buffer gives JCLIP_ERR_CAPACITY. Truncated or corrupt data is an error (never a partial
+ * image). Thread-safe; temporary memory is freed before returning. */
+int jclip_decode_image(const void *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
+                       jclip_image_info *info, char *err, size_t errcap);
+
+/* jina-clip-v1's image preprocessing up to the crop, bit-exact with the reference (torchvision
+ * Resize(224, bicubic) of the shorter side with Pillow 9.4's resampler, CenterCrop(224)).
+ * rgb: packed RGB8 width x height. Writes the 224x224x3 uint8 HWC crop (crop_cap >= 150528).
+ * scratch: caller memory of jclip_preprocess_scratch_size(width, height) bytes (0 = size out
+ * of range); the call never allocates and is thread-safe. */
+size_t jclip_preprocess_scratch_size(uint32_t width, uint32_t height);
+int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop, size_t crop_cap,
+                          void *scratch, size_t scratch_size, char *err, size_t errcap);
+
+/* Embeds an encoded JPEG/PNG file held in memory (len bytes, at most max_image_bytes):
+ * decode, preprocess, vision tower, L2-normalise, as the reference encode_image(path). The
+ * decoded image lives in a context-owned buffer that grows to the largest image seen (bounded
+ * by max_pixels). */
+int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, size_t out_cap);
+
+/* Embeds n encoded images into out[n * dim]. Stops at the first failure (message names it). */
+int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *lens, size_t n, float *out,
+                       size_t out_cap);
+
+/* Embeds a packed RGB8 image (width*height*3 bytes), as if it had been decoded from a file. */
+int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, float *out,
+                    size_t out_cap);
+
+/* Embeds a preprocessed image: pixels is the [3, 224, 224] float32 tensor (CHW, normalised
+ * with the CLIP mean/std) exactly as the reference preprocessing produces; n_floats must be
+ * 3*224*224. Runs the vision tower, takes the CLS token, L2-normalises into out. */
+int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, float *out,
+                       size_t out_cap);
+
 #ifdef __cplusplus
 }
 #endif

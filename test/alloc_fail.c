@@ -5,6 +5,8 @@
  *   - context creation (1 and 3 threads),
  *   - one text embedding, one token embedding and one pixel embedding (these must not
  *     allocate at all: the context owns every buffer),
+ *   - one image embedding from a PNG and a JPEG file (decoder temporaries, and the context's
+ *     decode and resize buffers that grow on first use),
  * each failing call must return an error status, set its out pointer to NULL, leave no block
  * allocated (checked here by counting, and by LeakSanitizer when built with ASan: `make
  * alloc-test`), and leave the model usable: a later call gives a bit-identical embedding.
@@ -166,6 +168,46 @@ static void af_model(const char *name)
         T_CHECK(memcmp(got, ref, sizeof(float) * 3 * D) == 0, "%s: %d-thread embeddings identical after ctx failures", name, threads);
         af_arm(0);
         jclip_ctx_free(ctx);
+    }
+    /* 4. image embeddings: decoder scratch and the context's growing buffers */
+    static const char *imgs[4] = {"testdata/images/pngsuite/basn2c08.png", "testdata/images/pngsuite/basi3p08.png",
+                                  "testdata/images/photos/skimage_camera.png", "testdata/images/photos/skimage_rocket.jpg"};
+    for (int k = 0; k < 4; k++) {
+        size_t ilen = 0;
+        char *img = t_read_file(t_shared(imgs[k]), &ilen);
+        T_CHECK(img != NULL, "cannot read %s", t_shared(imgs[k]));
+        if (!img) continue;
+        p.n_threads = 1;
+        af_arm(0);
+        float *e0 = (float *)malloc(sizeof(float) * D), *e1 = (float *)malloc(sizeof(float) * D);
+        T_CHECK(jclip_ctx_create(m, &p, &ctx, err, sizeof err) == 0 && jclip_embed_image(ctx, img, ilen, e0, D) == 0,
+                "%s: reference image embedding: %s", imgs[k], ctx ? jclip_ctx_error(ctx) : err);
+        jclip_ctx_free(ctx);
+        long n, bad = 0;
+        for (n = 1; n < 100000; n++) {
+            af_arm(0);
+            if (jclip_ctx_create(m, &p, &ctx, err, sizeof err)) { bad++; break; }
+            long live0 = af_live;
+            af_arm(n);
+            rc = jclip_embed_image(ctx, img, ilen, e1, D);
+            long calls = af_calls;
+            if (calls >= n && !(rc == JCLIP_ERR_NOMEM && af_live - live0 <= 2 && strstr(jclip_ctx_error(ctx), "memory"))) {
+                /* <= 2: the context keeps a decode/resize buffer that did grow */
+                if (bad++ < 5) fprintf(stderr, "  %s image fail #%ld: rc %d, %ld live, \"%s\"\n", name, n, rc, af_live - live0, jclip_ctx_error(ctx));
+            }
+            af_arm(0);
+            /* the same context recovers: a retry succeeds and matches */
+            int rc2 = jclip_embed_image(ctx, img, ilen, e1, D);
+            if (rc2 != 0 || memcmp(e0, e1, sizeof(float) * D) != 0) {
+                if (bad++ < 5) fprintf(stderr, "  %s image retry after fail #%ld: rc %d\n", name, n, rc2);
+            }
+            jclip_ctx_free(ctx);
+            if (calls < n) break;
+        }
+        T_CHECK(bad == 0, "%s: %ld of %ld failed allocations in embed_image(%s) misreported, leaked or not recovered", name, bad,
+                n - 1, imgs[k]);
+        T_NOTE("%s: embed_image %s: %ld allocations, each failed in turn: NOMEM, context recovers", name, imgs[k], n - 1);
+        free(e0); free(e1); free(img);
     }
     jclip_model_free(m);
     T_CHECK(af_live == 0, "%s: %ld blocks live at the end", name, af_live);

@@ -4,6 +4,8 @@
  * Shared test data is read from $JCLIP_SHARED (default ../shared). */
 #include "../jclip.c"
 
+#include <sys/wait.h>
+
 #include "test.h"
 #include "sha256.h"
 #include "../cli/json.h"
@@ -12,7 +14,10 @@
 #include "t_tokenizer.c"
 #include "t_jpeg.c"
 #include "t_png.c"
+#include "t_preprocess.c"
 #include "t_model.c"
+#include "t_cli.c"
+#include "t_convert.c"
 #include "t_hostile.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
@@ -21,7 +26,10 @@ static const t_suite t_suites[] = {
     {"tokenizer", suite_tokenizer},
     {"jpeg", suite_jpeg},
     {"png", suite_png},
+    {"preprocess", suite_preprocess},
     {"model", suite_model},
+    {"cli", suite_cli},
+    {"convert", suite_convert},
     {"hostile", suite_hostile},
 };
 

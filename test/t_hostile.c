@@ -4,6 +4,8 @@
  *     it was found by (test/fuzz/fz_<target>.c, compiled into the runner);
  *   - the micro model truncated at every length and with every byte flipped (CRC repaired so
  *     the flip reaches the parser): rejected, or loaded and usable;
+ *   - every file under testdata/images/malformed/ and PngSuite's x*.png through
+ *     jclip_embed_image: an error with a message, or an embedding, within 2 s each;
  *   - invalid UTF-8, 1 MB lines of every awkward kind, a 100k-token text: each within 2 s
  *     (x10 under sanitizers), right ids, and the byte limit honoured;
  *   - four threads sharing one model, each with its own context, embedding texts and pixels
@@ -13,6 +15,8 @@
 #include "fuzz/fz_tokenizer.c"
 #include "fuzz/fz_json.c"
 #include "fuzz/fz_model.c"
+#include "fuzz/fz_image.c"
+#include "fuzz/fz_inflate.c"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -98,7 +102,7 @@ static void th_model_files(void)
     uint8_t *buf = (uint8_t *)malloc(len);
     uint64_t data_off = jf_u64((const uint8_t *)file + 56); /* header, metadata, table: every byte */
     size_t n_mut = 0;
-    for (size_t pos = 0; pos < len; pos += pos < data_off ? 1 : 29) {
+    for (size_t pos = 0; pos < len; pos += pos < data_off ? 1 : 499) { /* data: floats only */
         n_mut += 2;
         for (int k = 0; k < 2; k++) {
             memcpy(buf, file, len);
@@ -110,6 +114,108 @@ static void th_model_files(void)
            len, n_mut, th_now() - t0);
     free(buf);
     free(file);
+}
+
+/* ---- malformed images ---------------------------------------------------------------------- */
+
+static int th_is_image(const char *name, const char *prefix)
+{
+    size_t n = strlen(name);
+    if (prefix && strncmp(name, prefix, strlen(prefix)) != 0) return 0;
+    return n > 4 && (strcmp(name + n - 4, ".png") == 0 || strcmp(name + n - 4, ".jpg") == 0 ||
+                     (n > 5 && strcmp(name + n - 5, ".jpeg") == 0));
+}
+
+/* Embeds every image of dir (names starting with prefix when given; one level of
+ * subdirectories); counts errors and successes. */
+static void th_images_in(jclip_ctx *ctx, const jclip_model *m, const char *dir, const char *prefix, int depth,
+                         int *n_err, int *n_ok, double *worst)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t D = (size_t)jclip_embed_dim(m);
+    float out[64];
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) th_images_in(ctx, m, path, prefix, depth - 1, n_err, n_ok, worst);
+            continue;
+        }
+        if (!th_is_image(e->d_name, prefix)) continue;
+        size_t len = 0;
+        char *buf = t_read_file(path, &len);
+        if (!buf) continue;
+        uint8_t *exact = (uint8_t *)malloc(len ? len : 1);
+        memcpy(exact, buf, len);
+        free(buf);
+        double t0 = th_now();
+        int rc = jclip_embed_image(ctx, exact, len, out, D);
+        double dt = th_now() - t0;
+        if (dt > *worst) *worst = dt;
+        T_CHECK(dt < TH_LIMIT_S, "%s took %.2f s", path, dt);
+        if (rc == 0) {
+            (*n_ok)++;
+            double ss = 0;
+            for (size_t i = 0; i < D; i++) ss += (double)out[i] * out[i];
+            T_CHECK(fabs(ss - 1.0) < 1e-3, "%s: embedding is not unit length", path);
+        } else {
+            (*n_err)++;
+            T_CHECK(rc < 0 && jclip_ctx_error(ctx)[0], "%s: status %d without a message", path, rc);
+        }
+        free(exact);
+    }
+    closedir(d);
+}
+
+static void th_images(void)
+{
+    char err[512];
+    jclip_model *m = NULL;
+    if (jclip_model_load("build/models/micro.jclip", &m, err, sizeof err)) { T_CHECK(0, "%s", err); return; }
+    jclip_ctx *ctx = NULL;
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    p.n_threads = 1;
+    if (jclip_ctx_create(m, &p, &ctx, err, sizeof err)) { T_CHECK(0, "%s", err); jclip_model_free(m); return; }
+    int n_err = 0, n_ok = 0;
+    double worst = 0;
+    if (t_need_shared("testdata/images/malformed")) {
+        th_images_in(ctx, m, t_shared("testdata/images/malformed"), NULL, 2, &n_err, &n_ok, &worst);
+        T_CHECK(n_err + n_ok > 100, "only %d malformed images found", n_err + n_ok);
+        T_NOTE("malformed images: %d rejected with a message, %d decoded (tolerated damage), slowest %.3f s",
+               n_err, n_ok, worst);
+    }
+    n_err = n_ok = 0;
+    worst = 0;
+    if (t_need_shared("testdata/images/pngsuite")) {
+        th_images_in(ctx, m, t_shared("testdata/images/pngsuite"), "x", 0, &n_err, &n_ok, &worst);
+        T_CHECK(n_err == 14 && n_ok == 0, "PngSuite x*.png: %d rejected, %d accepted (want 14, 0)", n_err, n_ok);
+        T_NOTE("PngSuite x*.png: %d rejected with a message, slowest %.3f s", n_err, worst);
+    }
+    /* limits: pixels and bytes */
+    p.max_pixels = 100;
+    p.max_image_bytes = 1 << 20;
+    jclip_ctx *lim = NULL;
+    if (jclip_ctx_create(m, &p, &lim, err, sizeof err) == 0) {
+        size_t len = 0;
+        char *png = t_read_file(t_shared("testdata/images/pngsuite/basn2c08.png"), &len);
+        float out[64];
+        if (png) {
+            T_CHECK(jclip_embed_image(lim, png, len, out, 64) == JCLIP_ERR_LIMIT && strstr(jclip_ctx_error(lim), "limit"),
+                    "32x32 image over a 100-pixel limit: %s", jclip_ctx_error(lim));
+            T_CHECK(jclip_embed_image(lim, png, (size_t)(1 << 20) + 1, out, 64) == JCLIP_ERR_LIMIT, "byte limit");
+            T_CHECK(jclip_embed_image(ctx, png, len, out, 64) == 0, "basn2c08.png embeds: %s", jclip_ctx_error(ctx));
+            free(png);
+        }
+        jclip_ctx_free(lim);
+    }
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
 }
 
 /* ---- hostile texts ------------------------------------------------------------------------- */
@@ -289,6 +395,9 @@ static void suite_hostile(void)
     th_replay("tokenizer", fz_tokenizer);
     th_replay("json", fz_json);
     th_replay("model", fz_model);
+    th_replay("image", fz_image);
+    th_replay("inflate", fz_inflate);
+    th_images();
     th_model_files();
     char err[512];
     jclip_model *m = NULL;

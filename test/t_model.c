@@ -121,6 +121,32 @@ static void t_model_golden(const char *name)
     }
     free(px.data);
     free(pe.data);
+
+    /* image files end to end -> files_emb */
+    t_npy fe = {0};
+    snprintf(rel, sizeof rel, "golden/model/%s/files_emb.npy", name);
+    ok = t_npy_load(t_shared(rel), &fe) == 0;
+    snprintf(rel, sizeof rel, "golden/model/%s/file_images.txt", name);
+    char *list = t_read_file(t_shared(rel), &len);
+    T_CHECK(ok && list, "cannot read file goldens of %s", name);
+    if (ok && list) {
+        t_parity par = {0, 0, 0, 0};
+        size_t i = 0;
+        for (char *line = strtok(list, "\n"); line && i < fe.shape[0]; line = strtok(NULL, "\n"), i++) {
+            char path[1024];
+            snprintf(path, sizeof path, "testdata/images/%s", line);
+            size_t flen;
+            char *data = t_read_file(t_shared(path), &flen);
+            rc = data ? jclip_embed_image(ctx, data, flen, out, (size_t)D) : -1;
+            if (rc) T_CHECK(0, "%s file %s: %s", name, line, data ? jclip_ctx_error(ctx) : "cannot read");
+            else t_parity_add(&par, out, fe.data + i * (size_t)D, D, line, (int)i);
+            free(data);
+        }
+        T_CHECK(i == fe.shape[0], "%s: %zu image paths for %zu golden rows", name, i, fe.shape[0]);
+        t_parity_report(name, "image from files", &par);
+    }
+    free(list);
+    free(fe.data);
     free(out);
     jclip_ctx_free(ctx);
     jclip_model_free(m);

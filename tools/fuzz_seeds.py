@@ -5,11 +5,13 @@
 
 tokenizer: texts (and raw bytes_hex inputs) from golden/tokenizer/bert_wordpiece*.jsonl;
 json: lines of the golden JSONL files plus hand-written edge cases; model: the micro model;
-image: the encoded images under testdata/images (up to 64 KB each)."""
+image: the encoded images under testdata/images (up to 64 KB each); inflate: zlib streams of
+several kinds (stored, fixed, dynamic)."""
 import glob
 import json
 import os
 import sys
+import zlib
 
 
 def put(d, name, data):
@@ -45,7 +47,16 @@ def main():
         if os.path.isfile(path) and path.lower().endswith((".png", ".jpg", ".jpeg")) \
                 and os.path.getsize(path) <= 65536:
             with open(path, "rb") as f:
-                put(img, path.replace(os.sep, "_")[-120:], f.read())
+                put(img, os.path.relpath(path, shared).replace(os.sep, "_")[-120:], f.read())
+    # inflate: first byte = output capacity / 256 - 1, then a zlib stream
+    infl = os.path.join(out, "inflate")
+    samples = [b"", b"a", b"hello hello hello hello", bytes(range(256)) * 8,
+               b"abcabcabd" * 300, os.urandom(300)]
+    for i, s in enumerate(samples):
+        for level in (0, 1, 9):
+            put(infl, "z%d_%d" % (i, level), bytes([255]) + zlib.compress(s, level))
+        co = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_FIXED)
+        put(infl, "fixed%d" % i, bytes([255]) + co.compress(s) + co.flush())
 
 
 if __name__ == "__main__":

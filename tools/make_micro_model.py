@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes a micro .jclip model (a few KB): the real jina-clip-v1 structure with tiny dims and a
+"""Writes a micro .jclip model (about 20 KB): the real jina-clip-v1 structure with tiny dims
+(width 4, one layer per tower, 224-pixel input in 14-pixel patches as the loader requires) and a
 40-entry vocab. It is the fuzzing seed for the .jclip loader and a fast model for the hostile
 tests (allocation-failure injection walks every allocation, so the model must be small).
 
@@ -27,33 +28,33 @@ def main():
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    th = {"vocab_size": len(VOCAB), "hidden_size": 8, "num_hidden_layers": 1,
+    th = {"vocab_size": len(VOCAB), "hidden_size": 4, "num_hidden_layers": 1,
           "num_attention_heads": 2, "intermediate_size": 8, "type_vocab_size": 2,
           "layer_norm_eps": 1e-12}
-    vh = {"width": 8, "layers": 1, "head_width": 4, "heads": 2, "mlp_hidden": 8,
-          "patch_size": 4, "image_size": 8, "grid": 2}
+    vh = {"width": 4, "layers": 1, "head_width": 4, "heads": 1, "mlp_hidden": 8,
+          "patch_size": 14, "image_size": 224, "grid": 16}
     plan = cv.expected_tensors(th, vh)
     rng = np.random.default_rng(a.seed)
     meta = [
         ("general.architecture", cv.T_STR, "jina-clip-v1"),
         ("general.source", cv.T_STR, "micro"),
-        ("general.embed_dim", cv.T_U64, 8),
+        ("general.embed_dim", cv.T_U64, 4),
         ("text.vocab_size", cv.T_U64, th["vocab_size"]),
-        ("text.d_model", cv.T_U64, 8),
+        ("text.d_model", cv.T_U64, 4),
         ("text.n_layer", cv.T_U64, 1),
         ("text.n_head", cv.T_U64, 2),
         ("text.d_ff", cv.T_U64, 8),
         ("text.type_vocab_size", cv.T_U64, 2),
         ("text.ln_eps", cv.T_F64, 1e-12),
-        ("vision.d_model", cv.T_U64, 8),
+        ("vision.d_model", cv.T_U64, 4),
         ("vision.n_layer", cv.T_U64, 1),
-        ("vision.n_head", cv.T_U64, 2),
+        ("vision.n_head", cv.T_U64, 1),
         ("vision.d_ff", cv.T_U64, 8),
-        ("vision.patch_size", cv.T_U64, 4),
-        ("vision.image_size", cv.T_U64, 8),
+        ("vision.patch_size", cv.T_U64, 14),
+        ("vision.image_size", cv.T_U64, 224),
         ("vision.ln_eps", cv.T_F64, 1e-6),
         ("vision.rope_theta", cv.T_F64, 10000.0),
-        ("preprocess.size", cv.T_U64, 8),
+        ("preprocess.size", cv.T_U64, 224),
         ("preprocess.mean", cv.T_F32A, cv.CLIP_MEAN),
         ("preprocess.std", cv.T_F32A, cv.CLIP_STD),
         ("tokenizer.type", cv.T_STR, "wordpiece"),

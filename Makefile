@@ -18,11 +18,18 @@ all: jclip
 build:
 	mkdir -p build
 
-jclip: cli/main.c cli/json.h $(SRC)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ cli/main.c jclip.c $(LDLIBS)
+# A stamp named after the compiler and flags: switching between a plain and a SANITIZE=1
+# build (or another CC) rebuilds the binaries instead of reusing stale ones.
+FLAGS_STAMP := build/flags.$(shell echo '$(CC) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS)' | cksum | cut -d' ' -f1)
+$(FLAGS_STAMP): | build
+	@rm -f build/flags.*
+	@touch $@
 
-build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ test/run.c $(LDLIBS)
+jclip: cli/main.c cli/bench.c cli/json.h $(SRC) $(FLAGS_STAMP)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ cli/main.c cli/bench.c jclip.c $(LDLIBS)
+
+build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) $(FLAGS_STAMP) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ test/run.c $(LDLIBS)
 
 # Test models: deterministic random checkpoints in the real Hugging Face layout, regenerated
 # with the shared make_checkpoint.py (cached under build/ckpt) and converted like the real one.
@@ -69,6 +76,24 @@ models/jina-clip-v1.jclip: convert/convert.py
 	@for f in $(HF_MAYBE); do test -s $(HF_DIR)/$$f || \
 	  curl -fsL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f $(HF_URL)/$$f || rm -f $(HF_DIR)/$$f; done
 	$(PY) convert/convert.py $(HF_DIR) -o $@
+
+# --- kernels benchmarks (wt-simd) ------------------------------------------------------------
+# bench-gemm: jclip GEMM vs OpenBLAS sgemm (Debian libopenblas-dev, linked into this program
+# only) with FMA/bandwidth probes. OpenBLAS picks its AVX-512 kernels only with
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, hence the env -u in the run line.
+OPENBLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-pthread
+.PHONY: bench-gemm
+build/bench_gemm: bench/bench_gemm.c $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
+bench-gemm: build/bench_gemm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+# test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
+# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there.
+.PHONY: test-arm64
+build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
+	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
+test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
+	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
 
 # ============================================================================================
 # Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the

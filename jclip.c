@@ -6,7 +6,7 @@
 #include "jclip_impl.h"
 
 #include "kernels/kernels.h"
-#include "kernels/scalar.c"
+#include "kernels/cpu.c"
 #include "kernels/pool.c"
 #include "tokenizer/wordpiece.c"
 #include "image/inflate.c"
@@ -542,13 +542,19 @@ static int jc_bind(jclip_model *m, char *err, size_t cap)
 /* The kernel table: the best this CPU supports, or the one JCLIP_ISA names. */
 static const jk_ops *jc_select_ops(char *err, size_t cap, int *rc)
 {
+    const jk_ops *have[8];
+    int n = jk_cpu_tables(have, 8);
     const char *want = getenv("JCLIP_ISA");
     *rc = JCLIP_OK;
-    if (want && *want && strcmp(want, "scalar") != 0) {
-        *rc = jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "JCLIP_ISA=%s is not available (this build has: scalar)", want);
-        return NULL;
+    if (!want || !*want) return have[0];
+    char list[64] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcmp(want, have[i]->name) == 0) return have[i];
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", have[i]->name);
     }
-    return &jk_scalar_ops;
+    *rc = jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "JCLIP_ISA=%s is not available on this CPU (it has: %s)", want, list);
+    return NULL;
 }
 
 void jclip_model_free(jclip_model *m)
@@ -697,6 +703,8 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
  * Context: scratch memory, thread pool, error message
  * ========================================================================================== */
 
+#define JC_ATTN_QBLOCK 32 /* queries per attention work item (at most) */
+
 struct jclip_ctx {
     const jclip_model *m;
     const jk_ops *ops;
@@ -714,7 +722,8 @@ struct jclip_ctx {
     float *tmp;      /* [max_tok, d_model] */
     float *g;        /* [max_tok, 2*d_ff] gated MLP input */
     float *u;        /* [max_tok, d_ff] */
-    float *scores;   /* [n_threads, max(max_tok, vision n_tok)] attention rows */
+    float *ws;       /* [n_threads, ws_stride] per-thread kernel scratch (linear, attention) */
+    size_t ws_stride;
 
     /* vision tower scratch (n_tok = grid*grid + 1) */
     float *vx;       /* [n_tok, d_model] */
@@ -766,7 +775,7 @@ void jclip_ctx_free(jclip_ctx *ctx)
 {
     if (!ctx) return;
     jk_pool_free(ctx->pool);
-    float **bufs[] = {&ctx->x, &ctx->qkv, &ctx->att, &ctx->tmp, &ctx->g, &ctx->u, &ctx->scores,
+    float **bufs[] = {&ctx->x, &ctx->qkv, &ctx->att, &ctx->tmp, &ctx->g, &ctx->u, &ctx->ws,
                       &ctx->vx, &ctx->vh, &ctx->vq, &ctx->vk, &ctx->vv, &ctx->vo, &ctx->va,
                       &ctx->vb, &ctx->patches, &ctx->pixels, &ctx->rope_cos, &ctx->rope_sin};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) JCLIP_FREE(*bufs[i]);
@@ -836,12 +845,22 @@ int jclip_ctx_create(const jclip_model *m, const jclip_ctx_params *params, jclip
     const jc_vision *V = &m->vision;
     size_t L = (size_t)ctx->max_tok, N = (size_t)V->n_tok, P2 = (size_t)(V->grid * V->grid);
     size_t srow = L > N ? L : N;
+    {   /* kernel scratch: the largest GEMM (rows x reduction) and attention of either tower */
+        const jk_ops *ops = ctx->ops;
+        int kmax = T->d_model > T->d_ff ? T->d_model : T->d_ff;
+        if (V->d_ff > kmax) kmax = V->d_ff;
+        if (V->d_model > kmax) kmax = V->d_model;
+        if (3 * V->patch * V->patch > kmax) kmax = 3 * V->patch * V->patch;
+        int dh = T->d_head > V->d_head ? T->d_head : V->d_head;
+        size_t lw = ops->linear_ws((int)srow, kmax), aw = ops->attention_ws((int)srow, dh, JC_ATTN_QBLOCK);
+        ctx->ws_stride = (lw > aw ? lw : aw) + 16;
+    }
     int ok = (ctx->ids = (int32_t *)JCLIP_MALLOC(L * sizeof(int32_t))) != NULL &&
              (ctx->valid = (uint8_t *)JCLIP_MALLOC(L)) != NULL &&
              jc_alloc_f(&ctx->x, L, (size_t)T->d_model) && jc_alloc_f(&ctx->qkv, L, 3 * (size_t)T->d_model) &&
              jc_alloc_f(&ctx->att, L, (size_t)T->d_model) && jc_alloc_f(&ctx->tmp, L, (size_t)T->d_model) &&
              jc_alloc_f(&ctx->g, L, 2 * (size_t)T->d_ff) && jc_alloc_f(&ctx->u, L, (size_t)T->d_ff) &&
-             jc_alloc_f(&ctx->scores, (size_t)ctx->pool->n, srow) &&
+             jc_alloc_f(&ctx->ws, (size_t)ctx->pool->n, ctx->ws_stride) &&
              jc_alloc_f(&ctx->vx, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vh, N, (size_t)V->d_model) &&
              jc_alloc_f(&ctx->vq, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vk, N, (size_t)V->d_model) &&
              jc_alloc_f(&ctx->vv, N, (size_t)V->d_model) && jc_alloc_f(&ctx->vo, N, (size_t)V->d_model) &&
@@ -871,21 +890,24 @@ typedef struct {
     const float *X; size_t ldx;
     const float *W, *bias;
     int M, K, N;
+    float *ws; size_t ws_stride;
 } jc_linear_task;
 
 static void jc_linear_run(void *arg, int t, int n)
 {
     jc_linear_task *a = (jc_linear_task *)arg;
     int lo, hi;
-    jk_split(a->N, 16, t, n, &lo, &hi);
-    if (lo < hi) a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi);
+    jk_split(a->N, a->ops->n_grain, t, n, &lo, &hi);
+    if (lo < hi)
+        a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi,
+                       a->ws + (size_t)t * a->ws_stride);
 }
 
 /* Y[M, N] = X[M, K] W[N, K]^T + bias */
 static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
                       int M, int K, int N)
 {
-    jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N};
+    jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N, ctx->ws, ctx->ws_stride};
     jk_pool_run(ctx->pool, jc_linear_run, &a);
 }
 
@@ -904,7 +926,7 @@ static void jc_attn_run(void *arg, int t, int n)
     jc_attn_task *a = (jc_attn_task *)arg;
     int lo, hi;
     jk_split(a->n_head * a->blocks, 1, t, n, &lo, &hi);
-    float *scratch = a->ctx->scores + (size_t)t * (size_t)(a->ctx->max_tok > a->ctx->m->vision.n_tok ? a->ctx->max_tok : a->ctx->m->vision.n_tok);
+    float *scratch = a->ctx->ws + (size_t)t * a->ctx->ws_stride;
     for (int it = lo; it < hi; it++) {
         int h = it / a->blocks, b = it % a->blocks;
         int i0 = (int)((long long)a->L * b / a->blocks), i1 = (int)((long long)a->L * (b + 1) / a->blocks);
@@ -917,7 +939,7 @@ static void jc_attn_run(void *arg, int t, int n)
 static void jc_attention(jclip_ctx *ctx, jc_attn_task *a)
 {
     a->ctx = ctx;
-    a->blocks = (a->L + 31) / 32;
+    a->blocks = (a->L + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK;
     jk_pool_run(ctx->pool, jc_attn_run, a);
 }
 

@@ -1,6 +1,30 @@
-/* jclip.h: jina-clip-v1 text and image embeddings in plain C.
+/* jclip.h: jina-clip-v1 text and image embeddings in plain C (C11, libc + libm + pthreads).
  *
- * (The full manual for each function is written beside its declaration below.)
+ * Usage:
+ *   jclip_model *m;  jclip_ctx *c;  char err[512];  float e[768];
+ *   jclip_model_load("models/jina-clip-v1.jclip", &m, err, sizeof err);   // once, shared
+ *   jclip_ctx_create(m, NULL, &c, err, sizeof err);                      // one per thread
+ *   jclip_embed_text(c, "a photo of a cat", 16, e, 768);                 // or embed_image
+ *   jclip_ctx_free(c);  jclip_model_free(m);
+ *
+ * Conventions that hold for every function below:
+ *  - Return value: JCLIP_OK (0) or a negative JCLIP_ERR_* code; nothing ever exits, aborts or
+ *    prints. Calls taking a context leave a one-line message in jclip_ctx_error(ctx); calls
+ *    without one write it into the caller's err buffer (errcap bytes, may be NULL/0).
+ *  - Memory: the caller owns every output buffer and passes its capacity in elements (floats
+ *    for embeddings, ids for tokens, bytes for pixels); too small gives JCLIP_ERR_CAPACITY.
+ *    Text embedding never allocates after jclip_ctx_create; image embedding grows two
+ *    context-owned buffers (decoded pixels, resize scratch) to the largest image seen.
+ *  - Threads: a jclip_model is immutable and may be shared by any number of threads; a
+ *    jclip_ctx belongs to one thread at a time. Results are bit-identical for any n_threads.
+ *  - Embeddings are float32, L2-normalised, jclip_embed_dim() long (768): the cosine of two
+ *    embeddings is their dot product. Text and image embeddings share one space.
+ *  - Untrusted input (text bytes, image files, model files) is validated; limits are in
+ *    jclip_ctx_params.
+ *
+ * Build: compile jclip.c with your program (or link the library built by the Makefile);
+ * define JCLIP_NO_THREADS for a single-threaded build without pthreads, and JCLIP_MALLOC,
+ * JCLIP_REALLOC and JCLIP_FREE (all three) to use your own allocator.
  */
 #ifndef JCLIP_H
 #define JCLIP_H

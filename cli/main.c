@@ -16,6 +16,8 @@
 
 #define DEFAULT_MODEL "models/jina-clip-v1.jclip"
 
+int cli_bench(int argc, char **argv); /* cli/bench.c */
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void die_usage(const char *cmd, const char *fmt, ...)
@@ -943,6 +945,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "preprocess") == 0) return cmd_preprocess(argc - 2, argv + 2);
     if (strcmp(cmd, "similarity") == 0) return cmd_similarity(argc - 2, argv + 2);
     if (strcmp(cmd, "search") == 0) return cmd_search(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "jclip: unknown command '%s' (see: jclip --help)\n", cmd);
     return 2;
 }

@@ -96,8 +96,13 @@ static const struct { uint16_t qe; uint8_t nmps, nlps, sw; } jpeg_qm[114] = {
 
 /* Derived Huffman table (jdhuff.c semantics): an 8-bit lookahead, then the canonical
  * maxcode/valoff walk for longer codes. look[] holds (length << 8) | symbol, 0 = longer. */
+#define JPEG_FAST_BITS 10
 typedef struct {
     uint16_t look[256];
+    /* Sequential fast path: the next JPEG_FAST_BITS bits give e = fast[bits]: e & 31 = bits to
+     * consume (0: the code is longer), e & 32 = the coefficient value is included (then e >> 16
+     * is the extended value and e & 31 counts its bits too), (e >> 8) & 255 = the symbol. */
+    uint32_t fast[1 << JPEG_FAST_BITS];
     int32_t maxcode[18];
     int32_t valoff[18];
     uint8_t val[256];
@@ -160,6 +165,14 @@ typedef struct {
     uint8_t dcst[16][64], acst[16][256], fixed_bin;
     int16_t mcu[10][64];  /* one MCU of a single-scan image */
     uint32_t last_good;   /* last iMCU row decoded with data left (libjpeg last_good_iMCU_row) */
+    /* output stage: single-scan images are upsampled and converted right behind the decoder,
+     * while the rows just written by the IDCT are still in cache */
+    uint8_t *rgb;         /* [H][W][3] caller's output */
+    uint8_t *rowbufs;     /* [JPEG_MAXC][rowbuf] upsampled rows */
+    size_t rowbuf;
+    int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC], cs;
+    uint32_t out_y;       /* next output row to produce */
+    const struct jpeg_ycc_s *ycc;
 } jpeg_dec;
 
 #define JPEG_FAIL(d, code, ...) jc_fail((d)->err, (d)->errcap, code, __VA_ARGS__)
@@ -632,6 +645,8 @@ static int jpeg_initial_setup(jpeg_dec *d, uint64_t max_pixels)
     return JCLIP_OK;
 }
 
+static inline int jpeg_extend(int r, int s) { return r < (1 << (s - 1)) ? r - (1 << s) + 1 : r; }
+
 static int jpeg_build_huff(jpeg_dec *d, int slot, int is_dc)
 {
     const uint8_t *bits = d->hbits[slot];
@@ -678,6 +693,23 @@ static int jpeg_build_huff(jpeg_dec *d, int slot, int is_dc)
     if (is_dc)
         for (int i = 0; i < nsym; i++)
             if (h->val[i] > 15) return JPEG_FAIL(d, JCLIP_ERR_FORMAT, "bogus Huffman table definition");
+    memset(h->fast, 0, sizeof h->fast);
+    p = 0;
+    for (int l = 1; l <= JPEG_FAST_BITS; l++)
+        for (int i = 1; i <= bits[l]; i++, p++) {
+            int sym = h->val[p], sz = is_dc ? sym : sym & 15;
+            unsigned lb = code[p] << (JPEG_FAST_BITS - l);
+            for (unsigned k = 0; k < 1u << (JPEG_FAST_BITS - l); k++) {
+                uint32_t e = (uint32_t)l | (uint32_t)sym << 8;
+                if (sz && l + sz <= JPEG_FAST_BITS) {
+                    int r = (int)(k >> (JPEG_FAST_BITS - l - sz)) & ((1 << sz) - 1);
+                    e = (uint32_t)(l + sz) | 32u | (uint32_t)sym << 8 | (uint32_t)(uint16_t)jpeg_extend(r, sz) << 16;
+                } else if (!sz && is_dc) {
+                    e |= 32u; /* DC difference 0 */
+                }
+                h->fast[lb + k] = e;
+            }
+        }
     return JCLIP_OK;
 }
 
@@ -768,7 +800,6 @@ slow : {
 }
 }
 
-static inline int jpeg_extend(int r, int s) { return r < (1 << (s - 1)) ? r - (1 << s) + 1 : r; }
 
 /* read_restart_marker() + jpeg_resync_to_restart(). */
 static int jpeg_read_restart(jpeg_dec *d)
@@ -806,11 +837,133 @@ static int jpeg_huff_restart(jpeg_dec *d)
     return JCLIP_OK;
 }
 
+/* ---- sequential Huffman MCU, fast path (the role of jdhuff.c decode_mcu_fast) ---------------
+ * Used only when the MCU cannot reach the end of the data (at most 31 + 63 * 31 bits per block,
+ * doubled for stuffed bytes, plus the fill's read-ahead), so that fills made earlier than the
+ * slow path would make them cannot change where a truncated file fails. Markers are handled by
+ * the same fill; once one is hit and the buffer runs low, each read goes through the slow
+ * functions, which set the insufficient-data state exactly as before. */
+#define JPEG_FAST_MARGIN(nblk) ((size_t)(nblk) * 512 + 64)
+
+static inline void jpeg_refill(jpeg_dec *d)
+{
+    if (d->unread) return;
+    if (d->pos + 8 <= d->len) {
+        const uint8_t *q = d->p + d->pos; /* big-endian load; compilers make this one bswap */
+        uint64_t u = (uint64_t)q[0] << 56 | (uint64_t)q[1] << 48 | (uint64_t)q[2] << 40 | (uint64_t)q[3] << 32 |
+                     (uint64_t)q[4] << 24 | (uint64_t)q[5] << 16 | (uint64_t)q[6] << 8 | q[7];
+        uint64_t t = ~u;
+        if (!((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull)) { /* no 0xFF byte */
+            int k = (64 - d->bn) >> 3; /* bytes the slow fill would add: up to 57..64 bits */
+            if (k > 0) {
+                d->bb |= (u >> (64 - 8 * k)) << (64 - d->bn - 8 * k);
+                d->bn += 8 * k;
+                d->pos += (size_t)k;
+            }
+            return;
+        }
+    }
+    (void)jpeg_fill(d, 0); /* cannot fail: the caller checked JPEG_FAST_MARGIN */
+}
+
+/* Decodes one symbol with the fast table; requires bn >= 32. */
+static inline uint32_t jpeg_fast_sym(jpeg_dec *d, const jpeg_huff *h)
+{
+    uint32_t e = h->fast[d->bb >> (64 - JPEG_FAST_BITS)];
+    int l = (int)(e & 31);
+    if (l) {
+        d->bb <<= l;
+        d->bn -= l;
+        return e;
+    }
+    int32_t code;
+    for (l = JPEG_FAST_BITS + 1;; l++) {
+        code = (int32_t)(d->bb >> (64 - l));
+        if (code <= h->maxcode[l]) break;
+    }
+    d->bb <<= l;
+    d->bn -= l;
+    return (uint32_t)(l > 16 ? 0 : h->val[(code + h->valoff[l]) & 0xFF]) << 8;
+}
+
+static int jpeg_mcu_huff_fast(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
+{
+    for (int b = 0; b < nblk; b++) {
+        int ci = memb[b];
+        jpeg_comp *c = d->sc[ci];
+        const jpeg_huff *dc = &d->hd[c->dc_tbl], *ac = &d->hd[4 + c->ac_tbl];
+        int16_t *blkp = blk[b];
+        int s, r;
+        if (d->bn < 32) jpeg_refill(d);
+        if (d->bn >= 32) {
+            uint32_t e = jpeg_fast_sym(d, dc);
+            if (e & 32) {
+                s = (int16_t)(e >> 16);
+            } else {
+                s = (int)(e >> 8) & 255;
+                if (s) {
+                    r = (int)(d->bb >> (64 - s));
+                    d->bb <<= s;
+                    d->bn -= s;
+                    s = jpeg_extend(r, s);
+                }
+            }
+        } else {
+            JPEG_TRY(jpeg_huff_sym(d, dc, &s));
+            if (s) {
+                JPEG_TRY(jpeg_bits(d, s, &r));
+                s = jpeg_extend(r, s);
+            }
+        }
+        d->lastdc[ci] = (int)(unsigned)((unsigned)s + (unsigned)d->lastdc[ci]);
+        blkp[0] = (int16_t)d->lastdc[ci];
+        for (int k = 1; k < 64; k++) {
+            if (d->bn < 32) jpeg_refill(d);
+            if (d->bn >= 32) {
+                uint32_t e = jpeg_fast_sym(d, ac);
+                int rs = (int)(e >> 8) & 255;
+                if (e & 32) {
+                    k += rs >> 4;
+                    blkp[jpeg_zz[k]] = (int16_t)(e >> 16);
+                    continue;
+                }
+                r = rs >> 4;
+                s = rs & 15;
+                if (s) {
+                    k += r;
+                    int v = (int)(d->bb >> (64 - s));
+                    d->bb <<= s;
+                    d->bn -= s;
+                    blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(v, s);
+                } else {
+                    if (r != 15) break;
+                    k += 15;
+                }
+                continue;
+            }
+            JPEG_TRY(jpeg_huff_sym(d, ac, &s));
+            r = s >> 4;
+            s &= 15;
+            if (s) {
+                k += r;
+                JPEG_TRY(jpeg_bits(d, s, &r));
+                blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(r, s);
+            } else {
+                if (r != 15) break;
+                k += 15;
+            }
+        }
+    }
+    return JCLIP_OK;
+}
+
 /* ---- sequential Huffman MCU (jdhuff.c decode_mcu_slow) ------------------------------------ */
 static int jpeg_mcu_huff(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
 {
     if (d->restart_interval && d->rtg == 0) JPEG_TRY(jpeg_huff_restart(d));
-    if (!d->insufficient) {
+    if (!d->insufficient && d->len - d->pos >= JPEG_FAST_MARGIN(nblk)) {
+        JPEG_TRY(jpeg_mcu_huff_fast(d, blk, memb, nblk));
+    } else if (!d->insufficient) {
         for (int b = 0; b < nblk; b++) {
             int ci = memb[b];
             jpeg_comp *c = d->sc[ci];
@@ -1209,126 +1362,170 @@ static int jpeg_mcu_arith(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
     return JCLIP_OK;
 }
 
-/* ---- inverse DCT (jidctint.c "islow": 13-bit constants, 2 extra bits between passes) ------ */
-#define JPEG_FIX_0_298631336 2446
-#define JPEG_FIX_0_390180644 3196
-#define JPEG_FIX_0_541196100 4433
-#define JPEG_FIX_0_765366865 6270
-#define JPEG_FIX_0_899976223 7373
-#define JPEG_FIX_1_175875602 9633
-#define JPEG_FIX_1_501321110 12299
-#define JPEG_FIX_1_847759065 15137
-#define JPEG_FIX_1_961570560 16069
-#define JPEG_FIX_2_053119869 16819
-#define JPEG_FIX_2_562915447 20995
-#define JPEG_FIX_3_072711026 25172
+/* ---- inverse DCT: libjpeg-turbo's AVX2 islow (jidctint-avx2.asm), which Pillow's x86-64 build
+ * runs. In range it equals jidctint.c; on hostile coefficients it differs, and we follow it:
+ * the dequantised product keeps its low 16 bits (pmullw), the pair sums in0+in4, in0-in4, in7+in3
+ * and in5+in1 wrap at 16 bits (paddw), everything else wraps at 32 bits (pmaddwd/paddd), pass 1
+ * saturates to 16 bits (packssdw), pass 2 to a signed byte (packsswb) before +128. When rows 1-7
+ * of the coefficients are zero, pass 1 is just (in << 2) wrapped at 16 bits (psllw). ---------- */
+#define JPEG_F130 10703  /* FIX(0.541196100) + FIX(0.765366865) */
+#define JPEG_F054 4433   /* FIX(0.541196100) */
+#define JPEG_FM130 -10704 /* FIX(0.541196100) - FIX(1.847759065) */
+#define JPEG_FM078 -6436 /* FIX(1.175875602) - FIX(1.961570560) */
+#define JPEG_F117 9633   /* FIX(1.175875602) */
+#define JPEG_F078 6437   /* FIX(1.175875602) - FIX(0.390180644) */
+#define JPEG_FM060 -4927 /* FIX(0.298631336) - FIX(0.899976223) */
+#define JPEG_FM089 -7373 /* -FIX(0.899976223) */
+#define JPEG_FM050 -4176 /* FIX(2.053119869) - FIX(2.562915447) */
+#define JPEG_FM256 -20995 /* -FIX(2.562915447) */
+#define JPEG_F060 4926   /* FIX(1.501321110) - FIX(0.899976223) */
+#define JPEG_F050 4177   /* FIX(3.072711026) - FIX(2.562915447) */
+
 
 /* Arithmetic right shift written so that it does not rely on implementation-defined >>. */
 static inline int32_t jpeg_sra(int32_t x, int n) { return x >= 0 ? x >> n : ~(~x >> n); }
 
 static inline uint8_t jpeg_clamp255(int32_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-/* One 8x8 block. The dequantised product is kept to 16 bits and the result saturates, which is
- * what libjpeg-turbo's SIMD islow (used by Pillow's build) does; in range both agree with C. */
-static inline int64_t jpeg_sra64(int64_t x, int n) { return x >= 0 ? x >> n : ~(~x >> n); }
-static inline int32_t jpeg_sat16(int64_t v) { return (int32_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v); }
+/* Two's-complement wrap of v to 16 bits, and of an unsigned 32-bit sum to int32, without
+ * implementation-defined conversions (compilers reduce both to plain moves). */
+static inline int32_t jpeg_w16(int32_t v) { return (int32_t)(((uint32_t)v & 0xFFFFu) ^ 0x8000u) - 0x8000; }
+static inline int32_t jpeg_s32(uint32_t u) { return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) - 0x7FFFFFFF - 1; }
+static inline int32_t jpeg_sat16(int32_t v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
+/* pass 2 result: packsswb, then +128 */
+static inline uint8_t jpeg_px(uint32_t acc)
+{
+    int32_t v = jpeg_sra(jpeg_s32(acc), 18) + 128;
+    if ((uint32_t)v > 255u) v = v < 0 ? 0 : 255;
+    return (uint8_t)v;
+}
 
+/* One 1-D pass over 8 16-bit inputs i0..i7, as the AVX2 dodct macro computes it: declares
+ * the wrapped 32-bit sums for outputs j = 0..7 before the descale shift (rounding included) as
+ * e10 + o3, e11 + o2, e12 + o1, e13 + o0, e13 - o0, e12 - o1, e11 - o2, e10 - o3. A macro, not a
+ * function writing an array, so that the results stay in registers. */
+#define JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, rnd)                                                  \
+    int32_t t3 = (i2) * JPEG_F130 + (i6) * JPEG_F054; /* each pmaddwd pair is exact in 32 bits */          \
+    int32_t t2 = (i2) * JPEG_F054 + (i6) * JPEG_FM130;                                                     \
+    uint32_t t0 = (uint32_t)(jpeg_w16((i0) + (i4)) * 8192) + (rnd);                                        \
+    uint32_t t1 = (uint32_t)(jpeg_w16((i0) - (i4)) * 8192) + (rnd);                                        \
+    uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2; \
+    int32_t z3 = jpeg_w16((i7) + (i3)), z4 = jpeg_w16((i5) + (i1));                                       \
+    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078); \
+    uint32_t o0 = (uint32_t)((i7) * JPEG_FM060 + (i1) * JPEG_FM089) + z3p;                                 \
+    uint32_t o1 = (uint32_t)((i5) * JPEG_FM050 + (i3) * JPEG_FM256) + z4p;                                 \
+    uint32_t o2 = (uint32_t)((i5) * JPEG_FM256 + (i3) * JPEG_F050) + z3p;                                  \
+    uint32_t o3 = (uint32_t)((i7) * JPEG_FM089 + (i1) * JPEG_F060) + z4p
+
+/* The 1-D passes are instantiated with literal zeros for sparse blocks; that folding needs them
+ * inlined, which gcc declines by itself at three call sites. */
+#if defined(__GNUC__) || defined(__clang__)
+#define JPEG_INLINE static inline __attribute__((always_inline))
+#else
+#define JPEG_INLINE static inline
+#endif
+
+/* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
+JPEG_INLINE void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+                                 int32_t *w)
+{
+    JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 10);
+#define JPEG_P1(x) jpeg_sat16(jpeg_sra(jpeg_s32(x), 11))
+    w[0] = JPEG_P1(e10 + o3);
+    w[56] = JPEG_P1(e10 - o3);
+    w[8] = JPEG_P1(e11 + o2);
+    w[48] = JPEG_P1(e11 - o2);
+    w[16] = JPEG_P1(e12 + o1);
+    w[40] = JPEG_P1(e12 - o1);
+    w[24] = JPEG_P1(e13 + o0);
+    w[32] = JPEG_P1(e13 - o0);
+#undef JPEG_P1
+}
+
+/* Pass 2 on one row of pass-1 output, 8 samples into o. */
+JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
+                                 uint8_t *o)
+{
+    JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 17);
+    o[0] = jpeg_px(e10 + o3);
+    o[7] = jpeg_px(e10 - o3);
+    o[1] = jpeg_px(e11 + o2);
+    o[6] = jpeg_px(e11 - o2);
+    o[2] = jpeg_px(e12 + o1);
+    o[5] = jpeg_px(e12 - o1);
+    o[3] = jpeg_px(e13 + o0);
+    o[4] = jpeg_px(e13 - o0);
+}
+
+/* One 8x8 block: coefficients in natural order, q the quantisation table as 16-bit
+ * multipliers, 8 rows of 8 samples written at out + r * stride. */
 static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
-    int32_t ws[64];  /* pass-1 output, saturated to 16 bits like the SIMD code */
-    for (int c = 0; c < 8; c++) {
-        const int16_t *ip = in + c;
-        const int16_t *qp = q + c;
+    int32_t ws[64]; /* pass-1 output [row][col], 16-bit values */
+    uint64_t rows = 0, lo_rows = 0, hi_cols = 0;
+    for (int k = 8; k < 32; k += 4) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        lo_rows |= u;
+    }
+    for (int k = 32; k < 64; k += 4) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        rows |= u;
+    }
+    for (int k = 4; k < 64; k += 8) {
+        uint64_t u;
+        memcpy(&u, in + k, 8);
+        hi_cols |= u;
+    }
+    int hi_rows = rows != 0; /* coefficient rows 4-7 nonzero */
+    rows |= lo_rows;
+    if (!rows) {
+        /* Rows 1-7 zero: pass 1 is (dequantised << 2) in 16 bits for every row. */
+        int32_t w[8];
+        for (int c = 0; c < 8; c++) w[c] = jpeg_w16(jpeg_w16(in[c] * q[c]) * 4);
+        if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
+            uint8_t v = jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17));
+            for (int r = 0; r < 8; r++) memset(out + (size_t)r * stride, v, 8);
+            return;
+        }
+        uint8_t row[8];
+        jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], row);
+        for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
+        return;
+    }
+    /* Sparse blocks (the usual case) skip the zero quarters: with coefficient columns 4-7 zero,
+     * pass-1 columns 4-7 are zero too, and zero inputs fold out of the 1-D passes exactly. */
+    int ncol = hi_cols ? 8 : 4;
+    if (!hi_cols)
+        for (int r = 0; r < 8; r++) ws[r * 8 + 4] = ws[r * 8 + 5] = ws[r * 8 + 6] = ws[r * 8 + 7] = 0;
+    for (int c = 0; c < ncol; c++) {
+        const int16_t *ip = in + c, *qp = q + c;
         int32_t *w = ws + c;
+        int32_t i0 = jpeg_w16(ip[0] * qp[0]);
         if (!(ip[8] | ip[16] | ip[24] | ip[32] | ip[40] | ip[48] | ip[56])) {
-            int64_t dc = (int16_t)(ip[0] * qp[0]) * 4;
-            for (int r = 0; r < 8; r++) w[r * 8] = dc;
+            /* equals the full pass for a zero column: (i0 << 13 + 2^10) >> 11, saturated */
+            int32_t v = jpeg_sat16(i0 * 4);
+            for (int r = 0; r < 8; r++) w[r * 8] = v;
             continue;
         }
-        int64_t z2 = (int16_t)(ip[16] * qp[16]), z3 = (int16_t)(ip[48] * qp[48]);
-        int64_t z1 = (z2 + z3) * JPEG_FIX_0_541196100;
-        int64_t tmp2 = z1 - z3 * JPEG_FIX_1_847759065;
-        int64_t tmp3 = z1 + z2 * JPEG_FIX_0_765366865;
-        z2 = (int16_t)(ip[0] * qp[0]);
-        z3 = (int16_t)(ip[32] * qp[32]);
-        int64_t tmp0 = (int64_t)((uint64_t)(z2 + z3) << 13);
-        int64_t tmp1 = (int64_t)((uint64_t)(z2 - z3) << 13);
-        int64_t tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = (int16_t)(ip[56] * qp[56]);
-        tmp1 = (int16_t)(ip[40] * qp[40]);
-        tmp2 = (int16_t)(ip[24] * qp[24]);
-        tmp3 = (int16_t)(ip[8] * qp[8]);
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        int64_t z4 = tmp1 + tmp3;
-        int64_t z5 = (z3 + z4) * JPEG_FIX_1_175875602;
-        tmp0 *= JPEG_FIX_0_298631336;
-        tmp1 *= JPEG_FIX_2_053119869;
-        tmp2 *= JPEG_FIX_3_072711026;
-        tmp3 *= JPEG_FIX_1_501321110;
-        z1 *= -JPEG_FIX_0_899976223;
-        z2 *= -JPEG_FIX_2_562915447;
-        z3 = z3 * -JPEG_FIX_1_961570560 + z5;
-        z4 = z4 * -JPEG_FIX_0_390180644 + z5;
-        tmp0 += z1 + z3;
-        tmp1 += z2 + z4;
-        tmp2 += z2 + z3;
-        tmp3 += z1 + z4;
-        w[0] = jpeg_sat16(jpeg_sra64(tmp10 + tmp3 + 1024, 11));
-        w[56] = jpeg_sat16(jpeg_sra64(tmp10 - tmp3 + 1024, 11));
-        w[8] = jpeg_sat16(jpeg_sra64(tmp11 + tmp2 + 1024, 11));
-        w[48] = jpeg_sat16(jpeg_sra64(tmp11 - tmp2 + 1024, 11));
-        w[16] = jpeg_sat16(jpeg_sra64(tmp12 + tmp1 + 1024, 11));
-        w[40] = jpeg_sat16(jpeg_sra64(tmp12 - tmp1 + 1024, 11));
-        w[24] = jpeg_sat16(jpeg_sra64(tmp13 + tmp0 + 1024, 11));
-        w[32] = jpeg_sat16(jpeg_sra64(tmp13 - tmp0 + 1024, 11));
+        if (hi_rows)
+            jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), jpeg_w16(ip[32] * qp[32]),
+                          jpeg_w16(ip[40] * qp[40]), jpeg_w16(ip[48] * qp[48]), jpeg_w16(ip[56] * qp[56]), w);
+        else
+            jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), 0, 0, 0, 0, w);
     }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
         uint8_t *o = out + (size_t)r * stride;
         if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
-            uint8_t v = jpeg_clamp255((int32_t)jpeg_sra64(w[0] + 16, 5) + 128);
-            memset(o, v, 8);
+            memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
             continue;
         }
-        int64_t z2 = w[2], z3 = w[6];
-        int64_t z1 = (z2 + z3) * JPEG_FIX_0_541196100;
-        int64_t tmp2 = z1 - z3 * JPEG_FIX_1_847759065;
-        int64_t tmp3 = z1 + z2 * JPEG_FIX_0_765366865;
-        int64_t tmp0 = (int64_t)((uint64_t)(w[0] + w[4]) << 13);
-        int64_t tmp1 = (int64_t)((uint64_t)(w[0] - w[4]) << 13);
-        int64_t tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = w[7];
-        tmp1 = w[5];
-        tmp2 = w[3];
-        tmp3 = w[1];
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        int64_t z4 = tmp1 + tmp3;
-        int64_t z5 = (z3 + z4) * JPEG_FIX_1_175875602;
-        tmp0 *= JPEG_FIX_0_298631336;
-        tmp1 *= JPEG_FIX_2_053119869;
-        tmp2 *= JPEG_FIX_3_072711026;
-        tmp3 *= JPEG_FIX_1_501321110;
-        z1 *= -JPEG_FIX_0_899976223;
-        z2 *= -JPEG_FIX_2_562915447;
-        z3 = z3 * -JPEG_FIX_1_961570560 + z5;
-        z4 = z4 * -JPEG_FIX_0_390180644 + z5;
-        tmp0 += z1 + z3;
-        tmp1 += z2 + z4;
-        tmp2 += z2 + z3;
-        tmp3 += z1 + z4;
-        const int64_t half = 1 << 17;
-        o[0] = jpeg_clamp255((int32_t)jpeg_sra64(tmp10 + tmp3 + half, 18) + 128);
-        o[7] = jpeg_clamp255((int32_t)jpeg_sra64(tmp10 - tmp3 + half, 18) + 128);
-        o[1] = jpeg_clamp255((int32_t)jpeg_sra64(tmp11 + tmp2 + half, 18) + 128);
-        o[6] = jpeg_clamp255((int32_t)jpeg_sra64(tmp11 - tmp2 + half, 18) + 128);
-        o[2] = jpeg_clamp255((int32_t)jpeg_sra64(tmp12 + tmp1 + half, 18) + 128);
-        o[5] = jpeg_clamp255((int32_t)jpeg_sra64(tmp12 - tmp1 + half, 18) + 128);
-        o[3] = jpeg_clamp255((int32_t)jpeg_sra64(tmp13 + tmp0 + half, 18) + 128);
-        o[4] = jpeg_clamp255((int32_t)jpeg_sra64(tmp13 - tmp0 + half, 18) + 128);
+        if (hi_cols)
+            jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
+        else
+            jpeg_idct_row(w[0], w[1], w[2], w[3], 0, 0, 0, 0, o);
     }
 }
 
@@ -1416,6 +1613,9 @@ static void jpeg_idct_to_plane(jpeg_comp *c, const int16_t *blk, uint32_t by, ui
     if (by < c->bh && bx < c->bw) jpeg_idct(blk, c->qmul, c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8, c->pstride);
 }
 
+static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end);
+static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone);
+
 /* Decodes the entropy-coded data of the current scan. */
 static int jpeg_decode_scan(jpeg_dec *d)
 {
@@ -1437,6 +1637,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     blk[0] = d->mcu[0];
                     JPEG_TRY(jpeg_mcu(d, blk, memb, 1));
                     jpeg_idct_to_plane(c, d->mcu[0], by, bx);
+                    if (bx + 1 == c->bw) jpeg_emit_rows(d, jpeg_rows_ready(d, by + 1, 1));
                 }
             }
         return JCLIP_OK;
@@ -1468,6 +1669,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                         for (int xx = 0; xx < c->h; xx++)
                             jpeg_idct_to_plane(c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
                 }
+                if (mx + 1 == d->mcux) jpeg_emit_rows(d, jpeg_rows_ready(d, my + 1, 0));
             }
         }
     return JCLIP_OK;
@@ -1726,10 +1928,13 @@ static int jpeg_color_space(const jpeg_dec *d)
     return JPEG_CS_CMYK;
 }
 
-typedef struct { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; } jpeg_ycc;
+/* jdcolor.c tables; lim is its range_limit (sample + 384 -> clamped to 0..255), which turns
+ * the clamps into loads instead of branches. */
+typedef struct jpeg_ycc_s { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
 
 static void jpeg_ycc_init(jpeg_ycc *t)
 {
+    for (int i = 0; i < 1024; i++) t->lim[i] = jpeg_clamp255(i - 384);
     for (int i = 0; i < 256; i++) {
         int32_t x = i - 128;
         t->cr_r[i] = jpeg_sra(91881 * x + 32768, 16);  /* FIX(1.40200) */
@@ -1761,14 +1966,17 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
             out[3 * x + 2] = in[2][x];
         }
         break;
-    case JPEG_CS_YCC:
+    case JPEG_CS_YCC: {
+        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim + 384;
         for (uint32_t x = 0; x < W; x++) {
-            int y = in[0][x], cb = in[1][x], cr = in[2][x];
-            out[3 * x] = jpeg_clamp255(y + t->cr_r[cr]);
-            out[3 * x + 1] = jpeg_clamp255(y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16));
-            out[3 * x + 2] = jpeg_clamp255(y + t->cb_b[cb]);
+            int y = py[x], cb = pcb[x], cr = pcr[x];
+            out[0] = lim[y + t->cr_r[cr]];
+            out[1] = lim[y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];
+            out[2] = lim[y + t->cb_b[cb]];
+            out += 3;
         }
         break;
+    }
     default: /* CMYK / YCCK: libjpeg gives CMYK, Pillow inverts it and converts to RGB */
         for (uint32_t x = 0; x < W; x++) {
             int c0 = in[0][x], c1 = in[1][x], c2 = in[2][x], k = in[3][x];
@@ -1787,6 +1995,89 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
     }
 }
 
+/* YCbCr with both chroma components fancy-upsampled 2:1 horizontally (h2v1 when v2 == 0, h2v2
+ * when v2 == 1): jdsample.c's triangle filters fused with jdcolor.c's conversion, so that the
+ * upsampled chroma never goes through a row buffer. With v2, chroma column sums are
+ * 3 * near + far; at the row ends the missing neighbour is the sample itself, which gives
+ * exactly libjpeg's edge formulas. */
+JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
+                                    const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out, int v2)
+{
+    const uint8_t *lim = t->lim + 384;
+    const int sh = v2 ? 4 : 2, bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
+#define JPEG_CS(c0, c1, i) (v2 ? (c0)[i] * 3 + (c1)[i] : (c0)[i])
+#define JPEG_PIX(o, y, cb, cr)                                              \
+    do {                                                                    \
+        (o)[0] = lim[(y) + t->cr_r[cr]];                                    \
+        (o)[1] = lim[(y) + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];        \
+        (o)[2] = lim[(y) + t->cb_b[cb]];                                    \
+    } while (0)
+    int pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
+    uint32_t i = 0;
+    for (; i + 1 < dw; i++) {
+        int nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
+        JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
+        JPEG_PIX(out + 3, py[1], (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        py += 2;
+        out += 6;
+        pb = cb;
+        cb = nb;
+        pr = cr;
+        cr = nr;
+    }
+    JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
+    if (2 * i + 1 < W) JPEG_PIX(out + 3, py[1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
+#undef JPEG_CS
+#undef JPEG_PIX
+}
+
+/* Produces output rows out_y .. y_end-1. */
+static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
+{
+    const jpeg_comp *c1 = &d->c[1], *c2 = &d->c[2];
+    if (d->nc == 3 && d->cs == JPEG_CS_YCC && d->up[0] == JPEG_UP_FULL && d->up[1] == d->up[2] &&
+        (d->up[1] == JPEG_UP_H2V2F || d->up[1] == JPEG_UP_H2V1F) && c1->dw == c2->dw && c1->dh == c2->dh) {
+        int v2 = d->up[1] == JPEG_UP_H2V2F;
+        for (; d->out_y < y_end; d->out_y++) {
+            uint32_t y = d->out_y, r = y, rn = y;
+            if (v2) {
+                r = y >> 1;
+                rn = (y & 1) ? (r + 1 < c1->dh ? r + 1 : c1->dh - 1) : (r > 0 ? r - 1 : 0);
+            }
+            const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
+            uint8_t *out = d->rgb + (size_t)y * d->W * 3;
+            if (v2)
+                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out, 1);
+            else
+                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, NULL, c2->plane + r * c2->pstride, NULL, c1->dw, d->W, out, 0);
+        }
+        return;
+    }
+    for (; d->out_y < y_end; d->out_y++) {
+        const uint8_t *rows[JPEG_MAXC];
+        for (int i = 0; i < d->nc; i++)
+            rows[i] = jpeg_upsample_row(d, &d->c[i], d->up[i], d->hx[i], d->vx[i], d->out_y, d->rowbufs + d->rowbuf * (size_t)i);
+        jpeg_convert_row(d, d->cs, d->ycc, rows, d->rgb + (size_t)d->out_y * d->W * 3);
+    }
+}
+
+/* Output rows that can be produced once the first n_done iMCU rows of a single-scan image are
+ * decoded (of block rows, for a lone component): output row y reads component rows up to
+ * floor(y * v / vmax) + 1 (fancy upsampling looks one row ahead). */
+static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone)
+{
+    uint64_t y_end = d->H;
+    for (int i = 0; i < d->nc; i++) {
+        const jpeg_comp *c = &d->c[i];
+        uint64_t ready = (uint64_t)n_done * 8 * (lone ? 1 : (uint64_t)c->v);
+        if (ready >= c->dh) continue;
+        uint64_t y = ready ? (ready - 1) * (uint64_t)d->vmax / (uint64_t)c->v : 0;
+        if (y < y_end) y_end = y;
+    }
+    return (uint32_t)y_end;
+}
+
 /* ---- driver --------------------------------------------------------------------------------- */
 static void jpeg_free_dec(jpeg_dec *d)
 {
@@ -1795,6 +2086,7 @@ static void jpeg_free_dec(jpeg_dec *d)
         JCLIP_FREE(d->c[i].coef);
         JCLIP_FREE(d->c[i].plane);
     }
+    JCLIP_FREE(d->rowbufs);
     JCLIP_FREE(d);
 }
 
@@ -1818,7 +2110,7 @@ static void jpeg_fill_info(const jpeg_dec *d, const jpeg_pil *pil, const uint8_t
 
 /* Reads markers up to the first SOS, the way jpeg_read_header() does for Pillow (an EOI before
  * any SOS makes libjpeg treat what came before as a tables-only datastream and start over). */
-static int jpeg_read_header(jpeg_dec *d)
+static int jpeg_header_until_sos(jpeg_dec *d)
 {
     for (;;) {
         int r = jpeg_read_markers(d);
@@ -1846,7 +2138,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
     d->err = err;
     d->errcap = errcap;
     d->fixed_bin = 113;
-    int rc = jpeg_read_header(d);
+    int rc = jpeg_header_until_sos(d);
     if (rc) goto out;
     if (info) jpeg_fill_info(d, &pil, data, info);
     if (header_only) goto out;
@@ -1864,9 +2156,8 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         rc = JPEG_FAIL(d, JCLIP_ERR_CAPACITY, "output needs %zu bytes, capacity is %zu", need, rgb_cap);
         goto out;
     }
-    int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC];
     for (int i = 0; i < d->nc; i++)
-        if ((rc = jpeg_pick_upsampler(d, &d->c[i], &up[i], &hx[i], &vx[i]))) goto out;
+        if ((rc = jpeg_pick_upsampler(d, &d->c[i], &d->up[i], &d->hx[i], &d->vx[i]))) goto out;
     d->multi = d->progressive || d->ns < d->nc;
     if (!d->arith && !d->progressive) /* jinit_huff_decoder(): standard tables for Motion-JPEG */
         for (int t = 0; t < 4; t++) {
@@ -1880,6 +2171,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
             memcpy(d->hval[slot], jpeg_std_huff[std].val, 162);
         }
     size_t rowbuf = 0;
+    jpeg_ycc ycc;
     for (int i = 0; i < d->nc; i++) {
         jpeg_comp *c = &d->c[i];
         size_t pbytes;
@@ -1909,6 +2201,16 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         if ((size_t)c->dw * 2 + 16 > rowbuf) rowbuf = (size_t)c->dw * 2 + 16;
     }
     if (rowbuf < (size_t)d->W + 16) rowbuf = (size_t)d->W + 16;
+    jpeg_ycc_init(&ycc);
+    d->ycc = &ycc;
+    d->cs = jpeg_color_space(d);
+    d->rgb = rgb;
+    d->rowbuf = rowbuf;
+    d->rowbufs = (uint8_t *)JCLIP_MALLOC(rowbuf * JPEG_MAXC);
+    if (!d->rowbufs) {
+        rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     for (;;) {
         if ((rc = jpeg_decode_scan(d))) goto out;
         int r = jpeg_read_markers(d);
@@ -1950,22 +2252,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
                 for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(c, jpeg_block(c, by, bx), by, bx);
         }
     }
-    {
-        uint8_t *bufs = (uint8_t *)JCLIP_MALLOC(rowbuf * JPEG_MAXC);
-        if (!bufs) {
-            rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        jpeg_ycc t;
-        jpeg_ycc_init(&t);
-        int cs = jpeg_color_space(d);
-        for (uint32_t y = 0; y < d->H; y++) {
-            const uint8_t *rows[JPEG_MAXC];
-            for (int i = 0; i < d->nc; i++) rows[i] = jpeg_upsample_row(d, &d->c[i], up[i], hx[i], vx[i], y, bufs + rowbuf * (size_t)i);
-            jpeg_convert_row(d, cs, &t, rows, rgb + (size_t)y * d->W * 3);
-        }
-        JCLIP_FREE(bufs);
-    }
+    jpeg_emit_rows(d, d->H);
     rc = JCLIP_OK;
 out:
     jpeg_free_dec(d);

@@ -1,5 +1,7 @@
 /* kernels/scalar.c: portable reference kernels (the test oracle for every SIMD table).
  * Plain C11, no intrinsics; written so that compilers can still vectorise the inner loops. */
+#ifndef JK_SCALAR_C
+#define JK_SCALAR_C
 #include "kernels.h"
 
 /* Dot product with 8 independent partial sums: keeps the reduction order fixed (so results
@@ -23,9 +25,16 @@ static float jk_scalar_dot(const float *a, const float *b, int n)
  *      m2 [........]          -> Y[m0..m3, n]
  *      m3 [........]
  */
-static void jk_scalar_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                             const float *bias, int M, int K, int n0, int n1)
+static size_t jk_scalar_linear_ws(int M, int K)
 {
+    (void)M, (void)K;
+    return 0;
+}
+
+static void jk_scalar_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+                             const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    (void)ws;
     int m = 0;
     for (; m + 4 <= M; m += 4) {
         const float *x0 = X + (size_t)m * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
@@ -60,6 +69,12 @@ static void jk_scalar_layernorm(float *y, const float *x, const float *w, const 
     float inv = (float)(1.0 / sqrt(var + eps));
     float fm = (float)mean;
     for (int i = 0; i < n; i++) y[i] = (x[i] - fm) * inv * w[i] + b[i];
+}
+
+static size_t jk_scalar_attention_ws(int L, int d_head, int nq)
+{
+    (void)d_head, (void)nq;
+    return (size_t)L;
 }
 
 static void jk_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq,
@@ -119,10 +134,15 @@ static void jk_scalar_add(float *y, const float *x, int n)
 
 static const jk_ops jk_scalar_ops = {
     "scalar",
+    16,
+    jk_scalar_linear_ws,
     jk_scalar_linear,
     jk_scalar_layernorm,
+    jk_scalar_attention_ws,
     jk_scalar_attention,
     jk_scalar_geglu,
     jk_scalar_swiglu,
     jk_scalar_add,
 };
+
+#endif /* JK_SCALAR_C */

@@ -18,6 +18,7 @@
 #include "t_model.c"
 #include "t_cli.c"
 #include "t_convert.c"
+#include "t_kernels.c"
 #include "t_hostile.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
@@ -30,6 +31,7 @@ static const t_suite t_suites[] = {
     {"model", suite_model},
     {"cli", suite_cli},
     {"convert", suite_convert},
+    {"kernels", suite_kernels},
     {"hostile", suite_hostile},
 };
 

@@ -1,0 +1,236 @@
+/* cli/bench.c: `jclip bench`, end-to-end timings of the embedding calls.
+ *
+ *   jclip bench [-m MODEL] [--threads N] [--json] [--cases LIST] [--repeat N] [--warmup N]
+ *
+ * Cases: text-8, text-64, text-512 (one sequence of that many token ids), text-64x8 (eight
+ * 64-token sequences), image-1, image-8 (random normalised 3x224x224 pixel tensors through
+ * jclip_embed_pixels, so decoding and resizing are not timed). Each case runs `warmup` times,
+ * then `repeat` times (default: as many as fit in about 2 s, between 3 and 50); it reports the
+ * median and minimum wall time, and GFLOP/s computed from the model's sizes (multiply-adds
+ * count 2). The token ids are random in-vocabulary ids framed by [CLS]/[SEP]: timing does not
+ * depend on the text, only on the length. Uses only the public API. */
+#include "../jclip.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+
+typedef struct {
+    int t_layers, t_d, t_ff, t_vocab;
+    int v_layers, v_d, v_ff, v_patch, v_image;
+} cb_dims;
+
+/* Model sizes, read back from jclip_model_describe (the only public view of them). */
+static int cb_dims_of(const jclip_model *m, cb_dims *d)
+{
+    char buf[2048];
+    memset(d, 0, sizeof *d);
+    if (!jclip_model_describe(m, buf, sizeof buf)) return 0;
+    const char *t = strstr(buf, "text:"), *v = strstr(buf, "vision:");
+    int heads;
+    if (!t || sscanf(t, "text: %d layers, d_model %d, %d heads, d_ff %d (GEGLU), vocab %d", &d->t_layers, &d->t_d,
+                     &heads, &d->t_ff, &d->t_vocab) != 5)
+        return 0;
+    if (!v || sscanf(v, "vision: %d layers, d_model %d, %d heads, d_ff %d (SwiGLU), patch %d, image %d", &d->v_layers,
+                     &d->v_d, &heads, &d->v_ff, &d->v_patch, &d->v_image) != 6)
+        return 0;
+    return 1;
+}
+
+static double cb_text_flops(const cb_dims *d, double L)
+{
+    double D = d->t_d, F = d->t_ff;
+    double per = 2 * L * D * (3 * D + D + 2 * F) + 2 * L * F * D + 4 * L * L * D;
+    return d->t_layers * per;
+}
+
+static double cb_image_flops(const cb_dims *d)
+{
+    double D = d->v_d, F = d->v_ff, G = (double)(d->v_image / (d->v_patch ? d->v_patch : 1)), N = G * G + 1;
+    double per = 2 * N * D * (3 * D + D + 2 * F) + 2 * N * F * D + 4 * N * N * D;
+    return d->v_layers * per + 2 * (N - 1) * 3.0 * d->v_patch * d->v_patch * D;
+}
+
+static double cb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cb_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    jclip_ctx *ctx;
+    int kind;      /* 0 text, 1 image */
+    int len, count;
+    int32_t *ids;  /* [count * len] */
+    float *pixels; /* [count * n_pix] */
+    size_t n_pix;
+    float *out;    /* [count * dim] */
+    int dim;
+} cb_case;
+
+static int cb_run(cb_case *c)
+{
+    for (int i = 0; i < c->count; i++) {
+        int rc = c->kind == 0
+                     ? jclip_embed_tokens(c->ctx, c->ids + (size_t)i * c->len, (size_t)c->len, c->out + (size_t)i * c->dim, (size_t)c->dim)
+                     : jclip_embed_pixels(c->ctx, c->pixels + (size_t)i * c->n_pix, c->n_pix, c->out + (size_t)i * c->dim, (size_t)c->dim);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static uint32_t cb_rng = 2024;
+static uint32_t cb_rand(void)
+{
+    cb_rng = cb_rng * 1664525u + 1013904223u;
+    return cb_rng >> 8;
+}
+
+static int cb_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: jclip bench [-m MODEL] [--threads N] [--json] [--cases LIST] [--repeat N] [--warmup N]\n"
+            "  -m, --model MODEL   .jclip model (default: $JCLIP_MODEL, else models/jina-clip-v1.jclip)\n"
+            "  --threads N         worker threads (default: all cores)\n"
+            "  --json              one JSON object per case and line\n"
+            "  --cases LIST        comma-separated subset of text-8,text-64,text-512,text-64x8,image-1,image-8\n"
+            "  --repeat N          timed runs per case (default: about 2 s worth, 3..50)\n"
+            "  --warmup N          untimed runs first (default 1)\n");
+    return f == stderr ? 2 : 0;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    const char *model = getenv("JCLIP_MODEL");
+    if (!model || !*model) model = "models/jina-clip-v1.jclip";
+    const char *cases = "text-8,text-64,text-512,text-64x8,image-1,image-8";
+    int threads = 0, json = 0, repeat = 0, warmup = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && more) model = argv[++i];
+        else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--cases") && more) cases = argv[++i];
+        else if (!strcmp(a, "--repeat") && more) repeat = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup") && more) warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return cb_usage(stdout);
+        else {
+            fprintf(stderr, "jclip bench: unknown or incomplete option '%s'\n", a);
+            return cb_usage(stderr);
+        }
+    }
+    char err[512];
+    jclip_model *m = NULL;
+    if (jclip_model_load(model, &m, err, sizeof err)) {
+        fprintf(stderr, "jclip bench: %s\n", err);
+        return 1;
+    }
+    cb_dims dims;
+    int have_dims = cb_dims_of(m, &dims);
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    p.n_threads = threads;
+    jclip_ctx *ctx = NULL;
+    if (jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
+        fprintf(stderr, "jclip bench: %s\n", err);
+        jclip_model_free(m);
+        return 1;
+    }
+    if (threads <= 0) { /* report what "all cores" meant (the library's default) */
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = nc < 1 ? 1 : (int)nc;
+    }
+    int status = 0;
+    if (!json) printf("%-10s %7s %-7s %10s %10s %8s %9s\n", "case", "threads", "isa", "ms_median", "ms_min", "gflops", "rss_mb");
+    char list[256];
+    snprintf(list, sizeof list, "%s", cases);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        cb_case c;
+        memset(&c, 0, sizeof c);
+        c.ctx = ctx;
+        c.dim = jclip_embed_dim(m);
+        double flops = 0;
+        if (!strcmp(tok, "text-8") || !strcmp(tok, "text-64") || !strcmp(tok, "text-512") || !strcmp(tok, "text-64x8")) {
+            c.kind = 0;
+            c.len = atoi(tok + 5);
+            c.count = strstr(tok, "x8") ? 8 : 1;
+            flops = have_dims ? c.count * cb_text_flops(&dims, c.len) : 0;
+        } else if (!strcmp(tok, "image-1") || !strcmp(tok, "image-8")) {
+            c.kind = 1;
+            c.count = tok[6] - '0';
+            int S = have_dims && dims.v_image ? dims.v_image : 224;
+            c.n_pix = 3 * (size_t)S * S;
+            flops = have_dims ? c.count * cb_image_flops(&dims) : 0;
+        } else {
+            fprintf(stderr, "jclip bench: unknown case '%s'\n", tok);
+            status = 2;
+            continue;
+        }
+        c.out = (float *)malloc(sizeof(float) * (size_t)c.count * c.dim);
+        if (c.kind == 0) {
+            c.ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)c.count * c.len);
+            int vocab = have_dims && dims.t_vocab > 2000 ? dims.t_vocab : 30000;
+            for (int s = 0; s < c.count; s++) {
+                int32_t *id = c.ids + (size_t)s * c.len;
+                for (int i = 0; i < c.len; i++) id[i] = 1000 + (int32_t)(cb_rand() % (uint32_t)(vocab - 1000 - 8));
+                id[0] = 101;
+                id[c.len - 1] = 102;
+            }
+        } else {
+            c.pixels = (float *)malloc(sizeof(float) * c.n_pix * (size_t)c.count);
+            for (size_t i = 0; i < c.n_pix * (size_t)c.count; i++) c.pixels[i] = (float)(cb_rand() % 4096) / 1024.0f - 2.0f;
+        }
+        int rc = 0;
+        for (int w = 0; w < warmup && !rc; w++) rc = cb_run(&c);
+        double times[64];
+        int n = 0;
+        if (!rc) {
+            double t0 = cb_now_ms();
+            rc = cb_run(&c);
+            times[n++] = cb_now_ms() - t0;
+            int want = repeat > 0 ? repeat : (int)(2000.0 / (times[0] + 1e-3));
+            if (repeat <= 0) want = want < 3 ? 3 : want > 50 ? 50 : want;
+            if (want > 64) want = 64;
+            while (!rc && n < want) {
+                t0 = cb_now_ms();
+                rc = cb_run(&c);
+                times[n++] = cb_now_ms() - t0;
+            }
+        }
+        if (rc) {
+            fprintf(stderr, "jclip bench: %s: %s\n", tok, jclip_ctx_error(ctx));
+            status = 1;
+        } else {
+            qsort(times, (size_t)n, sizeof times[0], cb_cmp);
+            double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+            double gf = flops / (med * 1e6);
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            double rss = ru.ru_maxrss / 1024.0;
+            if (json)
+                printf("{\"case\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"ms_median\":%.3f,\"ms_min\":%.3f,\"gflops\":%.2f,"
+                       "\"runs\":%d,\"peak_rss_mb\":%.1f}\n",
+                       tok, threads, jclip_model_isa(m), med, times[0], gf, n, rss);
+            else
+                printf("%-10s %7d %-7s %10.2f %10.2f %8.1f %9.1f\n", tok, threads, jclip_model_isa(m), med, times[0], gf, rss);
+            fflush(stdout);
+        }
+        free(c.out), free(c.ids), free(c.pixels);
+    }
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+    return status;
+}

@@ -1,0 +1,212 @@
+/* test/t_kernels.c: every kernel table this CPU can run against the scalar oracle, on odd
+ * shapes (1, primes, non-multiples of every tile), with a per-op error bound; plus the
+ * thread-split contract (a column range computed in pieces is bit-identical to one call). */
+
+static uint32_t t_k_rng = 12345;
+static float t_k_rand(void) /* uniform in [-1, 1) */
+{
+    t_k_rng = t_k_rng * 1664525u + 1013904223u;
+    return (float)(t_k_rng >> 8) / 8388608.0f - 1.0f;
+}
+static float *t_k_vec(size_t n, float scale)
+{
+    float *v = (float *)malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = t_k_rand() * scale;
+    return v;
+}
+static float *t_k_ws(size_t n) { return (float *)malloc((n + 16) * sizeof(float)); }
+
+static void t_k_linear(const jk_ops *ops)
+{
+    static const int Ms[] = {1, 2, 3, 7, 8, 9, 13, 17, 31, 64, 197};
+    static const int Ns[] = {1, 3, 13, 17, 47, 48, 49, 97, 130};
+    static const int Ks[] = {1, 3, 7, 16, 17, 31, 64, 257, 300, 768};
+    double worst = 0;
+    int cases = 0, bad = 0, split_bad = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+            int M = Ms[mi], N = Ns[ni], K = Ks[(mi * 3 + ni) % (sizeof Ks / sizeof *Ks)];
+            int ldx = K + (int)(mi % 3), ldy = N + (int)(ni % 2);
+            float *X = t_k_vec((size_t)M * ldx, 1), *W = t_k_vec((size_t)N * K, 0.5f), *b = t_k_vec((size_t)N, 1);
+            float *want = t_k_vec((size_t)M * ldy, 0), *got = t_k_vec((size_t)M * ldy, 0), *got2 = t_k_vec((size_t)M * ldy, 0);
+            float *ws = t_k_ws(ops->linear_ws(M, K)), *ws0 = t_k_ws(0);
+            const float *bias = (mi + ni) % 3 ? b : NULL;
+            jk_scalar_ops.linear(want, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, N, ws0);
+            ops->linear(got, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, N, ws);
+            /* the same columns in thread-sized pieces */
+            int cut = (N / 2 + ops->n_grain - 1) / ops->n_grain * ops->n_grain;
+            if (cut > N) cut = N;
+            ops->linear(got2, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, cut, ws);
+            ops->linear(got2, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, cut, N, ws);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double mag = bias ? fabs(b[n]) : 0;
+                    for (int k = 0; k < K; k++) mag += fabs((double)X[(size_t)m * ldx + k] * W[(size_t)n * K + k]);
+                    double err = fabs((double)got[(size_t)m * ldy + n] - want[(size_t)m * ldy + n]);
+                    double tol = 1.2e-7 * (4 + sqrt((double)K)) * mag + 1e-30;
+                    if (err / tol > worst) worst = err / tol;
+                    if (err > tol) bad++;
+                    if (memcmp(&got[(size_t)m * ldy + n], &got2[(size_t)m * ldy + n], sizeof(float))) split_bad++;
+                }
+            cases++;
+            free(X), free(W), free(b), free(want), free(got), free(got2), free(ws), free(ws0);
+        }
+    T_CHECK(bad == 0, "%s linear: %d elements over tolerance (worst %.2f of the bound)", ops->name, bad, worst);
+    T_CHECK(split_bad == 0, "%s linear: %d elements differ when the columns are split", ops->name, split_bad);
+    T_NOTE("%s linear: %d shapes, worst error %.3f of the bound", ops->name, cases, worst);
+}
+
+static void t_k_rows(const jk_ops *ops)
+{
+    static const int ns[] = {1, 3, 7, 15, 16, 17, 31, 128, 341, 768, 3072};
+    double w_ln = 0, w_ge = 0, w_sw = 0;
+    int bad_add = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        int n = ns[i];
+        float *x = t_k_vec((size_t)2 * n, 3), *w = t_k_vec((size_t)n, 1), *b = t_k_vec((size_t)n, 1);
+        for (int j = 0; j < n; j++) x[j] += 5.0f; /* a mean far from 0 */
+        float *a = t_k_vec((size_t)2 * n, 0), *r = t_k_vec((size_t)2 * n, 0);
+        jk_scalar_ops.layernorm(r, x, w, b, n, 1e-6f);
+        ops->layernorm(a, x, w, b, n, 1e-6f);
+        for (int j = 0; j < n; j++) if (fabs(a[j] - r[j]) > w_ln) w_ln = fabs(a[j] - r[j]);
+        /* gates over a wide range: [-12, 12] */
+        for (int j = 0; j < 2 * n; j++) x[j] = t_k_rand() * 12.0f;
+        jk_scalar_ops.geglu(r, x, n);
+        ops->geglu(a, x, n);
+        for (int j = 0; j < n; j++) {
+            /* relative, with a floor for 1 + erf(z) cancelling in fp32 (|z| large, z < 0) */
+            double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 0.1 * fabs((double)x[j] * x[n + j]) + 1e-30);
+            if (e > w_ge) w_ge = e;
+        }
+        jk_scalar_ops.swiglu(r, x, x + n, n);
+        memcpy(a, x, sizeof(float) * (size_t)n);
+        ops->swiglu(a, a, x + n, n); /* in place, as the vision tower calls it */
+        for (int j = 0; j < n; j++) {
+            double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 1e-30);
+            if (r[j] != a[j] && e > w_sw) w_sw = e;
+        }
+        memcpy(r, x, sizeof(float) * (size_t)n);
+        memcpy(a, x, sizeof(float) * (size_t)n);
+        jk_scalar_ops.add(r, x + n, n);
+        ops->add(a, x + n, n);
+        bad_add += memcmp(a, r, sizeof(float) * (size_t)n) != 0;
+        free(x), free(w), free(b), free(a), free(r);
+    }
+    /* a dense sweep of the gates near 0 and across the erf branch point */
+    {
+        int n = 4001;
+        float *g = t_k_vec((size_t)2 * n, 0), *a = t_k_vec((size_t)n, 0), *r = t_k_vec((size_t)n, 0);
+        for (int j = 0; j < n; j++) g[j] = (float)(j - 2000) / 400.0f, g[n + j] = 1.0f;
+        jk_scalar_ops.geglu(r, g, n);
+        ops->geglu(a, g, n);
+        for (int j = 0; j < n; j++) {
+            double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 0.1 * fabs(g[j]) + 1e-30);
+            if (e > w_ge) w_ge = e;
+        }
+        free(g), free(a), free(r);
+    }
+    T_CHECK(w_ln <= 2e-5, "%s layernorm: max |diff| %.3g", ops->name, w_ln);
+    T_CHECK(w_ge <= 2e-6, "%s geglu: max relative diff %.3g", ops->name, w_ge);
+    T_CHECK(w_sw <= 2e-6, "%s swiglu: max relative diff %.3g", ops->name, w_sw);
+    T_CHECK(bad_add == 0, "%s add: %d lengths differ from scalar", ops->name, bad_add);
+    T_NOTE("%s rows: layernorm %.2g abs, geglu %.2g rel, swiglu %.2g rel", ops->name, w_ln, w_ge, w_sw);
+}
+
+static void t_k_attention(const jk_ops *ops)
+{
+    static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300};
+    static const int ds[] = {64, 32, 24, 16};
+    double worst = 0;
+    int cases = 0;
+    for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++)
+        for (size_t di = 0; di < sizeof ds / sizeof *ds; di++) {
+            int L = Ls[li], d = ds[di], H = 2, ld = 3 * H * d + 5;
+            float *qkv = t_k_vec((size_t)L * ld, 2);
+            uint8_t *valid = (uint8_t *)malloc((size_t)L);
+            int masked = (li + di) % 2;
+            for (int j = 0; j < L; j++) valid[j] = !masked || j == L / 2 || t_k_rand() > -0.3f;
+            if (masked && L > 8) for (int j = 0; j < L && j < 70; j++) valid[j] = j == 5; /* a whole empty key block */
+            float slope = (li % 3) == 0 ? 0.0f : 0.5f / (float)(1 + di);
+            float *want = t_k_vec((size_t)L * H * d, 0), *got = t_k_vec((size_t)L * H * d, 0);
+            int i0 = L > 3 ? 1 : 0, i1 = L > 5 ? L - 2 : L;
+            for (int h = 0; h < H; h++) {
+                const float *q = qkv + h * d, *k = qkv + H * d + h * d, *v = qkv + 2 * H * d + h * d;
+                float *ws0 = t_k_ws(jk_scalar_ops.attention_ws(L, d, i1 - i0));
+                float *ws = t_k_ws(ops->attention_ws(L, d, i1 - i0));
+                jk_scalar_ops.attention(want + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
+                                        masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws0);
+                ops->attention(got + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
+                               masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws);
+                free(ws0), free(ws);
+            }
+            for (int i = i0; i < i1; i++)
+                for (int c = 0; c < H * d; c++) {
+                    double e = fabs((double)got[(size_t)i * H * d + c] - want[(size_t)i * H * d + c]);
+                    if (e > worst) worst = e;
+                }
+            cases++;
+            free(qkv), free(valid), free(want), free(got);
+        }
+    T_CHECK(worst <= 5e-6, "%s attention: max |diff| %.3g", ops->name, worst);
+    T_NOTE("%s attention: %d shapes, max |diff| %.3g", ops->name, cases, worst);
+}
+
+/* Whole towers under every table: 1, 2 and 3 threads give bit-identical text and image
+ * embeddings (work is split over output tiles only). Uses the tiny test model. */
+static void t_k_threads(const jk_ops *const *have, int n)
+{
+    const char *old = getenv("JCLIP_ISA");
+    char saved[32] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    float *pix = t_k_vec((size_t)3 * 224 * 224, 2);
+    for (int t = 0; t < n; t++) {
+        setenv("JCLIP_ISA", have[t]->name, 1);
+        char err[512];
+        jclip_model *m = NULL;
+        if (jclip_model_load(t_model_path("tiny-s1"), &m, err, sizeof err)) {
+            T_CHECK(0, "load tiny-s1 (make test-models): %s", err);
+            break;
+        }
+        int D = jclip_embed_dim(m), same_txt = 1, same_img = 1, ok = 1;
+        float ref_t[1024], ref_i[1024], got[1024];
+        const char *txt = "a small dog runs across the wet sand at low tide";
+        for (int th = 1; th <= 3; th++) {
+            jclip_ctx_params p;
+            jclip_ctx_params_default(&p);
+            p.n_threads = th;
+            jclip_ctx *c = NULL;
+            if (jclip_ctx_create(m, &p, &c, err, sizeof err)) { ok = 0; break; }
+            ok &= jclip_embed_text(c, txt, strlen(txt), th == 1 ? ref_t : got, (size_t)D) == 0;
+            if (th > 1) same_txt &= memcmp(ref_t, got, sizeof(float) * (size_t)D) == 0;
+            ok &= jclip_embed_pixels(c, pix, (size_t)3 * 224 * 224, th == 1 ? ref_i : got, (size_t)D) == 0;
+            if (th > 1) same_img &= memcmp(ref_i, got, sizeof(float) * (size_t)D) == 0;
+            jclip_ctx_free(c);
+        }
+        T_CHECK(ok, "%s: embedding failed", have[t]->name);
+        T_CHECK(same_txt && same_img, "%s: 1/2/3 threads differ (text %s, image %s)", have[t]->name,
+                same_txt ? "same" : "DIFFERENT", same_img ? "same" : "DIFFERENT");
+        jclip_model_free(m);
+    }
+    free(pix);
+    if (old) setenv("JCLIP_ISA", saved, 1);
+    else unsetenv("JCLIP_ISA");
+}
+
+static void suite_kernels(void)
+{
+    const jk_ops *have[8];
+    int n = jk_cpu_tables(have, 8);
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", i ? " " : "", have[i]->name);
+    }
+    T_NOTE("tables on this CPU: %s", list);
+    T_CHECK(strcmp(have[n - 1]->name, "scalar") == 0, "scalar is always available");
+    for (int i = 0; i < n; i++) {
+        t_k_linear(have[i]);
+        t_k_rows(have[i]);
+        t_k_attention(have[i]);
+    }
+    t_k_threads(have, n);
+}

@@ -137,9 +137,10 @@ fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%) $(MICRO_MODEL)
 # One target for FUZZ_TIME seconds at the lowest priority: make fuzz-run T=tokenizer
 fuzz-run: build/fuzz/fz_$(T) fuzz-seeds
 	@mkdir -p build/fuzz/corpus/$(T) build/fuzz/artifacts/$(T) test/crashers/$(T)
-	JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	bash -c 'time JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
 	  -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/$(T)/ -print_final_stats=1 \
-	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)
+	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)'
+	@echo "fuzz-run $(T): corpus $$(ls build/fuzz/corpus/$(T) | wc -l) files, $$(du -sk build/fuzz/corpus/$(T) | cut -f1) KB"
 
 # ---- Amalgamation: dist/jclip.c + dist/jclip.h (version and commit stamped) ----------------
 DIST_WARN  := -std=c11 -Wall -Wextra -Wshadow -Werror

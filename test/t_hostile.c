@@ -390,8 +390,34 @@ static void th_threads(const jclip_model *m)
 #endif
 }
 
+/* NULL and degenerate arguments to every entry point: a status, never a crash. */
+static void th_api_nulls(void)
+{
+    char err[256], buf[64];
+    jclip_image_info info;
+    T_CHECK(jclip_model_describe(NULL, buf, sizeof buf) == 0 && buf[0] == 0, "describe(NULL)");
+    T_CHECK(jclip_embed_dim(NULL) == 0 && jclip_model_isa(NULL) && jclip_ctx_error(NULL), "NULL model/ctx getters");
+    T_CHECK(jclip_model_load(NULL, NULL, err, sizeof err) == JCLIP_ERR_ARG, "load(NULL)");
+    T_CHECK(jclip_model_load_memory(NULL, 5, NULL, NULL, 0) == JCLIP_ERR_ARG, "load_memory(NULL)");
+    jclip_ctx *c = (jclip_ctx *)(uintptr_t)1;
+    T_CHECK(jclip_ctx_create(NULL, NULL, &c, err, sizeof err) == JCLIP_ERR_ARG && c == NULL, "ctx_create(NULL model)");
+    float out[4];
+    size_t n;
+    T_CHECK(jclip_embed_text(NULL, "a", 1, out, 4) == JCLIP_ERR_ARG && jclip_tokenize(NULL, "a", 1, 0, NULL, 0, &n) == JCLIP_ERR_ARG &&
+            jclip_embed_image(NULL, "a", 1, out, 4) == JCLIP_ERR_ARG && jclip_embed_pixels(NULL, out, 4, out, 4) == JCLIP_ERR_ARG &&
+            jclip_embed_rgb(NULL, (const uint8_t *)"abc", 1, 1, out, 4) == JCLIP_ERR_ARG, "NULL context");
+    T_CHECK(jclip_decode_info(NULL, 10, &info, err, sizeof err) == JCLIP_ERR_ARG &&
+            jclip_decode_image(NULL, 10, 0, NULL, 0, &info, err, sizeof err) == JCLIP_ERR_ARG, "decode(NULL)");
+    T_CHECK(jclip_decode_info("", 0, &info, err, sizeof err) < 0 && jclip_decode_info("\xff\xd8\xff", 3, &info, err, sizeof err) < 0,
+            "empty and 3-byte JPEG headers");
+    T_CHECK(jclip_preprocess_scratch_size(0, 0) == 0 && jclip_preprocess_scratch_size(0, 5) == 0, "scratch size of an empty image");
+    jclip_ctx_free(NULL);
+    jclip_model_free(NULL);
+}
+
 static void suite_hostile(void)
 {
+    th_api_nulls();
     th_replay("tokenizer", fz_tokenizer);
     th_replay("json", fz_json);
     th_replay("model", fz_model);

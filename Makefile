@@ -97,8 +97,8 @@ test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
 
 # ============================================================================================
 # Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
-# amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run hostile-test
-# tsan-test amalgamate dist-check install example.
+# amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run alloc-test tsan-test
+# amalgamate dist-check amalg-test example install install-check.
 # ============================================================================================
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := tokenizer json model image inflate
@@ -183,7 +183,7 @@ dist-check: amalgamate $(MICRO_MODEL)
 	$(MAKE) --no-print-directory example
 	@echo "== dist: aarch64 cross-compile"
 	@if command -v $(AARCH64_CC) >/dev/null; then \
-	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && file build/dist/jclip-aarch64.o; \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && echo "   build/dist/jclip-aarch64.o: aarch64 object"; \
 	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
 	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
 	@echo "== dist: make install into build/install-check, example built with pkg-config (shared + static)"

@@ -94,3 +94,185 @@ build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(S
 	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
 test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
 	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
+
+# ============================================================================================
+# Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
+# amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run alloc-test tsan-test
+# amalgamate dist-check amalg-test example install install-check.
+# ============================================================================================
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := tokenizer json model image inflate
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
+FUZZ_TIME    ?= 600
+MICRO_MODEL  := build/models/micro.jclip
+
+.PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
+
+$(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py -o $@
+
+# libFuzzer binaries build/fuzz/fz_<t> and plain replay binaries build/fuzz/replay_<t> (the
+# latter need no libFuzzer: `build/fuzz/replay_<t> DIR_OR_FILE...`).
+build/fuzz/fz_%: test/fuzz/fz_%.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(LDLIBS)
+
+build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
+
+fuzz-seeds: $(MICRO_MODEL)
+	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds
+
+# Replays every committed crasher (and the corpus when present) without libFuzzer.
+fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%) $(MICRO_MODEL)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  d="test/crashers/$$t"; [ -d build/fuzz/corpus/$$t ] && d="$$d build/fuzz/corpus/$$t"; \
+	  mkdir -p test/crashers/$$t; echo "== $$t"; JCLIP_SHARED=$(SHARED) build/fuzz/replay_$$t $$d; done
+
+# One target for FUZZ_TIME seconds at the lowest priority: make fuzz-run T=tokenizer
+fuzz-run: build/fuzz/fz_$(T) fuzz-seeds
+	@mkdir -p build/fuzz/corpus/$(T) build/fuzz/artifacts/$(T) test/crashers/$(T)
+	bash -c 'time JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	  -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/$(T)/ -print_final_stats=1 \
+	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)'
+	@echo "fuzz-run $(T): corpus $$(ls build/fuzz/corpus/$(T) | wc -l) files, $$(du -sk build/fuzz/corpus/$(T) | cut -f1) KB"
+
+# ---- Amalgamation: dist/jclip.c + dist/jclip.h (version and commit stamped) ----------------
+DIST_WARN  := -std=c11 -Wall -Wextra -Wshadow -Werror
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+.PHONY: amalgamate dist-check example
+
+dist/jclip.c dist/jclip.h: tools/amalgamate.py $(SRC)
+	$(PY) tools/amalgamate.py --out dist
+
+amalgamate: dist/jclip.c dist/jclip.h
+
+# The example program, built from the dist pair alone (copied beside it, as a user would).
+build/dist/embed_text: examples/embed_text.c dist/jclip.c dist/jclip.h
+	@mkdir -p build/dist/example
+	cp dist/jclip.c dist/jclip.h examples/embed_text.c build/dist/example/
+	cd build/dist/example && $(CC) $(DIST_WARN) -O2 -o ../embed_text embed_text.c jclip.c -lm -lpthread
+
+example: build/dist/embed_text $(MICRO_MODEL)
+	build/dist/embed_text $(MICRO_MODEL) "a photo of a cat" "a dog on a red sofa"
+
+# Everything CI checks about drop-in use; each step names itself.
+dist-check: amalgamate $(MICRO_MODEL)
+	@mkdir -p build/dist
+	@echo "== dist: gcc and clang, $(DIST_WARN), the pair alone"
+	cd dist && gcc $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-gcc.o
+	cd dist && clang $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-clang.o
+	@echo "== dist: C++ include (g++ and clang++) and link against the C object"
+	g++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -o build/dist/cxx_include test/cxx_include.cc build/dist/jclip-gcc.o -lm -lpthread
+	clang++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -c -o build/dist/cxx_include-clang.o test/cxx_include.cc
+	build/dist/cxx_include
+	@echo "== dist: only jclip_* symbols exported"
+	@bad=$$(nm -g --defined-only build/dist/jclip-gcc.o build/dist/jclip-clang.o | awk 'NF==3 {print $$3}' | grep -v '^jclip_' || true); \
+	  if [ -n "$$bad" ]; then echo "non-jclip_ exported symbols: $$bad"; exit 1; fi; \
+	  nm -g --defined-only build/dist/jclip-gcc.o | awk 'NF==3 {print "   " $$3}'
+	@echo "== dist: -DJCLIP_NO_THREADS (no pthread) build of the example"
+	gcc $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -Idist -o build/dist/embed_text_nothreads examples/embed_text.c dist/jclip.c -lm
+	@! nm build/dist/embed_text_nothreads | grep -q pthread_create || { echo "JCLIP_NO_THREADS build references pthread_create"; exit 1; }
+	build/dist/embed_text_nothreads $(MICRO_MODEL) "a photo of a cat" "a dog"
+	@echo "== dist: example program"
+	$(MAKE) --no-print-directory example
+	@echo "== dist: aarch64 cross-compile"
+	@if command -v $(AARCH64_CC) >/dev/null; then \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && echo "   build/dist/jclip-aarch64.o: aarch64 object"; \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
+	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
+	@echo "== dist: make install into build/install-check, example built with pkg-config (shared + static)"
+	$(MAKE) --no-print-directory install-check
+	@echo "== dist: the test suite against the amalgamated jclip.c"
+	$(MAKE) --no-print-directory amalg-test
+	@echo "dist-check: all passed"
+
+# The runner compiled with dist/jclip.c standing where ../jclip.c is (no other library source
+# is reachable from build/amalg, so every test exercises the amalgamation).
+build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h
+	rm -rf build/amalg && mkdir -p build/amalg/test build/amalg/cli build/amalg/test/fuzz
+	cp dist/jclip.c dist/jclip.h build/amalg/
+	cp test/*.c test/*.h build/amalg/test/
+	cp test/fuzz/*.c test/fuzz/*.h build/amalg/test/fuzz/
+	cp cli/json.h build/amalg/cli/
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ build/amalg/test/run.c $(LDLIBS)
+
+.PHONY: amalg-test
+amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
+	JCLIP_SHARED=$(SHARED) build/amalg/test_runner $(SUITES)
+
+# ---- Hostile-input tests beyond the runner ------------------------------------------------
+# alloc-test: fail the Nth allocation for every N (load, ctx, embeddings), under ASan + LSan.
+# tsan-test: the runner's hostile suite (4 threads sharing a model) under ThreadSanitizer.
+.PHONY: alloc-test tsan-test
+build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ test/alloc_fail.c $(LDLIBS)
+
+alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
+	ASAN_OPTIONS=detect_leaks=1 JCLIP_SHARED=$(SHARED) build/alloc_fail
+
+build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
+
+tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
+	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile
+
+# ---- Install: static + shared library, header, CLI (when cli/main.c exists), pkg-config ----
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+JCLIP_VER   := $(shell sed -n 's/^\#define JCLIP_VERSION "\(.*\)"/\1/p' jclip.h)
+JCLIP_SOMAJ := $(firstword $(subst ., ,$(JCLIP_VER)))
+.PHONY: install lib install-check
+
+build/lib/jclip.o: $(SRC) | build
+	@mkdir -p build/lib
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=default -c -o $@ jclip.c
+
+build/lib/libjclip.a: build/lib/jclip.o
+	rm -f $@ && ar rcs $@ $<
+
+build/lib/libjclip.so.$(JCLIP_VER): build/lib/jclip.o
+	$(CC) -shared -Wl,-soname,libjclip.so.$(JCLIP_SOMAJ) -o $@ $< $(LDLIBS)
+
+build/lib/jclip.pc: jclip.pc.in jclip.h
+	@mkdir -p build/lib
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(JCLIP_VER)|' $< > $@
+
+lib: build/lib/libjclip.a build/lib/libjclip.so.$(JCLIP_VER)
+
+install: lib build/lib/jclip.pc
+	@if [ -f cli/main.c ]; then $(MAKE) --no-print-directory jclip; fi
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 build/lib/libjclip.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/lib/libjclip.so.$(JCLIP_VER) $(DESTDIR)$(LIBDIR)/
+	ln -sf libjclip.so.$(JCLIP_VER) $(DESTDIR)$(LIBDIR)/libjclip.so.$(JCLIP_SOMAJ)
+	ln -sf libjclip.so.$(JCLIP_SOMAJ) $(DESTDIR)$(LIBDIR)/libjclip.so
+	install -m 644 jclip.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 build/lib/jclip.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@if [ -f jclip ]; then install -m 755 jclip $(DESTDIR)$(BINDIR)/; else echo "install: no CLI (cli/main.c absent)"; fi
+
+# Installs into build/install-check and builds the example against it through pkg-config,
+# linked statically and dynamically.
+install-check: $(MICRO_MODEL)
+	rm -rf build/install-check build/lib/jclip.pc
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/build/install-check
+	PKG_CONFIG_PATH=build/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	  $(CC) $(DIST_WARN) -o build/install-check/embed_shared examples/embed_text.c $$(pkg-config --cflags --libs jclip) && \
+	  $(CC) $(DIST_WARN) -o build/install-check/embed_static examples/embed_text.c $$(pkg-config --cflags jclip) \
+	    build/install-check/lib/libjclip.a $$(pkg-config --libs-only-l --static jclip | sed 's/-ljclip//')
+	LD_LIBRARY_PATH=build/install-check/lib build/install-check/embed_shared $(MICRO_MODEL) "a cat" "a dog"
+	build/install-check/embed_static $(MICRO_MODEL) "a cat" "a dog"
+	rm -f build/lib/jclip.pc
+
+# The hostile suite in `make test` reads the micro model and the fuzz targets.
+test: $(MICRO_MODEL)
+build/test_runner: $(wildcard test/fuzz/*.c test/fuzz/*.h)

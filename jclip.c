@@ -679,6 +679,7 @@ const char *jclip_model_isa(const jclip_model *m) { return m ? m->ops->name : ""
 
 size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
 {
+    if (!m) { if (buf && cap) buf[0] = 0; return 0; } /* like jclip_embed_dim(NULL) */
     const jc_text *T = &m->text;
     const jc_vision *V = &m->vision;
     size_t params = 0;

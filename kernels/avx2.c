@@ -33,7 +33,7 @@ JK2_INLINE float jk2_hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-JK2_INLINE float jk2_hmax(__m256 v)
+JK2_INLINE JC_UNUSED float jk2_hmax(__m256 v) /* unused yet: clang flags it in the amalgamation */
 {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));

@@ -19,6 +19,7 @@
 #include "t_cli.c"
 #include "t_convert.c"
 #include "t_kernels.c"
+#include "t_hostile.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
@@ -31,6 +32,7 @@ static const t_suite t_suites[] = {
     {"cli", suite_cli},
     {"convert", suite_convert},
     {"kernels", suite_kernels},
+    {"hostile", suite_hostile},
 };
 
 int main(int argc, char **argv)

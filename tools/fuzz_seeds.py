@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Builds the fuzzing seed corpora under OUT/<target>/ from the shared test data.
+
+    /usr/bin/python3 tools/fuzz_seeds.py SHARED_DIR MICRO_MODEL OUT
+
+tokenizer: texts (and raw bytes_hex inputs) from golden/tokenizer/bert_wordpiece*.jsonl;
+json: lines of the golden JSONL files plus hand-written edge cases; model: the micro model;
+image: the encoded images under testdata/images (up to 64 KB each); inflate: zlib streams of
+several kinds (stored, fixed, dynamic)."""
+import glob
+import json
+import os
+import sys
+import zlib
+
+
+def put(d, name, data):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    shared, micro, out = sys.argv[1:4]
+    tok = os.path.join(out, "tokenizer")
+    js = os.path.join(out, "json")
+    n = 0
+    for path in sorted(glob.glob(os.path.join(shared, "golden/tokenizer/bert_wordpiece*.jsonl"))):
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+        for i, line in enumerate(lines[:300]):
+            if not line.strip():
+                continue
+            put(js, "%s_%d" % (os.path.basename(path), i), line)
+            o = json.loads(line)
+            data = bytes.fromhex(o["bytes_hex"]) if "bytes_hex" in o else o["text"].encode("utf-8")
+            put(tok, "t%05d" % n, bytes([n % 64]) + data)  # first byte: max_tokens - 2
+            n += 1
+    for i, s in enumerate([b'{"text": "a\\u00e9\\ud83d\\ude00", "id": [1, 2.5e-3, true, null]}',
+                           b'[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]', b'"\\ud800"', b'-0.0e+10',
+                           b'{"a":{"b":{"c":[]}}}', b'  "x"  ']):
+        put(js, "edge%d" % i, s)
+    with open(micro, "rb") as f:
+        put(os.path.join(out, "model"), "micro.jclip", f.read())
+    img = os.path.join(out, "image")
+    for path in sorted(glob.glob(os.path.join(shared, "testdata/images/**/*"), recursive=True)):
+        if os.path.isfile(path) and path.lower().endswith((".png", ".jpg", ".jpeg")) \
+                and os.path.getsize(path) <= 65536:
+            with open(path, "rb") as f:
+                put(img, os.path.relpath(path, shared).replace(os.sep, "_")[-120:], f.read())
+    # inflate: first byte = output capacity / 256 - 1, then a zlib stream
+    infl = os.path.join(out, "inflate")
+    samples = [b"", b"a", b"hello hello hello hello", bytes(range(256)) * 8,
+               b"abcabcabd" * 300, os.urandom(300)]
+    for i, s in enumerate(samples):
+        for level in (0, 1, 9):
+            put(infl, "z%d_%d" % (i, level), bytes([255]) + zlib.compress(s, level))
+        co = zlib.compressobj(6, zlib.DEFLATED, 15, 9, zlib.Z_FIXED)
+        put(infl, "fixed%d" % i, bytes([255]) + co.compress(s) + co.flush())
+
+
+if __name__ == "__main__":
+    main()

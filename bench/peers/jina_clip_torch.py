@@ -24,6 +24,13 @@ import sys
 import time
 
 import numpy as np
+
+# Debian's torch 1.13 runs its GEMMs in OpenBLAS (pthread build), whose own pool ignores
+# torch.set_num_threads and defaults to every core. `bench --threads N` must mean N threads in all,
+# so the pool size is fixed before torch (and with it libopenblas) is loaded.
+if len(sys.argv) > 2 and sys.argv[1] == "bench" and "--threads" in sys.argv:
+    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -35,23 +42,26 @@ import torch.nn.functional as F
 _ST_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 
 
-def load_safetensors(path, prefix=None):
-    """name -> numpy array, optionally only names starting with prefix. Each tensor is read into
-    its own buffer (no mmap), so the process's RSS holds only what the model keeps."""
-    out = {}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        base = 8 + n
-        for name, info in sorted(header.items(), key=lambda kv: kv[1].get("data_offsets", [0])[0]
-                                 if isinstance(kv[1], dict) else 0):
-            if name == "__metadata__" or (prefix and not name.startswith(prefix)):
-                continue
-            a, b = info["data_offsets"]
-            dt = np.dtype(_ST_DTYPES[info["dtype"]]).newbyteorder("<")
-            f.seek(base + a)
-            out[name] = np.fromfile(f, dtype=dt, count=(b - a) // dt.itemsize).reshape(info["shape"])
-    return out
+class SafeTensors:
+    """Lazy reader of a .safetensors file (numpy only): pop(name) reads that one tensor into its
+    own buffer (no mmap), so the process's RSS holds only what the model keeps; `left` is the set
+    of names (under the prefix) not yet taken."""
+
+    def __init__(self, path, prefix=""):
+        self.f = open(path, "rb")
+        n = struct.unpack("<Q", self.f.read(8))[0]
+        self.header = {k: v for k, v in json.loads(self.f.read(n)).items()
+                       if k != "__metadata__" and k.startswith(prefix)}
+        self.base = 8 + n
+        self.left = set(self.header)
+
+    def pop(self, name):
+        info = self.header[name]
+        self.left.discard(name)
+        a, b = info["data_offsets"]
+        dt = np.dtype(_ST_DTYPES[info["dtype"]]).newbyteorder("<")
+        self.f.seek(self.base + a)
+        return np.fromfile(self.f, dtype=dt, count=(b - a) // dt.itemsize).reshape(info["shape"])
 
 
 def text_sizes(cfg):
@@ -257,9 +267,10 @@ def load_tower(ckpt, which):
     """which: 'text' or 'vision'. Only that tower's tensors are read (and held) in memory."""
     cfg = json.load(open(os.path.join(ckpt, "config.json")))
     prefix = "text_model." if which == "text" else "vision_model."
-    sd = load_safetensors(os.path.join(ckpt, "model.safetensors"), prefix)
-    m = (TextTower(cfg) if which == "text" else VisionTower(cfg)).load(sd)
-    assert not sd, "tensors not used: %s" % sorted(sd)[:5]
+    m = TextTower(cfg) if which == "text" else VisionTower(cfg)
+    sd = SafeTensors(os.path.join(ckpt, "model.safetensors"), prefix)
+    m.load(sd)
+    assert not sd.left, "tensors not used: %s" % sorted(sd.left)[:5]
     return m.eval()
 
 
@@ -316,7 +327,8 @@ def cmd_bench(argv):
     print(json.dumps({"engine": "torch", "case": a.case, "threads": a.threads,
                       "ms_median": round(float(np.median(times)), 3), "ms_min": round(min(times), 3),
                       "runs": len(times), "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "version": torch.__version__}))
+                      "version": torch.__version__, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
 
 
 # ------------------------------------------------------------------------------------------

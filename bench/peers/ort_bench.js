@@ -53,6 +53,8 @@ async function session(dir, tower, threads) {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // ORT_SPIN=0 turns off the intra-op pool's busy-waiting (ORT's default is on)
+    extra: { session: { intra_op: { allow_spinning: process.env.ORT_SPIN === '0' ? '0' : '1' } } },
   });
 }
 
@@ -80,6 +82,7 @@ async function bench() {
   console.log(JSON.stringify({
     engine: 'ort', case: name, threads, ms_median: +med.toFixed(3), ms_min: +times[0].toFixed(3), runs: n,
     peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1), version: ort.env.versions.node,
+    spinning: process.env.ORT_SPIN === '0' ? 0 : 1,
   }));
 }
 

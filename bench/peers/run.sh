@@ -12,9 +12,11 @@
 #   bench/peers/run.sh                 # everything below, prints the table
 #
 # What it does, in order:
-#   1. `make jclip` (no -j) and checks the model (MODEL, default build/models/full-s1.jclip).
-#   2. The checkpoint CKPT (default build/ckpt/full-s1; made with shared/tools/make_checkpoint.py
-#      --preset full --seed 1 if missing) -> bench/peers/build/onnx/{text,vision}.onnx via
+#   1. `make jclip` (no -j) and the model MODEL (default build/models/full-s1.jclip, made by the
+#      Makefile's rule as for `make test` if missing: make_checkpoint.py --preset full --seed 1,
+#      then convert/convert.py).
+#   2. The checkpoint CKPT (default build/ckpt/full-s1, the same Makefile rule if missing)
+#      -> bench/peers/build/onnx/{text,vision}.onnx via
 #      torch.onnx.export (opset $OPSET, default 17; dynamic batch/sequence axes), if not there.
 #   3. Parity (VERIFY=1, default when the goldens exist): the PyTorch model and the ONNX graphs
 #      against shared/golden/model/full-s1 (cosine >= 0.99999, max|diff| <= 1e-4). Fails the run
@@ -36,7 +38,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PEERS=bench/peers
 PY=${PY:-$(test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)}
-SHARED=${SHARED:-$(test -d ../shared && echo ../shared || echo /work/shared)}
+SHARED=${SHARED:-${JCLIP_SHARED:-$(test -d ../shared && echo ../shared || echo /work/shared)}}
 MODEL=${MODEL:-build/models/full-s1.jclip}
 CKPT=${CKPT:-build/ckpt/full-s1}
 GOLDEN=${GOLDEN:-$SHARED/golden/model/full-s1}
@@ -55,12 +57,15 @@ say() { printf '== %s\n' "$*" >&2; }
 # 1. jclip
 say "make jclip"
 make jclip >&2
-test -f "$MODEL" || { echo "no model $MODEL (make model / convert the checkpoint first)" >&2; exit 1; }
+case $MODEL in build/models/*.jclip) test -f "$MODEL" || make "$MODEL" >&2 ;; esac # via build/ckpt, as `make test`
+test -f "$MODEL" || { echo "no model $MODEL (convert a checkpoint with convert/convert.py)" >&2; exit 1; }
 
 # 2. checkpoint and ONNX export
 if [ ! -f "$CKPT/model.safetensors" ]; then
-    say "making checkpoint $CKPT"
-    "$PY" "$SHARED/tools/make_checkpoint.py" --preset full --seed 1 --out "$CKPT" >&2
+    case $CKPT in
+    build/ckpt/*) say "making checkpoint $CKPT"; make "$CKPT/model.safetensors" SHARED="$SHARED" >&2 ;;
+    *) echo "no checkpoint $CKPT/model.safetensors" >&2; exit 1 ;;
+    esac
 fi
 "$PY" -c 'import torch, numpy' || { echo "PyTorch missing: apt-get install -y python3-torch python3-numpy" >&2; exit 1; }
 test -d "$PEERS/node_modules/onnxruntime-node" ||

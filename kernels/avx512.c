@@ -186,6 +186,9 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
         if (i < mr) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+        JK512_KEEP(b0); /* edge tiles (mr < 8) would fold them into the FMAs */
+        JK512_KEEP(b1);
+        JK512_KEEP(b2);
 #pragma GCC unroll 8
         for (int i = 0; i < JK512_MR; i++)
             if (i < mr) {
@@ -373,11 +376,13 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                  * micro-kernels run on this one: a few lines per micro-kernel call */
                 int nn = n + JK512_NR < n1 ? (n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR) : 0;
                 int lines = (kc + 15) / 16, total = nn * lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
-                int per = (total + tiles - 1) / (tiles ? tiles : 1), done = 0;
+                int per = (total + tiles - 1) / (tiles ? tiles : 1), prow = 0, pline = 0;
                 for (int m = 0; m < mc; m += JK512_MR) {
-                    for (int e = 0; e < per && done < total; e++, done++)
-                        _mm_prefetch((const char *)(W + (size_t)(n + JK512_NR + done / lines) * K + k0 + 16 * (done % lines)),
-                                     _MM_HINT_T1);
+                    /* (row, line) walked incrementally: a division per line cost 3% of image-1 */
+                    for (int e = 0; e < per && prow < nn; e++) {
+                        _mm_prefetch((const char *)(W + (size_t)(n + JK512_NR + prow) * K + k0 + 16 * pline), _MM_HINT_T1);
+                        if (++pline == lines) pline = 0, prow++;
+                    }
                     jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, Ap + (size_t)m * kc, Bp,
                                   Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
                 }
@@ -494,11 +499,15 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             any |= bits != 0;
         }
         if (!any) continue;
+        /* 16-key chunks that hold keys: the last block of L = 197 has 5, and computing its
+         * four chunks' scores anyway wasted 30% of the score FMAs */
+        const int nb = (jb + 15) / 16;
         /* kt[c][j] = k[j0 + j][c] */
         #pragma GCC unroll 16
         for (int b = 0; b < 4; b++)
             #pragma GCC unroll 16
             for (int cb = 0; cb < nv; cb++) {
+                if (b >= nb) break;
                 __m512 r[16];
                 for (int l = 0; l < 16; l++) {
                     int j = 16 * b + l;
@@ -519,6 +528,7 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                 const float *kr = kt + (size_t)c * JK512_KB;
                 #pragma GCC unroll 16
                 for (int b = 0; b < 4; b++) {
+                    if (b >= nb) break;
                     __m512 kv = _mm512_load_ps(kr + 16 * b);
                     sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
                     sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);

@@ -176,10 +176,32 @@ JK512 static void jk512_pack_b(float *Bp, const float *W, int K, int n, int N, i
 
 /* ---- GEMM: micro-kernels ------------------------------------------------------------------ */
 
+/* Cursor over the lines of the next W sliver (rows of kc floats, `lines` cache lines each) that
+ * the micro-kernels prefetch to L2 while they run on the current one. Issued in a burst before
+ * each call, the ~30 prefetches per call filled the miss buffers and stalled the core (80% of
+ * the driver's samples sat on the instruction after a prefetch); one every `every` k steps
+ * inside the k loop keeps them flowing. */
+typedef struct {
+    const float *row; /* W row of the next line to prefetch (already offset by k0) */
+    size_t K;         /* W row stride */
+    int line, lines;  /* next line within the row; lines per row */
+    int rows;         /* rows left, this one included */
+    int quota, every; /* lines for this call; k steps between two of them */
+} jk512_pf;
+
+JK512_INLINE void jk512_pf_one(jk512_pf *pf)
+{
+    if (pf->quota <= 0 || pf->rows <= 0) return;
+    _mm_prefetch((const char *)(pf->row + 16 * pf->line), _MM_HINT_T1);
+    pf->quota--;
+    if (++pf->line == pf->lines) pf->line = 0, pf->row += pf->K, pf->rows--;
+}
+
 /* C[i][0..nv) (+)= sum_k Ap[k][i] * Bp[k][0..nv) for i < mr; first block adds bias. */
 JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                            int nv, const float *bias, int first)
+                            int nv, const float *bias, int first, jk512_pf *pf)
 {
+    int countdown = pf->every;
     __m512 c[JK512_MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < JK512_MR; i++)
@@ -199,7 +221,12 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
             }
         ap += JK512_MR;
         bp += JK512_NR;
+        if (--countdown == 0) {
+            countdown = pf->every;
+            jk512_pf_one(pf);
+        }
     }
+    while (pf->quota > 0 && pf->rows > 0) jk512_pf_one(pf); /* the rest of this call's share */
     __mmask16 mk[3] = {jk512_mask(nv), jk512_mask(nv - 16), jk512_mask(nv - 32)};
     __m512 bv[3];
     for (int j = 0; j < 3; j++)
@@ -216,17 +243,17 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
 }
 
 JK512 static void jk512_ukr_any(int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                                int nv, const float *bias, int first)
+                                int nv, const float *bias, int first, jk512_pf *pf)
 {
     switch (mr) {
-    case 8: jk512_ukr(8, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 7: jk512_ukr(7, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 6: jk512_ukr(6, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 5: jk512_ukr(5, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 4: jk512_ukr(4, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 3: jk512_ukr(3, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 2: jk512_ukr(2, kc, ap, bp, C, ldc, nv, bias, first); break;
-    default: jk512_ukr(1, kc, ap, bp, C, ldc, nv, bias, first); break;
+    case 8: jk512_ukr(8, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 7: jk512_ukr(7, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 6: jk512_ukr(6, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 5: jk512_ukr(5, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 4: jk512_ukr(4, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 3: jk512_ukr(3, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 2: jk512_ukr(2, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    default: jk512_ukr(1, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
     }
 }
 
@@ -376,15 +403,13 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                  * micro-kernels run on this one: a few lines per micro-kernel call */
                 int nn = n + JK512_NR < n1 ? (n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR) : 0;
                 int lines = (kc + 15) / 16, total = nn * lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
-                int per = (total + tiles - 1) / (tiles ? tiles : 1), prow = 0, pline = 0;
+                int per = (total + tiles - 1) / (tiles ? tiles : 1);
+                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, lines, nn, 0, 1};
+                pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
                 for (int m = 0; m < mc; m += JK512_MR) {
-                    /* (row, line) walked incrementally: a division per line cost 3% of image-1 */
-                    for (int e = 0; e < per && prow < nn; e++) {
-                        _mm_prefetch((const char *)(W + (size_t)(n + JK512_NR + prow) * K + k0 + 16 * pline), _MM_HINT_T1);
-                        if (++pline == lines) pline = 0, prow++;
-                    }
+                    pf.quota = per;
                     jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, Ap + (size_t)m * kc, Bp,
-                                  Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
+                                  Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
                 }
             }
         }

@@ -94,3 +94,17 @@ build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(S
 	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
 test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
 	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
+# --- BLAS=openblas (wt-perf2) ------------------------------------------------------------------
+# `make BLAS=openblas` builds ./jclip and the test runner with every GEMM of more than 8 rows
+# handed to OpenBLAS cblas_sgemm (Debian libopenblas-dev), for comparison only: it is off by
+# default and the default library never depends on it. Unset OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE when running it (see bench-gemm). A stamp rebuilds on switching.
+BLAS_STAMP := build/blas.$(if $(BLAS),$(BLAS),none)
+$(BLAS_STAMP): | build
+	@rm -f build/blas.*
+	@touch $@
+jclip build/test_runner: $(BLAS_STAMP)
+ifeq ($(BLAS),openblas)
+CPPFLAGS += -DJCLIP_BLAS_OPENBLAS -I$(OPENBLAS_INC)
+LDLIBS   += -lopenblas
+endif

@@ -884,6 +884,10 @@ const char *jclip_ctx_error(const jclip_ctx *ctx) { return ctx ? ctx->err : "con
  * Parallel building blocks (each splits over output columns or rows, never over K)
  * ========================================================================================== */
 
+#ifdef JCLIP_BLAS_OPENBLAS
+#include <cblas.h>
+#endif
+
 typedef struct {
     const jk_ops *ops;
     float *Y; size_t ldy;
@@ -907,6 +911,17 @@ static void jc_linear_run(void *arg, int t, int n)
 static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
                       int M, int K, int N)
 {
+#ifdef JCLIP_BLAS_OPENBLAS
+    /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
+     * the streaming kernels, which OpenBLAS does not beat. */
+    if (M > 8) {
+        openblas_set_num_threads(ctx->pool->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, K, W, K, 0.0f, Y, N);
+        if (bias)
+            for (int i = 0; i < M; i++) ctx->ops->add(Y + (size_t)i * N, bias, N);
+        return;
+    }
+#endif
     jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N, ctx->ws, ctx->ws_stride};
     jk_pool_run(ctx->pool, jc_linear_run, &a);
 }

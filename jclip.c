@@ -703,7 +703,7 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
  * Context: scratch memory, thread pool, error message
  * ========================================================================================== */
 
-#define JC_ATTN_QBLOCK 32 /* queries per attention work item (at most) */
+#define JC_ATTN_QBLOCK 128 /* queries per attention work item (at most): each item transposes every key once */
 
 struct jclip_ctx {
     const jclip_model *m;

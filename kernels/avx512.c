@@ -548,15 +548,30 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             __m512 sa[4], sb[4];
             #pragma GCC unroll 16
             for (int b = 0; b < 4; b++) sa[b] = sb[b] = _mm512_setzero_ps();
-            for (int c = 0; c < d; c++) {
-                __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                const float *kr = kt + (size_t)c * JK512_KB;
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) {
-                    if (b >= nb) break;
-                    __m512 kv = _mm512_load_ps(kr + 16 * b);
-                    sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
-                    sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+            /* every kt / v vector is pinned in a register (JK512_KEEP) so that it is loaded once
+             * for both queries instead of being folded into both FMAs */
+            if (nb == 4) {
+                for (int c = 0; c < d; c++) {
+                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
+                    const float *kr = kt + (size_t)c * JK512_KB;
+                    #pragma GCC unroll 16
+                    for (int b = 0; b < 4; b++) {
+                        __m512 kv = _mm512_load_ps(kr + 16 * b);
+                        JK512_KEEP(kv);
+                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
+                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+                    }
+                }
+            } else {
+                for (int c = 0; c < d; c++) {
+                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
+                    const float *kr = kt + (size_t)c * JK512_KB;
+                    for (int b = 0; b < nb; b++) {
+                        __m512 kv = _mm512_load_ps(kr + 16 * b);
+                        JK512_KEEP(kv);
+                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
+                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+                    }
                 }
             }
             __m512 corr2[2];
@@ -605,6 +620,7 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                 #pragma GCC unroll 16
                 for (int cb = 0; cb < nv; cb++) {
                     __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
+                    JK512_KEEP(vv);
                     oa[cb] = _mm512_fmadd_ps(pa, vv, oa[cb]);
                     ob[cb] = _mm512_fmadd_ps(pb, vv, ob[cb]);
                 }

@@ -400,11 +400,20 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                 int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
                 jk512_pack_b(Bp, W, K, n, n1, k0, kc);
                 /* the next sliver's W rows (48 rows x kc floats) stream in while the
-                 * micro-kernels run on this one: a few lines per micro-kernel call */
-                int nn = n + JK512_NR < n1 ? (n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR) : 0;
-                int lines = (kc + 15) / 16, total = nn * lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
+                 * micro-kernels run on this one: a few lines per micro-kernel call. After the
+                 * last sliver of a K block comes the first one of the next K block (without it,
+                 * 1 sliver in 8 of an N = 768 GEMM was packed from memory). */
+                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, (kc + 15) / 16, 0, 0, 1};
+                if (n + JK512_NR < n1) {
+                    pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
+                } else if (k0 + JK512_KC < K) {
+                    int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC;
+                    pf.row = W + (size_t)n0 * K + k0 + JK512_KC;
+                    pf.lines = (kc2 + 15) / 16;
+                    pf.rows = n1 - n0 < JK512_NR ? n1 - n0 : JK512_NR;
+                }
+                int total = pf.rows * pf.lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
                 int per = (total + tiles - 1) / (tiles ? tiles : 1);
-                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, lines, nn, 0, 1};
                 pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
                 for (int m = 0; m < mc; m += JK512_MR) {
                     pf.quota = per;

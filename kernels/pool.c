@@ -157,6 +157,8 @@ static void jk_pool_run(jk_pool *p, jk_task_fn fn, void *arg)
         pthread_mutex_unlock(&p->mu);
         return;
     }
+#else
+    (void)p;
 #endif
     fn(arg, 0, 1);
 }

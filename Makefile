@@ -95,7 +95,7 @@ build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(S
 test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
 	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
 
-# ============================================================================================
+# =====================================================================================
 # Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
 # amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run alloc-test tsan-test
 # amalgamate dist-check amalg-test example install install-check.
@@ -276,3 +276,17 @@ install-check: $(MICRO_MODEL)
 # The hostile suite in `make test` reads the micro model and the fuzz targets.
 test: $(MICRO_MODEL)
 build/test_runner: $(wildcard test/fuzz/*.c test/fuzz/*.h)
+# --- BLAS=openblas (wt-perf2) ------------------------------------------------------------------
+# `make BLAS=openblas` builds ./jclip and the test runner with every GEMM of more than 8 rows
+# handed to OpenBLAS cblas_sgemm (Debian libopenblas-dev), for comparison only: it is off by
+# default and the default library never depends on it. Unset OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE when running it (see bench-gemm). A stamp rebuilds on switching.
+BLAS_STAMP := build/blas.$(if $(BLAS),$(BLAS),none)
+$(BLAS_STAMP): | build
+	@rm -f build/blas.*
+	@touch $@
+jclip build/test_runner: $(BLAS_STAMP)
+ifeq ($(BLAS),openblas)
+CPPFLAGS += -DJCLIP_BLAS_OPENBLAS -I$(OPENBLAS_INC)
+LDLIBS   += -lopenblas
+endif

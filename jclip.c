@@ -704,7 +704,7 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
  * Context: scratch memory, thread pool, error message
  * ========================================================================================== */
 
-#define JC_ATTN_QBLOCK 32 /* queries per attention work item (at most) */
+#define JC_ATTN_QBLOCK 128 /* queries per attention work item (at most): each item transposes every key once */
 
 struct jclip_ctx {
     const jclip_model *m;
@@ -885,6 +885,10 @@ const char *jclip_ctx_error(const jclip_ctx *ctx) { return ctx ? ctx->err : "con
  * Parallel building blocks (each splits over output columns or rows, never over K)
  * ========================================================================================== */
 
+#ifdef JCLIP_BLAS_OPENBLAS
+#include <cblas.h>
+#endif
+
 typedef struct {
     const jk_ops *ops;
     float *Y; size_t ldy;
@@ -908,6 +912,17 @@ static void jc_linear_run(void *arg, int t, int n)
 static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
                       int M, int K, int N)
 {
+#ifdef JCLIP_BLAS_OPENBLAS
+    /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
+     * the streaming kernels, which OpenBLAS does not beat. */
+    if (M > 8) {
+        openblas_set_num_threads(ctx->pool->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, X, K, W, K, 0.0f, Y, N);
+        if (bias)
+            for (int i = 0; i < M; i++) ctx->ops->add(Y + (size_t)i * N, bias, N);
+        return;
+    }
+#endif
     jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N, ctx->ws, ctx->ws_stride};
     jk_pool_run(ctx->pool, jc_linear_run, &a);
 }
@@ -945,14 +960,33 @@ static void jc_attention(jclip_ctx *ctx, jc_attn_task *a)
 }
 
 /* Row-wise operations split over rows. */
-enum { JC_ROW_LN, JC_ROW_ADD_LN, JC_ROW_GEGLU, JC_ROW_SWIGLU_LN };
+enum { JC_ROW_LN, JC_ROW_ADD_LN, JC_ROW_GEGLU, JC_ROW_SWIGLU_LN, JC_ROW_ADD, JC_ROW_ROPE };
 typedef struct {
     jclip_ctx *ctx;
     int op, rows, n;
     float *y; const float *x;   /* LN: y = LN(x (+ y if ADD)) */
+    float *y2;                  /* ROPE: the keys (y: the queries) */
     const float *w, *b;
     float eps;
 } jc_rows_task;
+
+/* RoPE on rows r0..r1-1 of x ([n_tok, d_model]); row 0 (CLS) is left alone. */
+static void jc_rope_rows(const jclip_ctx *ctx, float *x, int r0, int r1)
+{
+    const jc_vision *V = &ctx->m->vision;
+    for (int p = (r0 > 1 ? r0 : 1) - 1; p + 1 < r1; p++) {
+        float *row = x + (size_t)(p + 1) * V->d_model;
+        const float *cs = ctx->rope_cos + (size_t)p * V->d_head, *sn = ctx->rope_sin + (size_t)p * V->d_head;
+        for (int h = 0; h < V->n_head; h++) {
+            float *u = row + (size_t)h * V->d_head;
+            for (int c = 0; c < V->d_head; c += 2) {
+                float a = u[c], b = u[c + 1];
+                u[c] = a * cs[c] - b * sn[c];
+                u[c + 1] = b * cs[c + 1] + a * sn[c + 1];
+            }
+        }
+    }
+}
 
 static void jc_rows_run(void *arg, int t, int nt)
 {
@@ -973,6 +1007,13 @@ static void jc_rows_run(void *arg, int t, int nt)
         case JC_ROW_GEGLU: /* y[r, n] = GELU(x[r, :n]) * x[r, n:2n] */
             ops->geglu(a->y + r * n, a->x + r * 2 * n, a->n);
             break;
+        case JC_ROW_ADD: /* y += x */
+            ops->add(a->y + r * n, a->x + r * n, a->n);
+            break;
+        case JC_ROW_ROPE: /* rotate row r of y (queries) and of y2 (keys) */
+            jc_rope_rows(a->ctx, a->y, r, r + 1);
+            jc_rope_rows(a->ctx, a->y2, r, r + 1);
+            break;
         case JC_ROW_SWIGLU_LN: /* y = LN(SiLU(y) * x) */
             ops->swiglu(a->y + r * n, a->y + r * n, a->x + r * n, a->n);
             ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
@@ -984,7 +1025,7 @@ static void jc_rows_run(void *arg, int t, int nt)
 static void jc_rows(jclip_ctx *ctx, int op, int rows, int n, float *y, const float *x,
                     const float *w, const float *b, float eps)
 {
-    jc_rows_task a = {ctx, op, rows, n, y, x, w, b, eps};
+    jc_rows_task a = {ctx, op, rows, n, y, x, NULL, w, b, eps};
     jk_pool_run(ctx->pool, jc_rows_run, &a);
 }
 
@@ -1062,22 +1103,14 @@ static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out
  * Vision tower (ARCHITECTURE.md §4): pre-LN EVA02 with 2-D RoPE, sub-LN and SwiGLU
  * ========================================================================================== */
 
-/* Rotates interleaved pairs of every head of rows 1..n_tok-1 (the CLS row is not rotated). */
-static void jc_rope_apply(const jclip_ctx *ctx, float *x)
+/* Rotates interleaved pairs of every head of rows 1..n_tok-1 (the CLS row is not rotated),
+ * split over rows between the threads together with the keys (JC_ROW_ROPE): run serially it
+ * kept one core busy while the other spun. q and k: [n_tok, d_model]. */
+static void jc_rope_apply(jclip_ctx *ctx, float *q, float *k)
 {
     const jc_vision *V = &ctx->m->vision;
-    for (int p = 0; p + 1 < V->n_tok; p++) {
-        float *row = x + (size_t)(p + 1) * V->d_model;
-        const float *cs = ctx->rope_cos + (size_t)p * V->d_head, *sn = ctx->rope_sin + (size_t)p * V->d_head;
-        for (int h = 0; h < V->n_head; h++) {
-            float *u = row + (size_t)h * V->d_head;
-            for (int c = 0; c < V->d_head; c += 2) {
-                float a = u[c], b = u[c + 1];
-                u[c] = a * cs[c] - b * sn[c];
-                u[c + 1] = b * cs[c + 1] + a * sn[c + 1];
-            }
-        }
-    }
+    jc_rows_task a = {ctx, JC_ROW_ROPE, V->n_tok, V->d_model, q, NULL, k, NULL, NULL, 0};
+    jk_pool_run(ctx->pool, jc_rows_run, &a);
 }
 
 /* pixels: [3, image, image] normalised floats. */
@@ -1106,8 +1139,7 @@ static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
         jc_linear(ctx, ctx->vq, ctx->vh, Ly->wq, Ly->bq, N, D, D);
         jc_linear(ctx, ctx->vk, ctx->vh, Ly->wk, NULL, N, D, D);
         jc_linear(ctx, ctx->vv, ctx->vh, Ly->wv, Ly->bv, N, D, D);
-        jc_rope_apply(ctx, ctx->vq);
-        jc_rope_apply(ctx, ctx->vk);
+        jc_rope_apply(ctx, ctx->vq, ctx->vk);
         jc_attn_task at;
         memset(&at, 0, sizeof at);
         at.out = ctx->vo; at.ldo = (size_t)D;
@@ -1118,13 +1150,13 @@ static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
         jc_attention(ctx, &at);
         jc_rows(ctx, JC_ROW_LN, N, D, ctx->vo, ctx->vo, Ly->lnA_w, Ly->lnA_b, V->eps);
         jc_linear(ctx, ctx->vh, ctx->vo, Ly->wp, Ly->bp, N, D, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) x[i] += ctx->vh[i];
+        jc_rows(ctx, JC_ROW_ADD, N, D, x, ctx->vh, NULL, NULL, 0);
         jc_rows(ctx, JC_ROW_LN, N, D, ctx->vh, x, Ly->ln2_w, Ly->ln2_b, V->eps);
         jc_linear(ctx, ctx->va, ctx->vh, Ly->w1, Ly->b1, N, D, F);
         jc_linear(ctx, ctx->vb, ctx->vh, Ly->w2, Ly->b2, N, D, F);
         jc_rows(ctx, JC_ROW_SWIGLU_LN, N, F, ctx->va, ctx->vb, Ly->lnF_w, Ly->lnF_b, V->eps);
         jc_linear(ctx, ctx->vh, ctx->va, Ly->w3, Ly->b3, N, F, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) x[i] += ctx->vh[i];
+        jc_rows(ctx, JC_ROW_ADD, N, D, x, ctx->vh, NULL, NULL, 0);
     }
     ctx->ops->layernorm(ctx->vh, x, V->ln_w, V->ln_b, D, V->eps); /* CLS row only */
     jc_l2_normalize(out, ctx->vh, D);

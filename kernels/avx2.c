@@ -2,7 +2,7 @@
  *
  * Same structure as kernels/avx512.c with 8-float vectors and 16 registers: a 6 x 16
  * micro-kernel (12 ymm accumulators) over packed X panels and a packed 16-wide W sliver,
- * a 4 x 3 dot-product kernel for short inputs, and vector exp/erf for the gates. Compiled
+ * a one-pass streaming dot-product kernel for up to 8 rows, and vector exp/erf for the gates. Compiled
  * in every x86-64 build through target attributes; chosen after cpuid + XGETBV. */
 #include "scalar.c"
 
@@ -16,7 +16,7 @@
 #define JK2_NR 16
 #define JK2_KC 256
 #define JK2_MC 504
-#define JK2_DOT_MAX 4
+#define JK2_DOT_MAX 8
 
 /* Lane mask with the first n of 8 lanes set (n clamped to [0, 8]). */
 JK2_INLINE __m256i jk2_mask(int n)
@@ -194,35 +194,96 @@ JK2 static void jk2_ukr_any(int mr, int kc, const float *ap, const float *bp, fl
     }
 }
 
-/* Dot-product tile: Y[i][n + j] = X[i] . W[n + j] + bias for i < mr <= 4, j < nn <= 3. */
-JK2_INLINE void jk2_dot(const int mr, float *Y, size_t ldy, const float *X, size_t ldx, const float *W, int K,
-                        int n, int nn, const float *bias)
+/* Short X (M <= JK2_DOT_MAX rows, a short text): memory bound, so W is read in place, once,
+ * in blocks of R consecutive rows, while the next block is prefetched to L2 one cache line per
+ * row every 16 floats (the pace at which the block is consumed). R depends on the rows so that
+ * mr * R accumulators + R W vectors + 1 X vector fit in the 16 ymm registers in one pass:
+ *
+ *   mr:  1-2  3-4  5-6  7-8
+ *   R:    4    2    2    1      (accumulators: <= 8, 8, 12, 8)
+ *
+ *        k ->  (8 floats per step)
+ *   W n+0 [==========]        X m0 [==========]     c[m][j] += X[m] * W[n+j]
+ *     ..  (R rows)        x     ..  (mr rows)
+ *   prefetch: W[n+R .. n+2R), same pace */
+JK2_INLINE void jk2_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
+                         const float *w, int K, int nn, const float *bias, const float *pf)
 {
-    const float *w0 = W + (size_t)n * K;
-    const float *w1 = nn > 1 ? w0 + K : w0, *w2 = nn > 2 ? w0 + 2 * (size_t)K : w0;
-    __m256 c[4][3];
+    const float *wr[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        if (i < mr) c[i][0] = c[i][1] = c[i][2] = _mm256_setzero_ps();
-    for (int k = 0; k < K; k += 8) {
-        __m256i km = jk2_mask(K - k);
-        __m256 b0, b1, b2;
-        if (k + 8 <= K) b0 = _mm256_loadu_ps(w0 + k), b1 = _mm256_loadu_ps(w1 + k), b2 = _mm256_loadu_ps(w2 + k);
-        else b0 = _mm256_maskload_ps(w0 + k, km), b1 = _mm256_maskload_ps(w1 + k, km), b2 = _mm256_maskload_ps(w2 + k, km);
+    for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j < nn ? j : 0) * K;
+    __m256 c[8][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if (i < mr && j < R) c[i][j] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        if (pf && (k & 15) == 0) {
+            const char *q = (const char *)(pf + (size_t)R * k);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < R) _mm_prefetch(q + 64 * j, _MM_HINT_T1);
+        }
+        __m256 b[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            if (j < R) b[j] = _mm256_loadu_ps(wr[j] + k);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
             if (i < mr) {
-                const float *x = X + (size_t)i * ldx + k;
-                __m256 a = k + 8 <= K ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, km);
-                c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-                c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
-                c[i][2] = _mm256_fmadd_ps(a, b2, c[i][2]);
+                __m256 a = _mm256_loadu_ps(X + (size_t)i * ldx + k);
+                __asm__("" : "+x"(a)); /* one load feeding R FMAs, not R folded loads */
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    if (j < R) c[i][j] = _mm256_fmadd_ps(a, b[j], c[i][j]);
             }
     }
+    if (k < K) {
+        __m256i km = jk2_mask(K - k);
+        __m256 b[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if (j < R) b[j] = _mm256_maskload_ps(wr[j] + k, km);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (i < mr) {
+                __m256 a = _mm256_maskload_ps(X + (size_t)i * ldx + k, km);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    if (j < R) c[i][j] = _mm256_fmadd_ps(a, b[j], c[i][j]);
+            }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
         if (i < mr)
-            for (int j = 0; j < nn; j++) Y[(size_t)i * ldy + n + j] = jk2_hsum(c[i][j]) + (bias ? bias[n + j] : 0.0f);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                if (j < R && j < nn) Y[(size_t)i * ldy + j] = jk2_hsum(c[i][j]) + (bias ? bias[j] : 0.0f);
+}
+
+JK2 static void jk2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+                               const float *bias, int M, int K, int n0, int n1)
+{
+    const int R = M <= 2 ? 4 : M <= 6 ? 2 : 1;
+    for (int n = n0; n < n1; n += R) {
+        int nn = n1 - n < R ? n1 - n : R;
+        const float *w = W + (size_t)n * K;
+        const float *pf = n + R < n1 ? w + (size_t)R * K : NULL;
+        float *y = Y + n;
+        const float *b = bias ? bias + n : NULL;
+        switch (M) {
+        case 8: jk2_dotr(8, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 7: jk2_dotr(7, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 6: jk2_dotr(6, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 5: jk2_dotr(5, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 4: jk2_dotr(4, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 3: jk2_dotr(3, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 2: jk2_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        default: jk2_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        }
+    }
 }
 
 static size_t jk2_linear_ws(int M, int K)
@@ -236,15 +297,7 @@ JK2 static void jk2_linear(float *Y, size_t ldy, const float *X, size_t ldx, con
                            int M, int K, int n0, int n1, float *ws)
 {
     if (M <= JK2_DOT_MAX) {
-        for (int n = n0; n < n1; n += 3) {
-            int nn = n1 - n < 3 ? n1 - n : 3;
-            switch (M) {
-            case 4: jk2_dot(4, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-            case 3: jk2_dot(3, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-            case 2: jk2_dot(2, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-            default: jk2_dot(1, Y, ldy, X, ldx, W, K, n, nn, bias); break;
-            }
-        }
+        jk2_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
         return;
     }
     float *Bp = jk_align64(ws);

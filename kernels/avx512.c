@@ -36,13 +36,19 @@
 #define JK512_MC 512
 #define JK512_DOT_MAX 8
 #ifndef JK512_PF_DIST
-#define JK512_PF_DIST 1 /* blocks of 4 W rows ahead */
+#define JK512_PF_DIST 2 /* blocks of R W rows ahead: 2 measured 7% (K=768) and 3% (K=3072) above 1, M=8, one core */
 #endif
 #ifndef JK512_PF_HINT
 #define JK512_PF_HINT _MM_HINT_T1 /* to L2: measured 1.5x faster than T0 at M = 8 (L1 would thrash) */
 #endif
 
 /* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Pins a vector in a register: without it GCC folds a load that feeds several FMAs into each
+ * of them as a memory operand (vfmadd231ps (mem), ...), which turns the short-X kernel's 11
+ * loads per 24 FMAs into 28 and makes it load-port bound (88 -> 105 GFLOP/s on one core with
+ * the weights in L2, M = 8, K = 768). */
+#define JK512_KEEP(v) __asm__("" : "+v"(v))
 
 JK512_INLINE __mmask16 jk512_mask(int n) /* first n lanes, n in [0, 16] */
 {
@@ -170,16 +176,41 @@ JK512 static void jk512_pack_b(float *Bp, const float *W, int K, int n, int N, i
 
 /* ---- GEMM: micro-kernels ------------------------------------------------------------------ */
 
+/* Cursor over the lines of the next W sliver (rows of kc floats, `lines` cache lines each) that
+ * the micro-kernels prefetch to L2 while they run on the current one. Issued in a burst before
+ * each call, the ~30 prefetches per call filled the miss buffers and stalled the core (80% of
+ * the driver's samples sat on the instruction after a prefetch); one every `every` k steps
+ * inside the k loop keeps them flowing. */
+typedef struct {
+    const float *row; /* W row of the next line to prefetch (already offset by k0) */
+    size_t K;         /* W row stride */
+    int line, lines;  /* next line within the row; lines per row */
+    int rows;         /* rows left, this one included */
+    int quota, every; /* lines for this call; k steps between two of them */
+} jk512_pf;
+
+JK512_INLINE void jk512_pf_one(jk512_pf *pf)
+{
+    if (pf->quota <= 0 || pf->rows <= 0) return;
+    _mm_prefetch((const char *)(pf->row + 16 * pf->line), _MM_HINT_T1);
+    pf->quota--;
+    if (++pf->line == pf->lines) pf->line = 0, pf->row += pf->K, pf->rows--;
+}
+
 /* C[i][0..nv) (+)= sum_k Ap[k][i] * Bp[k][0..nv) for i < mr; first block adds bias. */
 JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                            int nv, const float *bias, int first)
+                            int nv, const float *bias, int first, jk512_pf *pf)
 {
+    int countdown = pf->every;
     __m512 c[JK512_MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < JK512_MR; i++)
         if (i < mr) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+        JK512_KEEP(b0); /* edge tiles (mr < 8) would fold them into the FMAs */
+        JK512_KEEP(b1);
+        JK512_KEEP(b2);
 #pragma GCC unroll 8
         for (int i = 0; i < JK512_MR; i++)
             if (i < mr) {
@@ -190,7 +221,12 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
             }
         ap += JK512_MR;
         bp += JK512_NR;
+        if (--countdown == 0) {
+            countdown = pf->every;
+            jk512_pf_one(pf);
+        }
     }
+    while (pf->quota > 0 && pf->rows > 0) jk512_pf_one(pf); /* the rest of this call's share */
     __mmask16 mk[3] = {jk512_mask(nv), jk512_mask(nv - 16), jk512_mask(nv - 32)};
     __m512 bv[3];
     for (int j = 0; j < 3; j++)
@@ -207,17 +243,17 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
 }
 
 JK512 static void jk512_ukr_any(int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                                int nv, const float *bias, int first)
+                                int nv, const float *bias, int first, jk512_pf *pf)
 {
     switch (mr) {
-    case 8: jk512_ukr(8, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 7: jk512_ukr(7, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 6: jk512_ukr(6, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 5: jk512_ukr(5, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 4: jk512_ukr(4, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 3: jk512_ukr(3, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 2: jk512_ukr(2, kc, ap, bp, C, ldc, nv, bias, first); break;
-    default: jk512_ukr(1, kc, ap, bp, C, ldc, nv, bias, first); break;
+    case 8: jk512_ukr(8, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 7: jk512_ukr(7, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 6: jk512_ukr(6, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 5: jk512_ukr(5, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 4: jk512_ukr(4, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 3: jk512_ukr(3, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 2: jk512_ukr(2, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    default: jk512_ukr(1, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
     }
 }
 
@@ -280,6 +316,7 @@ JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, co
         for (int i = 0; i < 8; i++)
             if (i < mr) {
                 __m512 a = _mm512_loadu_ps(X + (size_t)i * ldx + k);
+                JK512_KEEP(a);
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++)
                     if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
@@ -363,16 +400,25 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                 int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
                 jk512_pack_b(Bp, W, K, n, n1, k0, kc);
                 /* the next sliver's W rows (48 rows x kc floats) stream in while the
-                 * micro-kernels run on this one: a few lines per micro-kernel call */
-                int nn = n + JK512_NR < n1 ? (n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR) : 0;
-                int lines = (kc + 15) / 16, total = nn * lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
-                int per = (total + tiles - 1) / (tiles ? tiles : 1), done = 0;
+                 * micro-kernels run on this one: a few lines per micro-kernel call. After the
+                 * last sliver of a K block comes the first one of the next K block (without it,
+                 * 1 sliver in 8 of an N = 768 GEMM was packed from memory). */
+                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, (kc + 15) / 16, 0, 0, 1};
+                if (n + JK512_NR < n1) {
+                    pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
+                } else if (k0 + JK512_KC < K) {
+                    int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC;
+                    pf.row = W + (size_t)n0 * K + k0 + JK512_KC;
+                    pf.lines = (kc2 + 15) / 16;
+                    pf.rows = n1 - n0 < JK512_NR ? n1 - n0 : JK512_NR;
+                }
+                int total = pf.rows * pf.lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
+                int per = (total + tiles - 1) / (tiles ? tiles : 1);
+                pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
                 for (int m = 0; m < mc; m += JK512_MR) {
-                    for (int e = 0; e < per && done < total; e++, done++)
-                        _mm_prefetch((const char *)(W + (size_t)(n + JK512_NR + done / lines) * K + k0 + 16 * (done % lines)),
-                                     _MM_HINT_T1);
+                    pf.quota = per;
                     jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, Ap + (size_t)m * kc, Bp,
-                                  Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
+                                  Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
                 }
             }
         }
@@ -487,11 +533,15 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             any |= bits != 0;
         }
         if (!any) continue;
+        /* 16-key chunks that hold keys: the last block of L = 197 has 5, and computing its
+         * four chunks' scores anyway wasted 30% of the score FMAs */
+        const int nb = (jb + 15) / 16;
         /* kt[c][j] = k[j0 + j][c] */
         #pragma GCC unroll 16
         for (int b = 0; b < 4; b++)
             #pragma GCC unroll 16
             for (int cb = 0; cb < nv; cb++) {
+                if (b >= nb) break;
                 __m512 r[16];
                 for (int l = 0; l < 16; l++) {
                     int j = 16 * b + l;
@@ -507,14 +557,30 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             __m512 sa[4], sb[4];
             #pragma GCC unroll 16
             for (int b = 0; b < 4; b++) sa[b] = sb[b] = _mm512_setzero_ps();
-            for (int c = 0; c < d; c++) {
-                __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                const float *kr = kt + (size_t)c * JK512_KB;
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) {
-                    __m512 kv = _mm512_load_ps(kr + 16 * b);
-                    sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
-                    sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+            /* every kt / v vector is pinned in a register (JK512_KEEP) so that it is loaded once
+             * for both queries instead of being folded into both FMAs */
+            if (nb == 4) {
+                for (int c = 0; c < d; c++) {
+                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
+                    const float *kr = kt + (size_t)c * JK512_KB;
+                    #pragma GCC unroll 16
+                    for (int b = 0; b < 4; b++) {
+                        __m512 kv = _mm512_load_ps(kr + 16 * b);
+                        JK512_KEEP(kv);
+                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
+                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+                    }
+                }
+            } else {
+                for (int c = 0; c < d; c++) {
+                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
+                    const float *kr = kt + (size_t)c * JK512_KB;
+                    for (int b = 0; b < nb; b++) {
+                        __m512 kv = _mm512_load_ps(kr + 16 * b);
+                        JK512_KEEP(kv);
+                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
+                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
+                    }
                 }
             }
             __m512 corr2[2];
@@ -563,6 +629,7 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                 #pragma GCC unroll 16
                 for (int cb = 0; cb < nv; cb++) {
                     __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
+                    JK512_KEEP(vv);
                     oa[cb] = _mm512_fmadd_ps(pa, vv, oa[cb]);
                     ob[cb] = _mm512_fmadd_ps(pb, vv, ob[cb]);
                 }

@@ -18,7 +18,7 @@ static float *t_k_ws(size_t n) { return (float *)malloc((n + 16) * sizeof(float)
 
 static void t_k_linear(const jk_ops *ops)
 {
-    static const int Ms[] = {1, 2, 3, 7, 8, 9, 13, 17, 31, 64, 197};
+    static const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 31, 64, 197};
     static const int Ns[] = {1, 3, 13, 17, 47, 48, 49, 97, 130};
     static const int Ks[] = {1, 3, 7, 16, 17, 31, 64, 257, 300, 768};
     double worst = 0;

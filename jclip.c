@@ -295,8 +295,8 @@ static int jf_parse(jclip_model *m, char *err, size_t cap)
         case JF_STR: case JF_F32A: case JF_I32A: {
             if (!jf_take(&c, 4, &p)) goto trunc_meta;
             e->n = jf_u32(p);
-            size_t bytes = (size_t)e->n * (e->type == JF_STR ? 1 : 4);
-            if (!jf_take(&c, bytes, &e->data)) goto trunc_meta;
+            size_t bytes;
+            if (!jc_mul((size_t)e->n, e->type == JF_STR ? 1 : 4, &bytes) || !jf_take(&c, bytes, &e->data)) goto trunc_meta;
             break;
         }
         case JF_BLOB:
@@ -760,6 +760,7 @@ void jclip_ctx_params_default(jclip_ctx_params *p)
     p->max_text_bytes = (size_t)16 << 20;
     p->max_pixels = JCLIP_DEFAULT_MAX_PIXELS;
     p->max_image_bytes = (size_t)256 << 20;
+    p->max_ctx_bytes = (size_t)1 << 31;
 }
 
 static int jc_default_threads(void)
@@ -855,6 +856,18 @@ int jclip_ctx_create(const jclip_model *m, const jclip_ctx_params *params, jclip
         int dh = T->d_head > V->d_head ? T->d_head : V->d_head;
         size_t lw = ops->linear_ws((int)srow, kmax), aw = ops->attention_ws((int)srow, dh, JC_ATTN_QBLOCK);
         ctx->ws_stride = (lw > aw ? lw : aw) + 16;
+    }
+    {   /* bound the scratch before allocating it: a hostile model file can declare tower sizes
+         * whose per-token buffers dwarf the file itself */
+        double floats = (double)L * (6.0 * T->d_model + 3.0 * T->d_ff) +
+                        (double)N * (6.0 * V->d_model + 2.0 * V->d_ff) + 6.0 * (double)V->image * V->image +
+                        2.0 * (double)P2 * V->d_head + (double)ctx->pool->n * (double)ctx->ws_stride;
+        double bytes = 4.0 * floats;
+        if (bytes > (double)p.max_ctx_bytes) {
+            jclip_ctx_free(ctx);
+            return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "context scratch of %.0f MB for %zu tokens exceeds max_ctx_bytes (%zu MB)",
+                           bytes / 1048576.0, L, p.max_ctx_bytes >> 20);
+        }
     }
     int ok = (ctx->ids = (int32_t *)JCLIP_MALLOC(L * sizeof(int32_t))) != NULL &&
              (ctx->valid = (uint8_t *)JCLIP_MALLOC(L)) != NULL &&

@@ -102,6 +102,8 @@ typedef struct jclip_ctx_params {
     uint64_t max_pixels;    /* largest decoded image, width*height (default
                                JCLIP_DEFAULT_MAX_PIXELS) */
     size_t max_image_bytes; /* largest encoded image accepted (default 256 MiB) */
+    size_t max_ctx_bytes;   /* cap on the scratch memory the context allocates up front
+                               (default 2 GiB; jina-clip-v1 needs ~30 MB at 512 tokens) */
 } jclip_ctx_params;
 
 /* Fills p with the defaults above. */

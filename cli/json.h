@@ -248,7 +248,7 @@ static __attribute__((unused)) json_value *json_get(const json_value *obj, const
 {
     if (!obj || obj->type != JSON_OBJECT) return NULL;
     for (json_value *c = obj->child; c; c = c->next)
-        if (strcmp(c->key, key) == 0) return c;
+        if (c->key_len == strlen(key) && memcmp(c->key, key, c->key_len) == 0) return c;
     return NULL;
 }
 

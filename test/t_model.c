@@ -273,8 +273,12 @@ static void t_api_edges(void)
     for (size_t i = 0; i < big; i++) longtxt[i] = "hello world "[i % 12];
     T_CHECK(jclip_embed_text(c1, longtxt, big, a, (size_t)D) == 0, "long text is truncated and embedded: %s", jclip_ctx_error(c1));
     free(longtxt);
-    p.max_tokens = 1;
     jclip_ctx *cx = NULL;
+    p.max_ctx_bytes = 1 << 20;
+    T_CHECK(jclip_ctx_create(m, &p, &cx, err, sizeof err) == JCLIP_ERR_LIMIT && cx == NULL && strstr(err, "max_ctx_bytes"),
+            "scratch above max_ctx_bytes is refused before allocating: %s", err);
+    jclip_ctx_params_default(&p);
+    p.max_tokens = 1;
     T_CHECK(jclip_ctx_create(m, &p, &cx, err, sizeof err) == JCLIP_ERR_ARG && cx == NULL, "max_tokens 1 is rejected");
     jclip_ctx_free(c1);
     jclip_ctx_free(c3);

@@ -909,16 +909,24 @@ typedef struct {
     const float *W, *bias;
     int M, K, N;
     float *ws; size_t ws_stride;
+    jk_claim claim;
 } jc_linear_task;
 
 static void jc_linear_run(void *arg, int t, int n)
 {
     jc_linear_task *a = (jc_linear_task *)arg;
-    int lo, hi;
-    jk_split(a->N, a->ops->n_grain, t, n, &lo, &hi);
-    if (lo < hi)
-        a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi,
-                       a->ws + (size_t)t * a->ws_stride);
+    float *ws = a->ws + (size_t)t * a->ws_stride;
+    if (n == 1) { /* one thread: one call, no per-chunk repacking of X */
+        a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, 0, a->N, ws);
+        return;
+    }
+    /* column chunks claimed dynamically (kernels give the same result for any split at grain
+     * multiples); wider chunks for the packed GEMM, which repacks X once per call */
+    int chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (a->N + chunk - 1) / chunk;
+    for (int c; (c = jk_claim_next(&a->claim)) < chunks;) {
+        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
+        a->ops->linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi, ws);
+    }
 }
 
 /* Y[M, N] = X[M, K] W[N, K]^T + bias */
@@ -936,7 +944,14 @@ static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, 
         return;
     }
 #endif
-    jc_linear_task a = {ctx->ops, Y, (size_t)N, X, (size_t)K, W, bias, M, K, N, ctx->ws, ctx->ws_stride};
+    jc_linear_task a;
+    a.ops = ctx->ops;
+    a.Y = Y; a.ldy = (size_t)N;
+    a.X = X; a.ldx = (size_t)K;
+    a.W = W; a.bias = bias;
+    a.M = M; a.K = K; a.N = N;
+    a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
+    jk_claim_init(&a.claim);
     jk_pool_run(ctx->pool, jc_linear_run, &a);
 }
 
@@ -948,15 +963,15 @@ typedef struct {
     int L, n_head, d_head, blocks;
     float scale;
     const float *slopes; /* [n_head] or NULL */
+    jk_claim claim;
 } jc_attn_task;
 
 static void jc_attn_run(void *arg, int t, int n)
 {
     jc_attn_task *a = (jc_attn_task *)arg;
-    int lo, hi;
-    jk_split(a->n_head * a->blocks, 1, t, n, &lo, &hi);
+    (void)n;
     float *scratch = a->ctx->ws + (size_t)t * a->ctx->ws_stride;
-    for (int it = lo; it < hi; it++) {
+    for (int it, items = a->n_head * a->blocks; (it = jk_claim_next(&a->claim)) < items;) {
         int h = it / a->blocks, b = it % a->blocks;
         int i0 = (int)((long long)a->L * b / a->blocks), i1 = (int)((long long)a->L * (b + 1) / a->blocks);
         size_t c = (size_t)h * (size_t)a->d_head;
@@ -969,6 +984,7 @@ static void jc_attention(jclip_ctx *ctx, jc_attn_task *a)
 {
     a->ctx = ctx;
     a->blocks = (a->L + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK;
+    jk_claim_init(&a->claim);
     jk_pool_run(ctx->pool, jc_attn_run, a);
 }
 
@@ -981,6 +997,7 @@ typedef struct {
     float *y2;                  /* ROPE: the keys (y: the queries) */
     const float *w, *b;
     float eps;
+    jk_claim claim;
 } jc_rows_task;
 
 /* RoPE on rows r0..r1-1 of x ([n_tok, d_model]); row 0 (CLS) is left alone. */
@@ -1005,32 +1022,36 @@ static void jc_rows_run(void *arg, int t, int nt)
 {
     jc_rows_task *a = (jc_rows_task *)arg;
     const jk_ops *ops = a->ctx->ops;
-    int lo, hi;
-    jk_split(a->rows, 1, t, nt, &lo, &hi);
-    for (int r = lo; r < hi; r++) {
-        size_t n = (size_t)a->n;
-        switch (a->op) {
-        case JC_ROW_LN:
-            ops->layernorm(a->y + r * n, a->x + r * n, a->w, a->b, a->n, a->eps);
-            break;
-        case JC_ROW_ADD_LN: /* y = LN(y + x) */
-            ops->add(a->y + r * n, a->x + r * n, a->n);
-            ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
-            break;
-        case JC_ROW_GEGLU: /* y[r, n] = GELU(x[r, :n]) * x[r, n:2n] */
-            ops->geglu(a->y + r * n, a->x + r * 2 * n, a->n);
-            break;
-        case JC_ROW_ADD: /* y += x */
-            ops->add(a->y + r * n, a->x + r * n, a->n);
-            break;
-        case JC_ROW_ROPE: /* rotate row r of y (queries) and of y2 (keys) */
-            jc_rope_rows(a->ctx, a->y, r, r + 1);
-            jc_rope_rows(a->ctx, a->y2, r, r + 1);
-            break;
-        case JC_ROW_SWIGLU_LN: /* y = LN(SiLU(y) * x) */
-            ops->swiglu(a->y + r * n, a->y + r * n, a->x + r * n, a->n);
-            ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
-            break;
+    (void)t;
+    (void)nt;
+    const int per = 8; /* rows per claimed chunk */
+    for (int c; (c = jk_claim_next(&a->claim)) * per < a->rows;) {
+        const int lo = c * per, hi = lo + per < a->rows ? lo + per : a->rows;
+        for (int r = lo; r < hi; r++) {
+            size_t n = (size_t)a->n;
+            switch (a->op) {
+            case JC_ROW_LN:
+                ops->layernorm(a->y + r * n, a->x + r * n, a->w, a->b, a->n, a->eps);
+                break;
+            case JC_ROW_ADD_LN: /* y = LN(y + x) */
+                ops->add(a->y + r * n, a->x + r * n, a->n);
+                ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
+                break;
+            case JC_ROW_GEGLU: /* y[r, n] = GELU(x[r, :n]) * x[r, n:2n] */
+                ops->geglu(a->y + r * n, a->x + r * 2 * n, a->n);
+                break;
+            case JC_ROW_ADD: /* y += x */
+                ops->add(a->y + r * n, a->x + r * n, a->n);
+                break;
+            case JC_ROW_ROPE: /* rotate row r of y (queries) and of y2 (keys) */
+                jc_rope_rows(a->ctx, a->y, r, r + 1);
+                jc_rope_rows(a->ctx, a->y2, r, r + 1);
+                break;
+            case JC_ROW_SWIGLU_LN: /* y = LN(SiLU(y) * x) */
+                ops->swiglu(a->y + r * n, a->y + r * n, a->x + r * n, a->n);
+                ops->layernorm(a->y + r * n, a->y + r * n, a->w, a->b, a->n, a->eps);
+                break;
+            }
         }
     }
 }
@@ -1038,7 +1059,10 @@ static void jc_rows_run(void *arg, int t, int nt)
 static void jc_rows(jclip_ctx *ctx, int op, int rows, int n, float *y, const float *x,
                     const float *w, const float *b, float eps)
 {
-    jc_rows_task a = {ctx, op, rows, n, y, x, NULL, w, b, eps};
+    jc_rows_task a;
+    a.ctx = ctx; a.op = op; a.rows = rows; a.n = n;
+    a.y = y; a.x = x; a.y2 = NULL; a.w = w; a.b = b; a.eps = eps;
+    jk_claim_init(&a.claim);
     jk_pool_run(ctx->pool, jc_rows_run, &a);
 }
 
@@ -1122,7 +1146,10 @@ static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out
 static void jc_rope_apply(jclip_ctx *ctx, float *q, float *k)
 {
     const jc_vision *V = &ctx->m->vision;
-    jc_rows_task a = {ctx, JC_ROW_ROPE, V->n_tok, V->d_model, q, NULL, k, NULL, NULL, 0};
+    jc_rows_task a;
+    a.ctx = ctx; a.op = JC_ROW_ROPE; a.rows = V->n_tok; a.n = V->d_model;
+    a.y = q; a.x = NULL; a.y2 = k; a.w = NULL; a.b = NULL; a.eps = 0;
+    jk_claim_init(&a.claim);
     jk_pool_run(ctx->pool, jc_rows_run, &a);
 }
 

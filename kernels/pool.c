@@ -2,7 +2,7 @@
  *
  * jk_pool_run(pool, fn, arg) calls fn(arg, t, n) once for every t in [0, n) where n is the
  * pool's thread count, the calling thread taking t = 0, and returns when all calls are done.
- * Callers split work by output ranges derived from (t, n) only, so the split is deterministic.
+ * Callers share fixed-bound work items through jk_claim, so the split never changes results.
  * Build with -DJCLIP_NO_THREADS for a single-threaded library without pthreads. */
 #include "../jclip_impl.h"
 
@@ -163,11 +163,33 @@ static void jk_pool_run(jk_pool *p, jk_task_fn fn, void *arg)
     fn(arg, 0, 1);
 }
 
-/* The [lo, hi) share of `total` items for thread t of n, in whole multiples of `grain`. */
-static void jk_split(int total, int grain, int t, int n, int *lo, int *hi)
+/* Dynamic sharing of independent work items with fixed bounds: every thread claims the next
+ * unclaimed item until none is left, so a thread that the OS delays (another job on its core)
+ * no longer holds the whole fork-join up. Which thread computes an item never changes its
+ * result, so outputs stay bit-identical for any thread count. */
+typedef struct {
+#ifndef JCLIP_NO_THREADS
+    atomic_int next;
+#else
+    int next;
+#endif
+} jk_claim;
+
+static void jk_claim_init(jk_claim *c)
 {
-    int chunks = (total + grain - 1) / grain;
-    int c0 = (int)((long long)chunks * t / n), c1 = (int)((long long)chunks * (t + 1) / n);
-    *lo = c0 * grain < total ? c0 * grain : total;
-    *hi = c1 * grain < total ? c1 * grain : total;
+#ifndef JCLIP_NO_THREADS
+    atomic_init(&c->next, 0);
+#else
+    c->next = 0;
+#endif
 }
+
+static int jk_claim_next(jk_claim *c)
+{
+#ifndef JCLIP_NO_THREADS
+    return atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+#else
+    return c->next++;
+#endif
+}
+

@@ -1929,18 +1929,20 @@ static int jpeg_color_space(const jpeg_dec *d)
 }
 
 /* jdcolor.c tables; lim is its range_limit (sample + 384 -> clamped to 0..255), which turns
- * the clamps into loads instead of branches. */
-typedef struct jpeg_ycc_s { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
+ * the clamps into loads instead of branches. The 384 offset is folded into the tables (unsigned,
+ * so that y + term indexes lim without sign extension): cr_r, cb_b hold term + 384, and
+ * (cb_g + cr_g) >> 16 is the G term + 384 (the 32-bit sum stays within 0 .. 2^31). */
+typedef struct jpeg_ycc_s { uint32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
 
 static void jpeg_ycc_init(jpeg_ycc *t)
 {
     for (int i = 0; i < 1024; i++) t->lim[i] = jpeg_clamp255(i - 384);
     for (int i = 0; i < 256; i++) {
         int32_t x = i - 128;
-        t->cr_r[i] = jpeg_sra(91881 * x + 32768, 16);  /* FIX(1.40200) */
-        t->cb_b[i] = jpeg_sra(116130 * x + 32768, 16); /* FIX(1.77200) */
-        t->cr_g[i] = -46802 * x;                       /* -FIX(0.71414) */
-        t->cb_g[i] = -22554 * x + 32768;               /* -FIX(0.34414), + ONE_HALF */
+        t->cr_r[i] = (uint32_t)(jpeg_sra(91881 * x + 32768, 16) + 384);  /* FIX(1.40200) */
+        t->cb_b[i] = (uint32_t)(jpeg_sra(116130 * x + 32768, 16) + 384); /* FIX(1.77200) */
+        t->cr_g[i] = (uint32_t)(-46802 * x + 46802 * 128);               /* -FIX(0.71414), made >= 0 */
+        t->cb_g[i] = (uint32_t)(-22554 * x + 32768 + 384 * 65536 - 46802 * 128); /* -FIX(0.34414), + ONE_HALF */
     }
 }
 
@@ -1967,11 +1969,11 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
         }
         break;
     case JPEG_CS_YCC: {
-        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim + 384;
+        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim;
         for (uint32_t x = 0; x < W; x++) {
-            int y = py[x], cb = pcb[x], cr = pcr[x];
+            uint32_t y = py[x], cb = pcb[x], cr = pcr[x];
             out[0] = lim[y + t->cr_r[cr]];
-            out[1] = lim[y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];
+            out[1] = lim[y + ((t->cb_g[cb] + t->cr_g[cr]) >> 16)];
             out[2] = lim[y + t->cb_b[cb]];
             out += 3;
         }
@@ -1982,9 +1984,9 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
             int c0 = in[0][x], c1 = in[1][x], c2 = in[2][x], k = in[3][x];
             if (cs == JPEG_CS_YCCK) {
                 int y = c0, cb = c1, cr = c2;
-                c0 = jpeg_clamp255(255 - (y + t->cr_r[cr]));
-                c1 = jpeg_clamp255(255 - (y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)));
-                c2 = jpeg_clamp255(255 - (y + t->cb_b[cb]));
+                c0 = jpeg_clamp255(255 + 384 - (y + (int)t->cr_r[cr]));
+                c1 = jpeg_clamp255(255 + 384 - (y + (int)((t->cb_g[cb] + t->cr_g[cr]) >> 16)));
+                c2 = jpeg_clamp255(255 + 384 - (y + (int)t->cb_b[cb]));
             }
             int nk = k; /* 255 - (255 - k) after Pillow's inversion */
             out[3 * x] = jpeg_pil_cmyk(255 - c0, nk);
@@ -2003,21 +2005,25 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
 JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
                                     const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out, int v2)
 {
-    const uint8_t *lim = t->lim + 384;
-    const int sh = v2 ? 4 : 2, bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
-#define JPEG_CS(c0, c1, i) (v2 ? (c0)[i] * 3 + (c1)[i] : (c0)[i])
+    const uint8_t *lim = t->lim;
+    const uint32_t *crr = t->cr_r, *cbb = t->cb_b, *crg = t->cr_g, *cbg = t->cb_g;
+    const int sh = v2 ? 4 : 2;
+    const uint32_t bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
+#define JPEG_CS(c0, c1, i) (v2 ? (uint32_t)(c0)[i] * 3 + (c1)[i] : (uint32_t)(c0)[i])
 #define JPEG_PIX(o, y, cb, cr)                                              \
     do {                                                                    \
-        (o)[0] = lim[(y) + t->cr_r[cr]];                                    \
-        (o)[1] = lim[(y) + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];        \
-        (o)[2] = lim[(y) + t->cb_b[cb]];                                    \
+        uint32_t cb_ = (cb), cr_ = (cr);                                    \
+        (o)[0] = lim[(y) + crr[cr_]];                                       \
+        (o)[1] = lim[(y) + ((cbg[cb_] + crg[cr_]) >> 16)];                  \
+        (o)[2] = lim[(y) + cbb[cb_]];                                       \
     } while (0)
-    int pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
+    uint32_t pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
     uint32_t i = 0;
     for (; i + 1 < dw; i++) {
-        int nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
-        JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
-        JPEG_PIX(out + 3, py[1], (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        uint32_t nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
+        uint32_t y0 = py[0], y1 = py[1], cb3 = cb * 3, cr3 = cr * 3;
+        JPEG_PIX(out, y0, (cb3 + pb + bl) >> sh, (cr3 + pr + bl) >> sh);
+        JPEG_PIX(out + 3, y1, (cb3 + nb + br) >> sh, (cr3 + nr + br) >> sh);
         py += 2;
         out += 6;
         pb = cb;

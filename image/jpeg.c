@@ -2005,34 +2005,31 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
 JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
                                     const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out, int v2)
 {
-    const uint8_t *lim = t->lim;
-    const uint32_t *crr = t->cr_r, *cbb = t->cb_b, *crg = t->cr_g, *cbg = t->cb_g;
     const int sh = v2 ? 4 : 2;
     const uint32_t bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
 #define JPEG_CS(c0, c1, i) (v2 ? (uint32_t)(c0)[i] * 3 + (c1)[i] : (uint32_t)(c0)[i])
 #define JPEG_PIX(o, y, cb, cr)                                              \
     do {                                                                    \
         uint32_t cb_ = (cb), cr_ = (cr);                                    \
-        (o)[0] = lim[(y) + crr[cr_]];                                       \
-        (o)[1] = lim[(y) + ((cbg[cb_] + crg[cr_]) >> 16)];                  \
-        (o)[2] = lim[(y) + cbb[cb_]];                                       \
+        (o)[0] = t->lim[(y) + t->cr_r[cr_]];                                \
+        (o)[1] = t->lim[(y) + ((t->cb_g[cb_] + t->cr_g[cr_]) >> 16)];       \
+        (o)[2] = t->lim[(y) + t->cb_b[cb_]];                                \
     } while (0)
-    uint32_t pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
+    /* Each step straddles a chroma boundary: output pixels 2i+1 and 2i+2 depend only on the
+     * (column-summed) chroma samples i and i+1, so one sample per component is carried. */
+    uint32_t cb = JPEG_CS(b0, b1, 0), cr = JPEG_CS(r0, r1, 0);
+    JPEG_PIX(out, py[0], (cb * 4 + bl) >> sh, (cr * 4 + bl) >> sh);
     uint32_t i = 0;
     for (; i + 1 < dw; i++) {
         uint32_t nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
-        uint32_t y0 = py[0], y1 = py[1], cb3 = cb * 3, cr3 = cr * 3;
-        JPEG_PIX(out, y0, (cb3 + pb + bl) >> sh, (cr3 + pr + bl) >> sh);
-        JPEG_PIX(out + 3, y1, (cb3 + nb + br) >> sh, (cr3 + nr + br) >> sh);
-        py += 2;
-        out += 6;
-        pb = cb;
+        uint32_t y0 = py[2 * i + 1], y1 = py[2 * i + 2];
+        uint8_t *o = out + 6 * (size_t)i;
+        JPEG_PIX(o + 3, y0, (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        JPEG_PIX(o + 6, y1, (nb * 3 + cb + bl) >> sh, (nr * 3 + cr + bl) >> sh);
         cb = nb;
-        pr = cr;
         cr = nr;
     }
-    JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
-    if (2 * i + 1 < W) JPEG_PIX(out + 3, py[1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
+    if (2 * i + 1 < W) JPEG_PIX(out + 6 * (size_t)i + 3, py[2 * i + 1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
 #undef JPEG_CS
 #undef JPEG_PIX
 }

@@ -1462,25 +1462,27 @@ JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
 static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
     int32_t ws[64]; /* pass-1 output [row][col], 16-bit values */
-    uint64_t rows = 0, lo_rows = 0, hi_cols = 0;
-    for (int k = 8; k < 32; k += 4) {
-        uint64_t u;
+    /* ORs of coefficient rows 1-3 and 4-7, left (columns 0-3) and right (4-7) halves; read back
+     * as 16-bit lanes they say which columns have AC terms, independently of byte order. */
+    uint64_t l13 = 0, r13 = 0, l47 = 0, r47 = 0, r0;
+    for (int k = 8; k < 32; k += 8) {
+        uint64_t u, v;
         memcpy(&u, in + k, 8);
-        lo_rows |= u;
+        memcpy(&v, in + k + 4, 8);
+        l13 |= u;
+        r13 |= v;
     }
-    for (int k = 32; k < 64; k += 4) {
-        uint64_t u;
+    for (int k = 32; k < 64; k += 8) {
+        uint64_t u, v;
         memcpy(&u, in + k, 8);
-        rows |= u;
+        memcpy(&v, in + k + 4, 8);
+        l47 |= u;
+        r47 |= v;
     }
-    for (int k = 4; k < 64; k += 8) {
-        uint64_t u;
-        memcpy(&u, in + k, 8);
-        hi_cols |= u;
-    }
-    int hi_rows = rows != 0; /* coefficient rows 4-7 nonzero */
-    rows |= lo_rows;
-    if (!rows) {
+    memcpy(&r0, in + 4, 8);
+    uint64_t hi_cols = r0 | r13 | r47;
+    int hi_rows = (l47 | r47) != 0; /* coefficient rows 4-7 nonzero */
+    if (!(l13 | r13 | l47 | r47)) {
         /* Rows 1-7 zero: pass 1 is (dequantised << 2) in 16 bits for every row. */
         int32_t w[8];
         for (int c = 0; c < 8; c++) w[c] = jpeg_w16(jpeg_w16(in[c] * q[c]) * 4);
@@ -1494,16 +1496,24 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
         for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
         return;
     }
+    uint16_t ac[8]; /* nonzero where coefficient column c has AC terms */
+    {
+        uint64_t lo = l13 | l47, hi = r13 | r47;
+        memcpy(ac, &lo, 8);
+        memcpy(ac + 4, &hi, 8);
+    }
+    /* Coefficient columns 1-7 zero: pass-1 columns 1-7 are zero, every output row is flat. */
+    int flat = !hi_cols && !(in[1] | in[2] | in[3] | ac[1] | ac[2] | ac[3]);
     /* Sparse blocks (the usual case) skip the zero quarters: with coefficient columns 4-7 zero,
      * pass-1 columns 4-7 are zero too, and zero inputs fold out of the 1-D passes exactly. */
-    int ncol = hi_cols ? 8 : 4;
-    if (!hi_cols)
+    int ncol = flat ? 1 : hi_cols ? 8 : 4;
+    if (!hi_cols && !flat)
         for (int r = 0; r < 8; r++) ws[r * 8 + 4] = ws[r * 8 + 5] = ws[r * 8 + 6] = ws[r * 8 + 7] = 0;
     for (int c = 0; c < ncol; c++) {
         const int16_t *ip = in + c, *qp = q + c;
         int32_t *w = ws + c;
         int32_t i0 = jpeg_w16(ip[0] * qp[0]);
-        if (!(ip[8] | ip[16] | ip[24] | ip[32] | ip[40] | ip[48] | ip[56])) {
+        if (!ac[c]) {
             /* equals the full pass for a zero column: (i0 << 13 + 2^10) >> 11, saturated */
             int32_t v = jpeg_sat16(i0 * 4);
             for (int r = 0; r < 8; r++) w[r * 8] = v;
@@ -1515,13 +1525,13 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
         else
             jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), 0, 0, 0, 0, w);
     }
+    if (flat) {
+        for (int r = 0; r < 8; r++) memset(out + (size_t)r * stride, jpeg_px((uint32_t)(ws[r * 8] * 8192) + (1u << 17)), 8);
+        return;
+    }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
         uint8_t *o = out + (size_t)r * stride;
-        if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
-            memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
-            continue;
-        }
         if (hi_cols)
             jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
         else

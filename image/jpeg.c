@@ -2029,17 +2029,19 @@ JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const 
      * (column-summed) chroma samples i and i+1, so one sample per component is carried. */
     uint32_t cb = JPEG_CS(b0, b1, 0), cr = JPEG_CS(r0, r1, 0);
     JPEG_PIX(out, py[0], (cb * 4 + bl) >> sh, (cr * 4 + bl) >> sh);
-    uint32_t i = 0;
-    for (; i + 1 < dw; i++) {
-        uint32_t nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
-        uint32_t y0 = py[2 * i + 1], y1 = py[2 * i + 2];
-        uint8_t *o = out + 6 * (size_t)i;
-        JPEG_PIX(o + 3, y0, (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
-        JPEG_PIX(o + 6, y1, (nb * 3 + cb + bl) >> sh, (nr * 3 + cr + bl) >> sh);
+    const uint8_t *yp = py + 1;
+    uint8_t *o = out + 3;
+    for (size_t i = 1; i < dw; i++) {
+        uint32_t nb = JPEG_CS(b0, b1, i), nr = JPEG_CS(r0, r1, i);
+        uint32_t y0 = yp[0], y1 = yp[1];
+        JPEG_PIX(o, y0, (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        JPEG_PIX(o + 3, y1, (nb * 3 + cb + bl) >> sh, (nr * 3 + cr + bl) >> sh);
         cb = nb;
         cr = nr;
+        yp += 2;
+        o += 6;
     }
-    if (2 * i + 1 < W) JPEG_PIX(out + 6 * (size_t)i + 3, py[2 * i + 1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
+    if (2 * (size_t)dw - 1 < W) JPEG_PIX(o, yp[0], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
 #undef JPEG_CS
 #undef JPEG_PIX
 }

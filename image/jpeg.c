@@ -1430,16 +1430,26 @@ JPEG_INLINE void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
                                  int32_t *w)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 10);
-#define JPEG_P1(x) jpeg_sat16(jpeg_sra(jpeg_s32(x), 11))
-    w[0] = JPEG_P1(e10 + o3);
-    w[56] = JPEG_P1(e10 - o3);
-    w[8] = JPEG_P1(e11 + o2);
-    w[48] = JPEG_P1(e11 - o2);
-    w[16] = JPEG_P1(e12 + o1);
-    w[40] = JPEG_P1(e12 - o1);
-    w[24] = JPEG_P1(e13 + o0);
-    w[32] = JPEG_P1(e13 - o0);
-#undef JPEG_P1
+    /* Descale all eight, then saturate only if one of them needs it (rare): one test instead
+     * of eight clamps, same values. */
+    int32_t v0 = jpeg_sra(jpeg_s32(e10 + o3), 11), v7 = jpeg_sra(jpeg_s32(e10 - o3), 11);
+    int32_t v1 = jpeg_sra(jpeg_s32(e11 + o2), 11), v6 = jpeg_sra(jpeg_s32(e11 - o2), 11);
+    int32_t v2 = jpeg_sra(jpeg_s32(e12 + o1), 11), v5 = jpeg_sra(jpeg_s32(e12 - o1), 11);
+    int32_t v3 = jpeg_sra(jpeg_s32(e13 + o0), 11), v4 = jpeg_sra(jpeg_s32(e13 - o0), 11);
+#define JPEG_B(v) ((uint32_t)(v) + 32768u)
+    if ((JPEG_B(v0) | JPEG_B(v1) | JPEG_B(v2) | JPEG_B(v3) | JPEG_B(v4) | JPEG_B(v5) | JPEG_B(v6) | JPEG_B(v7)) > 65535u) {
+        v0 = jpeg_sat16(v0), v1 = jpeg_sat16(v1), v2 = jpeg_sat16(v2), v3 = jpeg_sat16(v3);
+        v4 = jpeg_sat16(v4), v5 = jpeg_sat16(v5), v6 = jpeg_sat16(v6), v7 = jpeg_sat16(v7);
+    }
+#undef JPEG_B
+    w[0] = v0;
+    w[8] = v1;
+    w[16] = v2;
+    w[24] = v3;
+    w[32] = v4;
+    w[40] = v5;
+    w[48] = v6;
+    w[56] = v7;
 }
 
 /* Pass 2 on one row of pass-1 output, 8 samples into o. */
@@ -1447,14 +1457,17 @@ JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
                                  uint8_t *o)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 17);
-    o[0] = jpeg_px(e10 + o3);
-    o[7] = jpeg_px(e10 - o3);
-    o[1] = jpeg_px(e11 + o2);
-    o[6] = jpeg_px(e11 - o2);
-    o[2] = jpeg_px(e12 + o1);
-    o[5] = jpeg_px(e12 - o1);
-    o[3] = jpeg_px(e13 + o0);
-    o[4] = jpeg_px(e13 - o0);
+    int32_t v0 = jpeg_sra(jpeg_s32(e10 + o3), 18) + 128, v7 = jpeg_sra(jpeg_s32(e10 - o3), 18) + 128;
+    int32_t v1 = jpeg_sra(jpeg_s32(e11 + o2), 18) + 128, v6 = jpeg_sra(jpeg_s32(e11 - o2), 18) + 128;
+    int32_t v2 = jpeg_sra(jpeg_s32(e12 + o1), 18) + 128, v5 = jpeg_sra(jpeg_s32(e12 - o1), 18) + 128;
+    int32_t v3 = jpeg_sra(jpeg_s32(e13 + o0), 18) + 128, v4 = jpeg_sra(jpeg_s32(e13 - o0), 18) + 128;
+    if (((uint32_t)v0 | (uint32_t)v1 | (uint32_t)v2 | (uint32_t)v3 | (uint32_t)v4 | (uint32_t)v5 | (uint32_t)v6 | (uint32_t)v7) > 255u) {
+        o[0] = jpeg_clamp255(v0), o[1] = jpeg_clamp255(v1), o[2] = jpeg_clamp255(v2), o[3] = jpeg_clamp255(v3);
+        o[4] = jpeg_clamp255(v4), o[5] = jpeg_clamp255(v5), o[6] = jpeg_clamp255(v6), o[7] = jpeg_clamp255(v7);
+        return;
+    }
+    o[0] = (uint8_t)v0, o[1] = (uint8_t)v1, o[2] = (uint8_t)v2, o[3] = (uint8_t)v3;
+    o[4] = (uint8_t)v4, o[5] = (uint8_t)v5, o[6] = (uint8_t)v6, o[7] = (uint8_t)v7;
 }
 
 /* One 8x8 block: coefficients in natural order, q the quantisation table as 16-bit

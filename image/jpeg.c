@@ -1421,8 +1421,10 @@ static inline uint8_t jpeg_px(uint32_t acc)
  * inlined, which gcc declines by itself at three call sites. */
 #if defined(__GNUC__) || defined(__clang__)
 #define JPEG_INLINE static inline __attribute__((always_inline))
+#define JPEG_NOINLINE static __attribute__((noinline))
 #else
 #define JPEG_INLINE static inline
+#define JPEG_NOINLINE static
 #endif
 
 /* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
@@ -2059,6 +2061,19 @@ JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const 
 #undef JPEG_PIX
 }
 
+/* The two instantiations, kept out of line so that the row loop gets all the registers. */
+JPEG_NOINLINE void jpeg_ycc_h2v2_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
+                                     const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out)
+{
+    jpeg_ycc_fancy_row(t, py, b0, b1, r0, r1, dw, W, out, 1);
+}
+
+JPEG_NOINLINE void jpeg_ycc_h2v1_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *r0, uint32_t dw,
+                                     uint32_t W, uint8_t *out)
+{
+    jpeg_ycc_fancy_row(t, py, b0, NULL, r0, NULL, dw, W, out, 0);
+}
+
 /* Produces output rows out_y .. y_end-1. */
 static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
 {
@@ -2075,10 +2090,10 @@ static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
             const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
             uint8_t *out = d->rgb + (size_t)y * d->W * 3;
             if (v2)
-                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
-                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out, 1);
+                jpeg_ycc_h2v2_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                  c2->plane + rn * c2->pstride, c1->dw, d->W, out);
             else
-                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, NULL, c2->plane + r * c2->pstride, NULL, c1->dw, d->W, out, 0);
+                jpeg_ycc_h2v1_row(d->ycc, py, c1->plane + r * c1->pstride, c2->plane + r * c2->pstride, c1->dw, d->W, out);
         }
         return;
     }

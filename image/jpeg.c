@@ -1405,17 +1405,21 @@ static inline uint8_t jpeg_px(uint32_t acc)
  * e10 + o3, e11 + o2, e12 + o1, e13 + o0, e13 - o0, e12 - o1, e11 - o2, e10 - o3. A macro, not a
  * function writing an array, so that the results stay in registers. */
 #define JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, rnd)                                                  \
-    int32_t t3 = (i2) * JPEG_F130 + (i6) * JPEG_F054; /* each pmaddwd pair is exact in 32 bits */          \
-    int32_t t2 = (i2) * JPEG_F054 + (i6) * JPEG_FM130;                                                     \
+    /* the pmaddwd pairs, each regrouped around a shared product (exact: all wraps at 32 bits) */         \
+    uint32_t z1 = (uint32_t)(((i2) + (i6)) * JPEG_F054);                                                   \
+    int32_t t3 = jpeg_s32(z1 + (uint32_t)((i2) * (JPEG_F130 - JPEG_F054)));                                \
+    int32_t t2 = jpeg_s32(z1 + (uint32_t)((i6) * (JPEG_FM130 - JPEG_F054)));                               \
     uint32_t t0 = (uint32_t)(jpeg_w16((i0) + (i4)) * 8192) + (rnd);                                        \
     uint32_t t1 = (uint32_t)(jpeg_w16((i0) - (i4)) * 8192) + (rnd);                                        \
     uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2; \
     int32_t z3 = jpeg_w16((i7) + (i3)), z4 = jpeg_w16((i5) + (i1));                                       \
-    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078); \
-    uint32_t o0 = (uint32_t)((i7) * JPEG_FM060 + (i1) * JPEG_FM089) + z3p;                                 \
-    uint32_t o1 = (uint32_t)((i5) * JPEG_FM050 + (i3) * JPEG_FM256) + z4p;                                 \
-    uint32_t o2 = (uint32_t)((i5) * JPEG_FM256 + (i3) * JPEG_F050) + z3p;                                  \
-    uint32_t o3 = (uint32_t)((i7) * JPEG_FM089 + (i1) * JPEG_F060) + z4p
+    uint32_t z5 = (uint32_t)((z3 + z4) * JPEG_F117);                                                       \
+    uint32_t z3p = z5 + (uint32_t)(z3 * (JPEG_FM078 - JPEG_F117)), z4p = z5 + (uint32_t)(z4 * (JPEG_F078 - JPEG_F117)); \
+    uint32_t p71 = (uint32_t)(((i7) + (i1)) * JPEG_FM089), p53 = (uint32_t)(((i5) + (i3)) * JPEG_FM256);    \
+    uint32_t o0 = p71 + (uint32_t)((i7) * (JPEG_FM060 - JPEG_FM089)) + z3p;                                \
+    uint32_t o1 = p53 + (uint32_t)((i5) * (JPEG_FM050 - JPEG_FM256)) + z4p;                                \
+    uint32_t o2 = p53 + (uint32_t)((i3) * (JPEG_F050 - JPEG_FM256)) + z3p;                                 \
+    uint32_t o3 = p71 + (uint32_t)((i1) * (JPEG_F060 - JPEG_FM089)) + z4p
 
 /* The 1-D passes are instantiated with literal zeros for sparse blocks; that folding needs them
  * inlined, which gcc declines by itself at three call sites. */

@@ -1405,24 +1405,30 @@ static inline uint8_t jpeg_px(uint32_t acc)
  * e10 + o3, e11 + o2, e12 + o1, e13 + o0, e13 - o0, e12 - o1, e11 - o2, e10 - o3. A macro, not a
  * function writing an array, so that the results stay in registers. */
 #define JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, rnd)                                                  \
-    int32_t t3 = (i2) * JPEG_F130 + (i6) * JPEG_F054; /* each pmaddwd pair is exact in 32 bits */          \
-    int32_t t2 = (i2) * JPEG_F054 + (i6) * JPEG_FM130;                                                     \
+    /* the pmaddwd pairs, each regrouped around a shared product (exact: all wraps at 32 bits) */         \
+    uint32_t z1 = (uint32_t)(((i2) + (i6)) * JPEG_F054);                                                   \
+    int32_t t3 = jpeg_s32(z1 + (uint32_t)((i2) * (JPEG_F130 - JPEG_F054)));                                \
+    int32_t t2 = jpeg_s32(z1 + (uint32_t)((i6) * (JPEG_FM130 - JPEG_F054)));                               \
     uint32_t t0 = (uint32_t)(jpeg_w16((i0) + (i4)) * 8192) + (rnd);                                        \
     uint32_t t1 = (uint32_t)(jpeg_w16((i0) - (i4)) * 8192) + (rnd);                                        \
     uint32_t e10 = t0 + (uint32_t)t3, e13 = t0 - (uint32_t)t3, e11 = t1 + (uint32_t)t2, e12 = t1 - (uint32_t)t2; \
     int32_t z3 = jpeg_w16((i7) + (i3)), z4 = jpeg_w16((i5) + (i1));                                       \
-    uint32_t z3p = (uint32_t)(z3 * JPEG_FM078 + z4 * JPEG_F117), z4p = (uint32_t)(z3 * JPEG_F117 + z4 * JPEG_F078); \
-    uint32_t o0 = (uint32_t)((i7) * JPEG_FM060 + (i1) * JPEG_FM089) + z3p;                                 \
-    uint32_t o1 = (uint32_t)((i5) * JPEG_FM050 + (i3) * JPEG_FM256) + z4p;                                 \
-    uint32_t o2 = (uint32_t)((i5) * JPEG_FM256 + (i3) * JPEG_F050) + z3p;                                  \
-    uint32_t o3 = (uint32_t)((i7) * JPEG_FM089 + (i1) * JPEG_F060) + z4p
+    uint32_t z5 = (uint32_t)((z3 + z4) * JPEG_F117);                                                       \
+    uint32_t z3p = z5 + (uint32_t)(z3 * (JPEG_FM078 - JPEG_F117)), z4p = z5 + (uint32_t)(z4 * (JPEG_F078 - JPEG_F117)); \
+    uint32_t p71 = (uint32_t)(((i7) + (i1)) * JPEG_FM089), p53 = (uint32_t)(((i5) + (i3)) * JPEG_FM256);    \
+    uint32_t o0 = p71 + (uint32_t)((i7) * (JPEG_FM060 - JPEG_FM089)) + z3p;                                \
+    uint32_t o1 = p53 + (uint32_t)((i5) * (JPEG_FM050 - JPEG_FM256)) + z4p;                                \
+    uint32_t o2 = p53 + (uint32_t)((i3) * (JPEG_F050 - JPEG_FM256)) + z3p;                                 \
+    uint32_t o3 = p71 + (uint32_t)((i1) * (JPEG_F060 - JPEG_FM089)) + z4p
 
 /* The 1-D passes are instantiated with literal zeros for sparse blocks; that folding needs them
  * inlined, which gcc declines by itself at three call sites. */
 #if defined(__GNUC__) || defined(__clang__)
 #define JPEG_INLINE static inline __attribute__((always_inline))
+#define JPEG_NOINLINE static __attribute__((noinline))
 #else
 #define JPEG_INLINE static inline
+#define JPEG_NOINLINE static
 #endif
 
 /* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
@@ -1430,16 +1436,26 @@ JPEG_INLINE void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
                                  int32_t *w)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 10);
-#define JPEG_P1(x) jpeg_sat16(jpeg_sra(jpeg_s32(x), 11))
-    w[0] = JPEG_P1(e10 + o3);
-    w[56] = JPEG_P1(e10 - o3);
-    w[8] = JPEG_P1(e11 + o2);
-    w[48] = JPEG_P1(e11 - o2);
-    w[16] = JPEG_P1(e12 + o1);
-    w[40] = JPEG_P1(e12 - o1);
-    w[24] = JPEG_P1(e13 + o0);
-    w[32] = JPEG_P1(e13 - o0);
-#undef JPEG_P1
+    /* Descale all eight, then saturate only if one of them needs it (rare): one test instead
+     * of eight clamps, same values. */
+    int32_t v0 = jpeg_sra(jpeg_s32(e10 + o3), 11), v7 = jpeg_sra(jpeg_s32(e10 - o3), 11);
+    int32_t v1 = jpeg_sra(jpeg_s32(e11 + o2), 11), v6 = jpeg_sra(jpeg_s32(e11 - o2), 11);
+    int32_t v2 = jpeg_sra(jpeg_s32(e12 + o1), 11), v5 = jpeg_sra(jpeg_s32(e12 - o1), 11);
+    int32_t v3 = jpeg_sra(jpeg_s32(e13 + o0), 11), v4 = jpeg_sra(jpeg_s32(e13 - o0), 11);
+#define JPEG_B(v) ((uint32_t)(v) + 32768u)
+    if ((JPEG_B(v0) | JPEG_B(v1) | JPEG_B(v2) | JPEG_B(v3) | JPEG_B(v4) | JPEG_B(v5) | JPEG_B(v6) | JPEG_B(v7)) > 65535u) {
+        v0 = jpeg_sat16(v0), v1 = jpeg_sat16(v1), v2 = jpeg_sat16(v2), v3 = jpeg_sat16(v3);
+        v4 = jpeg_sat16(v4), v5 = jpeg_sat16(v5), v6 = jpeg_sat16(v6), v7 = jpeg_sat16(v7);
+    }
+#undef JPEG_B
+    w[0] = v0;
+    w[8] = v1;
+    w[16] = v2;
+    w[24] = v3;
+    w[32] = v4;
+    w[40] = v5;
+    w[48] = v6;
+    w[56] = v7;
 }
 
 /* Pass 2 on one row of pass-1 output, 8 samples into o. */
@@ -1447,14 +1463,17 @@ JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
                                  uint8_t *o)
 {
     JPEG_IDCT_1D(i0, i1, i2, i3, i4, i5, i6, i7, 1u << 17);
-    o[0] = jpeg_px(e10 + o3);
-    o[7] = jpeg_px(e10 - o3);
-    o[1] = jpeg_px(e11 + o2);
-    o[6] = jpeg_px(e11 - o2);
-    o[2] = jpeg_px(e12 + o1);
-    o[5] = jpeg_px(e12 - o1);
-    o[3] = jpeg_px(e13 + o0);
-    o[4] = jpeg_px(e13 - o0);
+    int32_t v0 = jpeg_sra(jpeg_s32(e10 + o3), 18) + 128, v7 = jpeg_sra(jpeg_s32(e10 - o3), 18) + 128;
+    int32_t v1 = jpeg_sra(jpeg_s32(e11 + o2), 18) + 128, v6 = jpeg_sra(jpeg_s32(e11 - o2), 18) + 128;
+    int32_t v2 = jpeg_sra(jpeg_s32(e12 + o1), 18) + 128, v5 = jpeg_sra(jpeg_s32(e12 - o1), 18) + 128;
+    int32_t v3 = jpeg_sra(jpeg_s32(e13 + o0), 18) + 128, v4 = jpeg_sra(jpeg_s32(e13 - o0), 18) + 128;
+    if (((uint32_t)v0 | (uint32_t)v1 | (uint32_t)v2 | (uint32_t)v3 | (uint32_t)v4 | (uint32_t)v5 | (uint32_t)v6 | (uint32_t)v7) > 255u) {
+        o[0] = jpeg_clamp255(v0), o[1] = jpeg_clamp255(v1), o[2] = jpeg_clamp255(v2), o[3] = jpeg_clamp255(v3);
+        o[4] = jpeg_clamp255(v4), o[5] = jpeg_clamp255(v5), o[6] = jpeg_clamp255(v6), o[7] = jpeg_clamp255(v7);
+        return;
+    }
+    o[0] = (uint8_t)v0, o[1] = (uint8_t)v1, o[2] = (uint8_t)v2, o[3] = (uint8_t)v3;
+    o[4] = (uint8_t)v4, o[5] = (uint8_t)v5, o[6] = (uint8_t)v6, o[7] = (uint8_t)v7;
 }
 
 /* One 8x8 block: coefficients in natural order, q the quantisation table as 16-bit
@@ -1462,25 +1481,27 @@ JPEG_INLINE void jpeg_idct_row(int32_t i0, int32_t i1, int32_t i2, int32_t i3, i
 static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
     int32_t ws[64]; /* pass-1 output [row][col], 16-bit values */
-    uint64_t rows = 0, lo_rows = 0, hi_cols = 0;
-    for (int k = 8; k < 32; k += 4) {
-        uint64_t u;
+    /* ORs of coefficient rows 1-3 and 4-7, left (columns 0-3) and right (4-7) halves; read back
+     * as 16-bit lanes they say which columns have AC terms, independently of byte order. */
+    uint64_t l13 = 0, r13 = 0, l47 = 0, r47 = 0, r0;
+    for (int k = 8; k < 32; k += 8) {
+        uint64_t u, v;
         memcpy(&u, in + k, 8);
-        lo_rows |= u;
+        memcpy(&v, in + k + 4, 8);
+        l13 |= u;
+        r13 |= v;
     }
-    for (int k = 32; k < 64; k += 4) {
-        uint64_t u;
+    for (int k = 32; k < 64; k += 8) {
+        uint64_t u, v;
         memcpy(&u, in + k, 8);
-        rows |= u;
+        memcpy(&v, in + k + 4, 8);
+        l47 |= u;
+        r47 |= v;
     }
-    for (int k = 4; k < 64; k += 8) {
-        uint64_t u;
-        memcpy(&u, in + k, 8);
-        hi_cols |= u;
-    }
-    int hi_rows = rows != 0; /* coefficient rows 4-7 nonzero */
-    rows |= lo_rows;
-    if (!rows) {
+    memcpy(&r0, in + 4, 8);
+    uint64_t hi_cols = r0 | r13 | r47;
+    int hi_rows = (l47 | r47) != 0; /* coefficient rows 4-7 nonzero */
+    if (!(l13 | r13 | l47 | r47)) {
         /* Rows 1-7 zero: pass 1 is (dequantised << 2) in 16 bits for every row. */
         int32_t w[8];
         for (int c = 0; c < 8; c++) w[c] = jpeg_w16(jpeg_w16(in[c] * q[c]) * 4);
@@ -1494,16 +1515,24 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
         for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, row, 8);
         return;
     }
+    uint16_t ac[8]; /* nonzero where coefficient column c has AC terms */
+    {
+        uint64_t lo = l13 | l47, hi = r13 | r47;
+        memcpy(ac, &lo, 8);
+        memcpy(ac + 4, &hi, 8);
+    }
+    /* Coefficient columns 1-7 zero: pass-1 columns 1-7 are zero, every output row is flat. */
+    int flat = !hi_cols && !(in[1] | in[2] | in[3] | ac[1] | ac[2] | ac[3]);
     /* Sparse blocks (the usual case) skip the zero quarters: with coefficient columns 4-7 zero,
      * pass-1 columns 4-7 are zero too, and zero inputs fold out of the 1-D passes exactly. */
-    int ncol = hi_cols ? 8 : 4;
-    if (!hi_cols)
+    int ncol = flat ? 1 : hi_cols ? 8 : 4;
+    if (!hi_cols && !flat)
         for (int r = 0; r < 8; r++) ws[r * 8 + 4] = ws[r * 8 + 5] = ws[r * 8 + 6] = ws[r * 8 + 7] = 0;
     for (int c = 0; c < ncol; c++) {
         const int16_t *ip = in + c, *qp = q + c;
         int32_t *w = ws + c;
         int32_t i0 = jpeg_w16(ip[0] * qp[0]);
-        if (!(ip[8] | ip[16] | ip[24] | ip[32] | ip[40] | ip[48] | ip[56])) {
+        if (!ac[c]) {
             /* equals the full pass for a zero column: (i0 << 13 + 2^10) >> 11, saturated */
             int32_t v = jpeg_sat16(i0 * 4);
             for (int r = 0; r < 8; r++) w[r * 8] = v;
@@ -1515,13 +1544,13 @@ static void jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t 
         else
             jpeg_idct_col(i0, jpeg_w16(ip[8] * qp[8]), jpeg_w16(ip[16] * qp[16]), jpeg_w16(ip[24] * qp[24]), 0, 0, 0, 0, w);
     }
+    if (flat) {
+        for (int r = 0; r < 8; r++) memset(out + (size_t)r * stride, jpeg_px((uint32_t)(ws[r * 8] * 8192) + (1u << 17)), 8);
+        return;
+    }
     for (int r = 0; r < 8; r++) {
         const int32_t *w = ws + r * 8;
         uint8_t *o = out + (size_t)r * stride;
-        if (!(w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])) {
-            memset(o, jpeg_px((uint32_t)(w[0] * 8192) + (1u << 17)), 8);
-            continue;
-        }
         if (hi_cols)
             jpeg_idct_row(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], o);
         else
@@ -1929,18 +1958,20 @@ static int jpeg_color_space(const jpeg_dec *d)
 }
 
 /* jdcolor.c tables; lim is its range_limit (sample + 384 -> clamped to 0..255), which turns
- * the clamps into loads instead of branches. */
-typedef struct jpeg_ycc_s { int32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
+ * the clamps into loads instead of branches. The 384 offset is folded into the tables (unsigned,
+ * so that y + term indexes lim without sign extension): cr_r, cb_b hold term + 384, and
+ * (cb_g + cr_g) >> 16 is the G term + 384 (the 32-bit sum stays within 0 .. 2^31). */
+typedef struct jpeg_ycc_s { uint32_t cr_r[256], cb_b[256], cr_g[256], cb_g[256]; uint8_t lim[1024]; } jpeg_ycc;
 
 static void jpeg_ycc_init(jpeg_ycc *t)
 {
     for (int i = 0; i < 1024; i++) t->lim[i] = jpeg_clamp255(i - 384);
     for (int i = 0; i < 256; i++) {
         int32_t x = i - 128;
-        t->cr_r[i] = jpeg_sra(91881 * x + 32768, 16);  /* FIX(1.40200) */
-        t->cb_b[i] = jpeg_sra(116130 * x + 32768, 16); /* FIX(1.77200) */
-        t->cr_g[i] = -46802 * x;                       /* -FIX(0.71414) */
-        t->cb_g[i] = -22554 * x + 32768;               /* -FIX(0.34414), + ONE_HALF */
+        t->cr_r[i] = (uint32_t)(jpeg_sra(91881 * x + 32768, 16) + 384);  /* FIX(1.40200) */
+        t->cb_b[i] = (uint32_t)(jpeg_sra(116130 * x + 32768, 16) + 384); /* FIX(1.77200) */
+        t->cr_g[i] = (uint32_t)(-46802 * x + 46802 * 128);               /* -FIX(0.71414), made >= 0 */
+        t->cb_g[i] = (uint32_t)(-22554 * x + 32768 + 384 * 65536 - 46802 * 128); /* -FIX(0.34414), + ONE_HALF */
     }
 }
 
@@ -1967,11 +1998,11 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
         }
         break;
     case JPEG_CS_YCC: {
-        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim + 384;
+        const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim;
         for (uint32_t x = 0; x < W; x++) {
-            int y = py[x], cb = pcb[x], cr = pcr[x];
+            uint32_t y = py[x], cb = pcb[x], cr = pcr[x];
             out[0] = lim[y + t->cr_r[cr]];
-            out[1] = lim[y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];
+            out[1] = lim[y + ((t->cb_g[cb] + t->cr_g[cr]) >> 16)];
             out[2] = lim[y + t->cb_b[cb]];
             out += 3;
         }
@@ -1982,9 +2013,9 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
             int c0 = in[0][x], c1 = in[1][x], c2 = in[2][x], k = in[3][x];
             if (cs == JPEG_CS_YCCK) {
                 int y = c0, cb = c1, cr = c2;
-                c0 = jpeg_clamp255(255 - (y + t->cr_r[cr]));
-                c1 = jpeg_clamp255(255 - (y + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)));
-                c2 = jpeg_clamp255(255 - (y + t->cb_b[cb]));
+                c0 = jpeg_clamp255(255 + 384 - (y + (int)t->cr_r[cr]));
+                c1 = jpeg_clamp255(255 + 384 - (y + (int)((t->cb_g[cb] + t->cr_g[cr]) >> 16)));
+                c2 = jpeg_clamp255(255 + 384 - (y + (int)t->cb_b[cb]));
             }
             int nk = k; /* 255 - (255 - k) after Pillow's inversion */
             out[3 * x] = jpeg_pil_cmyk(255 - c0, nk);
@@ -2003,32 +2034,48 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
 JPEG_INLINE void jpeg_ycc_fancy_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
                                     const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out, int v2)
 {
-    const uint8_t *lim = t->lim + 384;
-    const int sh = v2 ? 4 : 2, bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
-#define JPEG_CS(c0, c1, i) (v2 ? (c0)[i] * 3 + (c1)[i] : (c0)[i])
+    const int sh = v2 ? 4 : 2;
+    const uint32_t bl = v2 ? 8 : 1, br = v2 ? 7 : 2;
+#define JPEG_CS(c0, c1, i) (v2 ? (uint32_t)(c0)[i] * 3 + (c1)[i] : (uint32_t)(c0)[i])
 #define JPEG_PIX(o, y, cb, cr)                                              \
     do {                                                                    \
-        (o)[0] = lim[(y) + t->cr_r[cr]];                                    \
-        (o)[1] = lim[(y) + jpeg_sra(t->cb_g[cb] + t->cr_g[cr], 16)];        \
-        (o)[2] = lim[(y) + t->cb_b[cb]];                                    \
+        uint32_t cb_ = (cb), cr_ = (cr);                                    \
+        (o)[0] = t->lim[(y) + t->cr_r[cr_]];                                \
+        (o)[1] = t->lim[(y) + ((t->cb_g[cb_] + t->cr_g[cr_]) >> 16)];       \
+        (o)[2] = t->lim[(y) + t->cb_b[cb_]];                                \
     } while (0)
-    int pb = JPEG_CS(b0, b1, 0), cb = pb, pr = JPEG_CS(r0, r1, 0), cr = pr;
-    uint32_t i = 0;
-    for (; i + 1 < dw; i++) {
-        int nb = JPEG_CS(b0, b1, i + 1), nr = JPEG_CS(r0, r1, i + 1);
-        JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
-        JPEG_PIX(out + 3, py[1], (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
-        py += 2;
-        out += 6;
-        pb = cb;
+    /* Each step straddles a chroma boundary: output pixels 2i+1 and 2i+2 depend only on the
+     * (column-summed) chroma samples i and i+1, so one sample per component is carried. */
+    uint32_t cb = JPEG_CS(b0, b1, 0), cr = JPEG_CS(r0, r1, 0);
+    JPEG_PIX(out, py[0], (cb * 4 + bl) >> sh, (cr * 4 + bl) >> sh);
+    const uint8_t *yp = py + 1;
+    uint8_t *o = out + 3;
+    for (size_t i = 1; i < dw; i++) {
+        uint32_t nb = JPEG_CS(b0, b1, i), nr = JPEG_CS(r0, r1, i);
+        uint32_t y0 = yp[0], y1 = yp[1];
+        JPEG_PIX(o, y0, (cb * 3 + nb + br) >> sh, (cr * 3 + nr + br) >> sh);
+        JPEG_PIX(o + 3, y1, (nb * 3 + cb + bl) >> sh, (nr * 3 + cr + bl) >> sh);
         cb = nb;
-        pr = cr;
         cr = nr;
+        yp += 2;
+        o += 6;
     }
-    JPEG_PIX(out, py[0], (cb * 3 + pb + bl) >> sh, (cr * 3 + pr + bl) >> sh);
-    if (2 * i + 1 < W) JPEG_PIX(out + 3, py[1], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
+    if (2 * (size_t)dw - 1 < W) JPEG_PIX(o, yp[0], (cb * 4 + br) >> sh, (cr * 4 + br) >> sh);
 #undef JPEG_CS
 #undef JPEG_PIX
+}
+
+/* The two instantiations, kept out of line so that the row loop gets all the registers. */
+JPEG_NOINLINE void jpeg_ycc_h2v2_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *b1,
+                                     const uint8_t *r0, const uint8_t *r1, uint32_t dw, uint32_t W, uint8_t *out)
+{
+    jpeg_ycc_fancy_row(t, py, b0, b1, r0, r1, dw, W, out, 1);
+}
+
+JPEG_NOINLINE void jpeg_ycc_h2v1_row(const jpeg_ycc *t, const uint8_t *py, const uint8_t *b0, const uint8_t *r0, uint32_t dw,
+                                     uint32_t W, uint8_t *out)
+{
+    jpeg_ycc_fancy_row(t, py, b0, NULL, r0, NULL, dw, W, out, 0);
 }
 
 /* Produces output rows out_y .. y_end-1. */
@@ -2047,10 +2094,10 @@ static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
             const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
             uint8_t *out = d->rgb + (size_t)y * d->W * 3;
             if (v2)
-                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
-                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out, 1);
+                jpeg_ycc_h2v2_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                  c2->plane + rn * c2->pstride, c1->dw, d->W, out);
             else
-                jpeg_ycc_fancy_row(d->ycc, py, c1->plane + r * c1->pstride, NULL, c2->plane + r * c2->pstride, NULL, c1->dw, d->W, out, 0);
+                jpeg_ycc_h2v1_row(d->ycc, py, c1->plane + r * c1->pstride, c2->plane + r * c2->pstride, c1->dw, d->W, out);
         }
         return;
     }

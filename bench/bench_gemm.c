@@ -58,10 +58,9 @@ __attribute__((target("avx512f,fma"))) static void bg_fma_task(void *arg, int t,
 __attribute__((target("avx512f"))) static void bg_read_task(void *arg, int t, int n)
 {
     bg_probe *p = (bg_probe *)arg;
-    int lo, hi;
-    jk_split((int)(p->n / 64), 1, t, n, &lo, &hi);
+    size_t blocks = p->n / 64, lo = blocks * (size_t)t / (size_t)n, hi = blocks * (size_t)(t + 1) / (size_t)n;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = (size_t)lo * 64; i < (size_t)hi * 64; i += 64) {
+    for (size_t i = lo * 64; i < hi * 64; i += 64) {
         s0 = _mm512_add_ps(s0, _mm512_load_ps(p->buf + i));
         s1 = _mm512_add_ps(s1, _mm512_load_ps(p->buf + i + 16));
         s2 = _mm512_add_ps(s2, _mm512_load_ps(p->buf + i + 32));
@@ -93,12 +92,18 @@ typedef struct {
     float *ws; size_t ws_stride;
 } bg_gemm;
 
-static void bg_gemm_task(void *arg, int t, int n)
+/* The towers' own parallel GEMM (jc_linear_run: dynamically claimed column chunks). */
+static void bg_run_jclip(bg_gemm *g, jk_pool *pool)
 {
-    bg_gemm *g = (bg_gemm *)arg;
-    int lo, hi;
-    jk_split(g->N, g->ops->n_grain, t, n, &lo, &hi);
-    if (lo < hi) g->ops->linear(g->Y, (size_t)g->N, g->X, (size_t)g->K, g->W, g->b, g->M, g->K, lo, hi, g->ws + (size_t)t * g->ws_stride);
+    jc_linear_task a;
+    a.ops = g->ops;
+    a.Y = g->Y; a.ldy = (size_t)g->N;
+    a.X = g->X; a.ldx = (size_t)g->K;
+    a.W = g->W; a.bias = g->b;
+    a.M = g->M; a.K = g->K; a.N = g->N;
+    a.ws = g->ws; a.ws_stride = g->ws_stride;
+    jk_claim_init(&a.claim);
+    jk_pool_run(pool, jc_linear_run, &a);
 }
 
 static int bg_cmp(const void *a, const void *b)
@@ -119,7 +124,7 @@ static bg_t2 bg_time(int which, bg_gemm *g, jk_pool *pool, double ms, const floa
         if (n_w > 1) g->W = w_all + (size_t)(n % n_w) * g->N * g->K;
         double t0 = bg_now(), c0 = bg_pcpu();
         if (which == 0)
-            jk_pool_run(pool, bg_gemm_task, g);
+            bg_run_jclip(g, pool);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0f, g->X, g->K, g->W, g->K, 0.0f, g->Y, g->N);
         tw[n] = bg_now() - t0;

@@ -90,6 +90,7 @@ typedef struct {
     float *Y; const float *X, *W, *b;
     int M, N, K;
     float *ws; size_t ws_stride;
+    const float *Wp; /* packed weights (ops->pack), or NULL */
 } bg_gemm;
 
 /* The towers' own parallel GEMM (jc_linear_run: dynamically claimed column chunks). */
@@ -102,6 +103,8 @@ static void bg_run_jclip(bg_gemm *g, jk_pool *pool)
     a.W = g->W; a.bias = g->b;
     a.M = g->M; a.K = g->K; a.N = g->N;
     a.ws = g->ws; a.ws_stride = g->ws_stride;
+    a.packed = g->Wp != NULL;
+    if (g->Wp) a.W = g->Wp;
     jk_claim_init(&a.claim);
     jk_pool_run(pool, jc_linear_run, &a);
 }
@@ -115,15 +118,18 @@ static int bg_cmp(const void *a, const void *b)
 /* Median GFLOP/s (wall and cpu) over runs filling about `ms` milliseconds. With n_w > 1 the
  * weights rotate through n_w copies (ws_all, n_w * N * K floats) so they come from memory, as
  * in a forward pass, instead of from a cache warmed by the previous run. */
-static bg_t2 bg_time(int which, bg_gemm *g, jk_pool *pool, double ms, const float *w_all, int n_w)
+static bg_t2 bg_time(int which, bg_gemm *g, jk_pool *pool, double ms, const float *w_all, int n_w, size_t w_stride)
 {
     static double tw[200], tc[200];
     int n = 0;
     double start = bg_now();
     do {
-        if (n_w > 1) g->W = w_all + (size_t)(n % n_w) * g->N * g->K;
+        if (n_w > 1) {
+            if (which == 2) g->Wp = w_all + (size_t)(n % n_w) * w_stride;
+            else g->W = w_all + (size_t)(n % n_w) * w_stride;
+        }
         double t0 = bg_now(), c0 = bg_pcpu();
-        if (which == 0)
+        if (which != 1)
             bg_run_jclip(g, pool);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0f, g->X, g->K, g->W, g->K, 0.0f, g->Y, g->N);
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
     size_t bufn = (size_t)256 << 20; /* 1 GiB of floats for the bandwidth probe */
     float *big = (float *)aligned_alloc(64, bufn * 4);
     for (size_t i = 0; i < bufn; i++) big[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    /* packed copies of the rotating weights, for tables that pack (as the towers do for M > 8) */
+    float *bigp = ops->pack ? (float *)aligned_alloc(64, bufn * 4) : NULL;
     printf("jclip GEMM vs OpenBLAS, kernels: %s\n", ops->name);
     printf("wall: from wall-clock time; cpu: from process CPU time / threads (this machine is shared)\n");
     for (int ti = 0; ti < n_thr; ti++) {
@@ -180,8 +188,8 @@ int main(int argc, char **argv)
         printf("\nthreads %d: FMA peak %.1f GFLOP/s wall, %.1f cpu; read bandwidth %.1f GB/s wall, %.1f cpu\n", T,
                peak.wall, peak.cpu, bw.wall, bw.cpu);
         if (probe_only) { jk_pool_free(pool); continue; }
-        printf("%5s %5s %5s %9s %9s %9s %9s %7s %7s %8s %8s\n", "M", "N", "K", "jc_wall", "ob_wall", "jc_cpu", "ob_cpu",
-               "r_wall", "r_cpu", "of_peak", "of_bw");
+        printf("%5s %5s %5s %9s %9s %9s %9s %7s %7s %8s %8s  %s\n", "M", "N", "K", "jc_wall", "ob_wall", "jc_cpu", "ob_cpu",
+               "r_wall", "r_cpu", "of_peak", "of_bw", "weights");
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             if (only_m && shapes[s][0] != only_m) continue;
             bg_gemm g;
@@ -197,16 +205,26 @@ int main(int argc, char **argv)
             g.W = big;
             g.ws_stride = ops->linear_ws(g.M, g.K) + 16;
             g.ws = (float *)malloc(sizeof(float) * g.ws_stride * (size_t)T);
-            bg_t2 a = bg_time(0, &g, pool, ms, big, n_w), b = bg_time(1, &g, pool, ms, big, n_w);
+            /* the towers multiply inputs of more than JC_PACK_MIN_ROWS rows from packed weights */
+            int packed = bigp && g.M > JC_PACK_MIN_ROWS;
+            size_t psz = packed ? (ops->pack_size(g.N, g.K) + 15) / 16 * 16 : 0;
+            int n_p = packed ? (int)(bufn / psz) : 0;
+            if (n_p > n_w) n_p = n_w;
+            for (int i = 0; i < n_p; i++)
+                ops->pack(bigp + (size_t)i * psz, big + (size_t)i * g.N * g.K, g.N, g.K, 0, (g.N + ops->n_grain - 1) / ops->n_grain);
+            bg_t2 a = packed ? bg_time(2, &g, pool, ms, bigp, n_p, psz) : bg_time(0, &g, pool, ms, big, n_w, (size_t)g.N * g.K);
+            g.Wp = NULL;
+            bg_t2 b = bg_time(1, &g, pool, ms, big, n_w, (size_t)g.N * g.K);
             double gbs = 4.0 * g.N * g.K / (2.0 * g.M * g.N * g.K) * a.cpu; /* weight GB/s (cpu) */
             printf("%5d %5d %5d %9.1f %9.1f %9.1f %9.1f %7.2f %7.2f %7.0f%% ", g.M, g.N, g.K, a.wall, b.wall, a.cpu,
                    b.cpu, a.wall / b.wall, a.cpu / b.cpu, 100 * a.cpu / peak.cpu);
-            if (g.M <= 64) printf("%7.0f%%\n", 100 * gbs / bw.cpu); else printf("%8s\n", "-");
+            if (g.M <= 64) printf("%7.0f%%", 100 * gbs / bw.cpu); else printf("%8s", "-");
+            printf("  %s\n", packed ? "packed" : "in place");
             fflush(stdout);
             free((void *)g.X), free(g.Y), free(g.ws);
         }
         jk_pool_free(pool);
     }
-    free(big);
+    free(big), free(bigp);
     return 0;
 }

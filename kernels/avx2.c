@@ -436,6 +436,9 @@ static const jk_ops jk_avx2_ops = {
     JK2_NR,
     jk2_linear_ws,
     jk2_linear,
+    NULL, /* weights read in place */
+    NULL,
+    NULL,
     jk2_layernorm,
     jk2_attention_ws,
     jk2_attention,

@@ -130,32 +130,6 @@ JK512_INLINE __m512 jk512_erf(__m512 a)
 
 /* ---- GEMM: packing ------------------------------------------------------------------------ */
 
-/* Ap[p][k][r] = X[m0 + p*MR + r][k0 + k] for r < MR, k < kc; rows >= M are zero.
- * Rows are taken 16 at a time (two panels) through one 16 x 16 transpose. */
-JK512 static void jk512_pack_a(float *Ap, const float *X, size_t ldx, int m0, int mc, int M, int k0,
-                               int kc)
-{
-    for (int r0 = 0; r0 < mc; r0 += 16) {
-        float *pa = Ap + (size_t)r0 * kc; /* panel r0/8, and r0/8+1 right after it */
-        for (int k = 0; k < kc; k += 16) {
-            __mmask16 km = jk512_mask(kc - k);
-            __m512 r[16];
-            for (int i = 0; i < 16; i++) {
-                int m = m0 + r0 + i;
-                r[i] = m < M ? _mm512_maskz_loadu_ps(km, X + (size_t)m * ldx + k0 + k) : _mm512_setzero_ps();
-            }
-            jk512_tr16(r);
-            int nk = kc - k < 16 ? kc - k : 16;
-            for (int c = 0; c < nk; c++) {
-                __m512d w = _mm512_castps_pd(r[c]);
-                _mm256_storeu_ps(pa + (size_t)(k + c) * JK512_MR, _mm256_castpd_ps(_mm512_castpd512_pd256(w)));
-                _mm256_storeu_ps(pa + (size_t)kc * JK512_MR + (size_t)(k + c) * JK512_MR,
-                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(w, 1)));
-            }
-        }
-    }
-}
-
 /* Bp[k][j] = W[n + j][k0 + k] for j < NR, k < kc; rows >= N are zero. */
 JK512 static void jk512_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
 {
@@ -187,6 +161,7 @@ typedef struct {
     int line, lines;  /* next line within the row; lines per row */
     int rows;         /* rows left, this one included */
     int quota, every; /* lines for this call; k steps between two of them */
+    int ahead;        /* > 0: streamed sliver: also prefetch the k step `ahead` floats past bp */
 } jk512_pf;
 
 JK512_INLINE void jk512_pf_one(jk512_pf *pf)
@@ -197,11 +172,18 @@ JK512_INLINE void jk512_pf_one(jk512_pf *pf)
     if (++pf->line == pf->lines) pf->line = 0, pf->row += pf->K, pf->rows--;
 }
 
-/* C[i][0..nv) (+)= sum_k Ap[k][i] * Bp[k][0..nv) for i < mr; first block adds bias. */
-JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                            int nv, const float *bias, int first, jk512_pf *pf)
+/* C[i][0..nv) (+)= sum_k x[i * ldx + k] * Bp[k][0..nv) for i < mr; first block adds bias.
+ * X is read in place (its rows are in L1/L2 for the whole K block): a packed copy cost 6-7%
+ * of a forward pass in transposes. With pf->ahead > 0 (a packed sliver streamed once by a
+ * short X, nothing to share between tiles) every k step also prefetches the 3 lines of the
+ * step `ahead` floats further on. */
+JK512_INLINE void jk512_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
+                            size_t ldc, int nv, const float *bias, int first, jk512_pf *pf)
 {
     int countdown = pf->every;
+    const float *xr[JK512_MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < JK512_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
     __m512 c[JK512_MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < JK512_MR; i++)
@@ -211,15 +193,19 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
         JK512_KEEP(b0); /* edge tiles (mr < 8) would fold them into the FMAs */
         JK512_KEEP(b1);
         JK512_KEEP(b2);
+        if (pf->ahead) {
+            _mm_prefetch((const char *)(bp + pf->ahead), JK512_PF_HINT);
+            _mm_prefetch((const char *)(bp + pf->ahead + 16), JK512_PF_HINT);
+            _mm_prefetch((const char *)(bp + pf->ahead + 32), JK512_PF_HINT);
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < JK512_MR; i++)
             if (i < mr) {
-                __m512 a = _mm512_set1_ps(ap[i]);
+                __m512 a = _mm512_set1_ps(xr[i][k]);
                 c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
                 c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
                 c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
             }
-        ap += JK512_MR;
         bp += JK512_NR;
         if (--countdown == 0) {
             countdown = pf->every;
@@ -242,18 +228,18 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *ap, const float *
         }
 }
 
-JK512 static void jk512_ukr_any(int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc,
-                                int nv, const float *bias, int first, jk512_pf *pf)
+JK512 static void jk512_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
+                                size_t ldc, int nv, const float *bias, int first, jk512_pf *pf)
 {
     switch (mr) {
-    case 8: jk512_ukr(8, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 7: jk512_ukr(7, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 6: jk512_ukr(6, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 5: jk512_ukr(5, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 4: jk512_ukr(4, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 3: jk512_ukr(3, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    case 2: jk512_ukr(2, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
-    default: jk512_ukr(1, kc, ap, bp, C, ldc, nv, bias, first, pf); break;
+    case 8: jk512_ukr(8, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 7: jk512_ukr(7, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 6: jk512_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 5: jk512_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 4: jk512_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 3: jk512_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 2: jk512_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    default: jk512_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
     }
 }
 
@@ -377,9 +363,8 @@ JK512 static void jk512_linear_dot(float *Y, size_t ldy, const float *X, size_t 
 
 static size_t jk512_linear_ws(int M, int K)
 {
-    (void)K;
-    size_t mc = M < JK512_MC ? (size_t)(M + 15) / 16 * 16 : JK512_MC;
-    return mc * JK512_KC + (size_t)JK512_KC * JK512_NR + 32;
+    (void)M, (void)K;
+    return (size_t)JK512_KC * JK512_NR + 32;
 }
 
 JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
@@ -390,12 +375,10 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
         return;
     }
     float *Bp = jk_align64(ws);
-    float *Ap = Bp + (size_t)JK512_KC * JK512_NR;
     for (int m0 = 0; m0 < M; m0 += JK512_MC) {
         int mc = M - m0 < JK512_MC ? M - m0 : JK512_MC;
         for (int k0 = 0; k0 < K; k0 += JK512_KC) {
             int kc = K - k0 < JK512_KC ? K - k0 : JK512_KC;
-            jk512_pack_a(Ap, X, ldx, m0, (mc + 15) / 16 * 16, M, k0, kc);
             for (int n = n0; n < n1; n += JK512_NR) {
                 int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
                 jk512_pack_b(Bp, W, K, n, n1, k0, kc);
@@ -403,7 +386,7 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                  * micro-kernels run on this one: a few lines per micro-kernel call. After the
                  * last sliver of a K block comes the first one of the next K block (without it,
                  * 1 sliver in 8 of an N = 768 GEMM was packed from memory). */
-                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, (kc + 15) / 16, 0, 0, 1};
+                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, (kc + 15) / 16, 0, 0, 1, 0};
                 if (n + JK512_NR < n1) {
                     pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
                 } else if (k0 + JK512_KC < K) {
@@ -417,8 +400,79 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
                 pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
                 for (int m = 0; m < mc; m += JK512_MR) {
                     pf.quota = per;
-                    jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, Ap + (size_t)m * kc, Bp,
-                                  Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
+                    jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
+                                  Bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
+                }
+            }
+        }
+    }
+}
+
+/* ---- GEMM on weights packed once at load ------------------------------------------------- */
+
+/* Packed form of W [N, K]: slivers of 48 rows, each stored k-major exactly as pack_b lays out
+ * one K block (Bp[k][j] = W[48 s + j][k]), rows past N zero:
+ *
+ *   Wp [ceil(N/48)][K][48]      sliver s = columns 48 s .. 48 s + 47 of Y
+ *
+ * A K block of a sliver is then one contiguous run the micro-kernel reads directly: no
+ * per-call packing (7-16% of a forward pass), and the weights stream from memory in order. */
+static size_t jk512_pack_size(int N, int K)
+{
+    return (size_t)((N + JK512_NR - 1) / JK512_NR) * JK512_NR * (size_t)K;
+}
+
+JK512 static void jk512_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
+{
+    for (int s = s0; s < s1; s++) jk512_pack_b(Wp + (size_t)s * JK512_NR * K, W, K, s * JK512_NR, N, 0, K);
+}
+
+#ifndef JK512_STREAM_AHEAD
+#define JK512_STREAM_AHEAD (JK512_NR * 16) /* 16 k steps (3 KB) ahead */
+#endif
+
+/* Same loops and the same sums as jk512_linear (results are bitwise equal for M > 8), reading
+ * the packed slivers in place. Short X (M <= 8) streams every sliver once over the whole K. */
+JK512 static void jk512_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
+                                      const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    (void)ws;
+    const size_t sl = (size_t)JK512_NR * K; /* floats per sliver */
+    if (M <= JK512_DOT_MAX) {
+        for (int n = n0; n < n1; n += JK512_NR) {
+            jk512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JK512_STREAM_AHEAD};
+            jk512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JK512_NR) * sl, Y + n, ldy,
+                          n1 - n < JK512_NR ? n1 - n : JK512_NR, bias ? bias + n : NULL, 1, &pf);
+        }
+        return;
+    }
+    for (int m0 = 0; m0 < M; m0 += JK512_MC) {
+        int mc = M - m0 < JK512_MC ? M - m0 : JK512_MC;
+        for (int k0 = 0; k0 < K; k0 += JK512_KC) {
+            int kc = K - k0 < JK512_KC ? K - k0 : JK512_KC;
+            for (int n = n0; n < n1; n += JK512_NR) {
+                int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
+                const float *bp = Wp + (size_t)(n / JK512_NR) * sl + (size_t)k0 * JK512_NR;
+                /* the next block to use (this K block of the next sliver, or the first sliver
+                 * of the next K block) comes in to L2 a few lines per micro-kernel call */
+                jk512_pf pf = {NULL, 0, 0, 0, 1, 0, 1, 0};
+                if (n + JK512_NR < n1) {
+                    pf.row = bp + sl;
+                    pf.lines = kc * JK512_NR / 16;
+                } else if (k0 + JK512_KC < K) {
+                    int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC;
+                    pf.row = Wp + (size_t)(n0 / JK512_NR) * sl + (size_t)(k0 + JK512_KC) * JK512_NR;
+                    pf.lines = kc2 * JK512_NR / 16;
+                } else {
+                    pf.rows = 0;
+                }
+                int tiles = (mc + JK512_MR - 1) / JK512_MR;
+                int per = (pf.rows * pf.lines + tiles - 1) / tiles;
+                pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
+                for (int m = 0; m < mc; m += JK512_MR) {
+                    pf.quota = per;
+                    jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
+                                  bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
                 }
             }
         }
@@ -671,6 +725,9 @@ static const jk_ops jk_avx512_ops = {
     JK512_NR,
     jk512_linear_ws,
     jk512_linear,
+    jk512_pack_size,
+    jk512_pack,
+    jk512_linear_packed,
     jk512_layernorm,
     jk512_attention_ws,
     jk512_attention,

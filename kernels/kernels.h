@@ -36,6 +36,16 @@ typedef struct jk_ops {
     void (*linear)(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                    const float *bias, int M, int K, int n0, int n1, float *ws);
 
+    /* Optional weight packing (NULL in tables that read W in place). pack_size: floats of the
+     * packed form of an [N, K] weight. pack: writes slivers s0..s1-1 of it (sliver s holds
+     * output columns n_grain*s .. n_grain*(s+1)-1; there are ceil(N / n_grain)), so slivers can
+     * be packed by several threads. linear_packed: `linear` with Wp, the packed form, in place
+     * of W (same contract, n0 a multiple of n_grain; Wp 64-byte aligned). */
+    size_t (*pack_size)(int N, int K);
+    void (*pack)(float *Wp, const float *W, int N, int K, int s0, int s1);
+    void (*linear_packed)(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
+                          const float *bias, int M, int K, int n0, int n1, float *ws);
+
     /* LayerNorm of one row: y = (x - mean) / sqrt(var + eps) * w + b, biased variance.
      * y may alias x. */
     void (*layernorm)(float *y, const float *x, const float *w, const float *b, int n, float eps);

@@ -154,6 +154,9 @@ static const jk_ops jk_neon_ops = {
     16,
     jkn_linear_ws,
     jkn_linear,
+    NULL, /* weights read in place */
+    NULL,
+    NULL,
     jkn_layernorm,
     jk_scalar_attention_ws,
     jk_scalar_attention,

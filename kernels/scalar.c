@@ -137,6 +137,9 @@ static const jk_ops jk_scalar_ops = {
     16,
     jk_scalar_linear_ws,
     jk_scalar_linear,
+    NULL, /* weights read in place */
+    NULL,
+    NULL,
     jk_scalar_layernorm,
     jk_scalar_attention_ws,
     jk_scalar_attention,

@@ -22,7 +22,7 @@ static void t_k_linear(const jk_ops *ops)
     static const int Ns[] = {1, 3, 13, 17, 47, 48, 49, 97, 130};
     static const int Ks[] = {1, 3, 7, 16, 17, 31, 64, 257, 300, 768};
     double worst = 0;
-    int cases = 0, bad = 0, split_bad = 0;
+    int cases = 0, bad = 0, split_bad = 0, pk_bad = 0, pk_same = 0;
     for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
             int M = Ms[mi], N = Ns[ni], K = Ks[(mi * 3 + ni) % (sizeof Ks / sizeof *Ks)];
@@ -38,6 +38,18 @@ static void t_k_linear(const jk_ops *ops)
             if (cut > N) cut = N;
             ops->linear(got2, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, cut, ws);
             ops->linear(got2, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, cut, N, ws);
+            /* packed weights: packed in two runs of slivers, used in two column ranges; for
+             * M > 8 (what the towers use them for) bitwise equal to the in-place path */
+            float *got3 = NULL, *Wp = NULL;
+            if (ops->pack) {
+                int ns = (N + ops->n_grain - 1) / ops->n_grain;
+                Wp = (float *)aligned_alloc(64, (ops->pack_size(N, K) * sizeof(float) + 63) / 64 * 64);
+                ops->pack(Wp, W, N, K, 0, ns / 2);
+                ops->pack(Wp, W, N, K, ns / 2, ns);
+                got3 = t_k_vec((size_t)M * ldy, 0);
+                ops->linear_packed(got3, (size_t)ldy, X, (size_t)ldx, Wp, bias, M, K, 0, cut, ws);
+                ops->linear_packed(got3, (size_t)ldy, X, (size_t)ldx, Wp, bias, M, K, cut, N, ws);
+            }
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
                     double mag = bias ? fabs(b[n]) : 0;
@@ -47,12 +59,22 @@ static void t_k_linear(const jk_ops *ops)
                     if (err / tol > worst) worst = err / tol;
                     if (err > tol) bad++;
                     if (memcmp(&got[(size_t)m * ldy + n], &got2[(size_t)m * ldy + n], sizeof(float))) split_bad++;
+                    if (got3) {
+                        double e3 = fabs((double)got3[(size_t)m * ldy + n] - want[(size_t)m * ldy + n]);
+                        if (e3 / tol > worst) worst = e3 / tol;
+                        if (e3 > tol) pk_bad++;
+                        if (M > 8 && memcmp(&got[(size_t)m * ldy + n], &got3[(size_t)m * ldy + n], sizeof(float))) pk_same++;
+                    }
                 }
             cases++;
-            free(X), free(W), free(b), free(want), free(got), free(got2), free(ws), free(ws0);
+            free(X), free(W), free(b), free(want), free(got), free(got2), free(ws), free(ws0), free(got3), free(Wp);
         }
     T_CHECK(bad == 0, "%s linear: %d elements over tolerance (worst %.2f of the bound)", ops->name, bad, worst);
     T_CHECK(split_bad == 0, "%s linear: %d elements differ when the columns are split", ops->name, split_bad);
+    if (ops->pack) {
+        T_CHECK(pk_bad == 0, "%s linear_packed: %d elements over tolerance", ops->name, pk_bad);
+        T_CHECK(pk_same == 0, "%s linear_packed: %d elements differ from linear (M > 8)", ops->name, pk_same);
+    }
     T_NOTE("%s linear: %d shapes, worst error %.3f of the bound", ops->name, cases, worst);
 }
 

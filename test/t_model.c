@@ -255,6 +255,19 @@ static void t_api_edges(void)
     const char *txt = "A photo of a cat sitting on a red sofa, next to a window.";
     T_CHECK(jclip_embed_text(c1, txt, strlen(txt), a, (size_t)D) == 0 && jclip_embed_text(c3, txt, strlen(txt), b, (size_t)D) == 0 &&
             memcmp(a, b, sizeof(float) * (size_t)D) == 0, "1 and 3 threads give bit-identical text embeddings");
+    /* on kernels that pack weights, the first call above ran on the weights in place and the
+     * second packed the text tower: later calls must not see a difference either */
+    T_CHECK(jclip_embed_text(c1, txt, strlen(txt), b, (size_t)D) == 0 && memcmp(a, b, sizeof(float) * (size_t)D) == 0,
+            "text embedding is bit-identical before and after weight packing");
+    {
+        uint8_t rgb[40 * 30 * 3];
+        for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 37 + (i / 120) * 11);
+        float e[3][1024];
+        int ok = 1;
+        for (int r = 0; r < 3; r++) ok &= jclip_embed_rgb(r == 1 ? c3 : c1, rgb, 40, 30, e[r], (size_t)D) == 0;
+        T_CHECK(ok && memcmp(e[0], e[1], sizeof(float) * (size_t)D) == 0 && memcmp(e[0], e[2], sizeof(float) * (size_t)D) == 0,
+                "image embedding is bit-identical before, while and after weight packing (1 and 3 threads)");
+    }
     T_CHECK(jclip_embed_text(c1, txt, strlen(txt), a, (size_t)D - 1) == JCLIP_ERR_CAPACITY, "small output buffer is rejected");
     int32_t bad[3] = {101, 999999, 102};
     T_CHECK(jclip_embed_tokens(c1, bad, 3, a, (size_t)D) == JCLIP_ERR_ARG && strstr(jclip_ctx_error(c1), "999999"), "bad id: %s", jclip_ctx_error(c1));

@@ -578,7 +578,7 @@ enum { JC_TOWER_TEXT, JC_TOWER_VISION };
 typedef struct jc_packs {
 #ifndef JCLIP_NO_THREADS
     pthread_mutex_t lock;
-    atomic_int state[2]; /* per tower: 0 not yet packed, 1 packed, -1 weights read in place */
+    atomic_int state[2]; /* per tower: 0 not (yet) packed, 1 packed, -1 weights read in place */
     atomic_int uses[2];  /* forward passes that asked for the packed weights */
 #else
     int state[2], uses[2];
@@ -717,13 +717,14 @@ static void jc_pack_run(void *arg, int t, int nt)
     }
 }
 
-/* Packs a tower's weights; returns 1, or 0 to leave them in place (no memory, or a packed form
- * much larger than the weights, which only a degenerate or hostile model asks for). */
+/* Packs a tower's weights. Returns 1; 0 when memory is short (the weights stay in place and a
+ * later pass tries again); -1 to leave them in place for good (a packed form much larger than
+ * the weights, which only a degenerate or hostile model asks for). */
 static int jc_pack_tower(const jclip_model *m, jk_pool *pool, jc_packs *p, int tower)
 {
     const jk_ops *ops = m->ops;
     int n = jc_tower_weights(m, tower, NULL);
-    if (n <= 0) return 0;
+    if (n <= 0) return -1;
     jc_pack_ent *ent = (jc_pack_ent *)JCLIP_MALLOC(sizeof *ent * (size_t)n);
     if (!ent) return 0;
     jc_tower_weights(m, tower, ent);
@@ -732,8 +733,11 @@ static int jc_pack_tower(const jclip_model *m, jk_pool *pool, jc_packs *p, int t
         total += (ops->pack_size(ent[i].N, ent[i].K) + 15) / 16 * 16;
         src += (size_t)ent[i].N * (size_t)ent[i].K;
     }
-    void *block = NULL;
-    if (total <= 2 * src + ((size_t)1 << 20) && total < SIZE_MAX / 4 - 64) block = JCLIP_MALLOC(total * 4 + 64);
+    if (total > 2 * src + ((size_t)1 << 20) || total >= SIZE_MAX / 4 - 64) {
+        JCLIP_FREE(ent);
+        return -1;
+    }
+    void *block = JCLIP_MALLOC(total * 4 + 64);
     if (!block) {
         JCLIP_FREE(ent);
         return 0;
@@ -765,10 +769,10 @@ static void jc_tower_ready(const jclip_model *m, jk_pool *pool, int tower)
     if (atomic_fetch_add_explicit(&p->uses[tower], 1, memory_order_relaxed) < 1) return;
     pthread_mutex_lock(&p->lock);
     if (!atomic_load_explicit(&p->state[tower], memory_order_relaxed))
-        atomic_store_explicit(&p->state[tower], jc_pack_tower(m, pool, p, tower) ? 1 : -1, memory_order_release);
+        atomic_store_explicit(&p->state[tower], jc_pack_tower(m, pool, p, tower), memory_order_release);
     pthread_mutex_unlock(&p->lock);
 #else
-    if (!p->state[tower] && p->uses[tower]++ >= 1) p->state[tower] = jc_pack_tower(m, pool, p, tower) ? 1 : -1;
+    if (!p->state[tower] && p->uses[tower]++ >= 1) p->state[tower] = jc_pack_tower(m, pool, p, tower);
 #endif
 }
 

@@ -311,21 +311,23 @@ def cmd_bench(argv):
     torch.set_num_threads(a.threads)
     tower, x = case_inputs(a.case)
     m = load_tower(a.ckpt, tower)
-    times = []
+    times, cpus = [], []
     with torch.inference_mode():
         for _ in range(a.warmup):
             m(x)
         want = a.repeat
         while True:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             m(x)
             times.append((time.perf_counter() - t0) * 1e3)
+            cpus.append((time.process_time() - c0) * 1e3)
             if not want:
                 want = max(3, min(50, int(2000.0 / times[0])))
             if len(times) >= want:
                 break
     print(json.dumps({"engine": "torch", "case": a.case, "threads": a.threads,
                       "ms_median": round(float(np.median(times)), 3), "ms_min": round(min(times), 3),
+                      "cpu_ms": round(float(np.median(cpus)), 3),
                       "runs": len(times), "peak_rss_mb": round(peak_rss_mb(), 1),
                       "version": torch.__version__, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))

@@ -67,20 +67,26 @@ async function bench() {
   const c = caseInput(name);
   const s = await session(dir, c.tower, threads);
   for (let w = 0; w < warmup; w++) await s.run(c.feeds);
-  const times = [];
+  const times = [], cpus = [];
   let want = repeat;
   for (;;) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     await s.run(c.feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c1 = process.cpuUsage(c0); // process CPU time (all threads), microseconds
+    cpus.push((c1.user + c1.system) / 1e3);
     if (!want) want = Math.max(3, Math.min(50, Math.floor(2000 / times[0])));
     if (times.length >= want) break;
   }
-  times.sort((a, b) => a - b);
+  const median = (v) => {
+    v.sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : 0.5 * (v[v.length / 2 - 1] + v[v.length / 2]);
+  };
   const n = times.length;
-  const med = n % 2 ? times[(n - 1) / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  const med = median(times), cpu = median(cpus);
   console.log(JSON.stringify({
     engine: 'ort', case: name, threads, ms_median: +med.toFixed(3), ms_min: +times[0].toFixed(3), runs: n,
+    cpu_ms: +cpu.toFixed(3),
     peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1), version: ort.env.versions.node,
     spinning: process.env.ORT_SPIN === '0' ? 0 : 1,
   }));

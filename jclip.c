@@ -564,9 +564,10 @@ static const jk_ops *jc_select_ops(char *err, size_t cap, int *rc)
  * saves the per-call packing (7-16% of a forward pass). The results are bitwise those of the
  * in-place path, so when a tower gets packed never shows in its outputs. A tower is packed at
  * the start of its second such forward pass: a one-shot `jclip image` does not pay for it, a
- * server does once. The copies stand in for the mapped originals, whose pages are handed back
- * as they are packed (the file stays mapped), so memory use stays about the same. Shorter
- * inputs (short texts, memory bound) keep reading the originals in place.
+ * server does once, while passes on other contexts go on in place. The copies stand in for
+ * the mapped originals, whose pages are handed back as they are packed (the file stays
+ * mapped), so memory use stays about the same. Shorter inputs (short texts, memory bound)
+ * keep reading the originals in place.
  * ========================================================================================== */
 
 #define JC_PACK_MIN_ROWS 8
@@ -577,8 +578,7 @@ enum { JC_TOWER_TEXT, JC_TOWER_VISION };
 
 typedef struct jc_packs {
 #ifndef JCLIP_NO_THREADS
-    pthread_mutex_t lock;
-    atomic_int state[2]; /* per tower: 0 not (yet) packed, 1 packed, -1 weights read in place */
+    atomic_int state[2]; /* per tower: 0 not (yet) packed, 1 packed, 2 being packed, -1 never */
     atomic_int uses[2];  /* forward passes that asked for the packed weights */
 #else
     int state[2], uses[2];
@@ -595,9 +595,6 @@ static void jc_packs_free(jc_packs *p)
         JCLIP_FREE(p->block[t]);
         JCLIP_FREE(p->ent[t]);
     }
-#ifndef JCLIP_NO_THREADS
-    pthread_mutex_destroy(&p->lock);
-#endif
     JCLIP_FREE(p);
 }
 
@@ -608,10 +605,6 @@ static int jc_packs_new(jclip_model *m, char *err, size_t cap)
     if (!p) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
     memset(p, 0, sizeof *p);
 #ifndef JCLIP_NO_THREADS
-    if (pthread_mutex_init(&p->lock, NULL)) {
-        JCLIP_FREE(p);
-        return jc_fail(err, cap, JCLIP_ERR_NOMEM, "cannot create a mutex");
-    }
     for (int t = 0; t < 2; t++) {
         atomic_init(&p->state[t], 0);
         atomic_init(&p->uses[t], 0);
@@ -624,8 +617,12 @@ static int jc_packs_new(jclip_model *m, char *err, size_t cap)
 /* The packed copy of W, or NULL when W is read in place. */
 static const float *jc_packed(const jclip_model *m, int tower, const float *W)
 {
-    const jc_packs *p = m->packs;
-    if (!p || !p->ent[tower]) return NULL;
+    jc_packs *p = m->packs;
+#ifndef JCLIP_NO_THREADS
+    if (!p || atomic_load_explicit(&p->state[tower], memory_order_acquire) != 1) return NULL;
+#else
+    if (!p || p->state[tower] != 1) return NULL;
+#endif
     int lo = 0, hi = p->n_ent[tower];
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -759,7 +756,9 @@ static int jc_pack_tower(const jclip_model *m, jk_pool *pool, jc_packs *p, int t
 }
 
 /* Called at the start of every forward pass of a tower that will multiply more than
- * JC_PACK_MIN_ROWS rows (pool: the caller's threads). */
+ * JC_PACK_MIN_ROWS rows (pool: the caller's threads). One caller wins the right to pack;
+ * passes that start meanwhile on other contexts read the weights in place (same results), so
+ * nobody waits. */
 static void jc_tower_ready(const jclip_model *m, jk_pool *pool, int tower)
 {
     jc_packs *p = m->packs;
@@ -767,10 +766,10 @@ static void jc_tower_ready(const jclip_model *m, jk_pool *pool, int tower)
 #ifndef JCLIP_NO_THREADS
     if (atomic_load_explicit(&p->state[tower], memory_order_acquire)) return;
     if (atomic_fetch_add_explicit(&p->uses[tower], 1, memory_order_relaxed) < 1) return;
-    pthread_mutex_lock(&p->lock);
-    if (!atomic_load_explicit(&p->state[tower], memory_order_relaxed))
-        atomic_store_explicit(&p->state[tower], jc_pack_tower(m, pool, p, tower), memory_order_release);
-    pthread_mutex_unlock(&p->lock);
+    int idle = 0;
+    if (!atomic_compare_exchange_strong_explicit(&p->state[tower], &idle, 2, memory_order_acquire, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&p->state[tower], jc_pack_tower(m, pool, p, tower), memory_order_release);
 #else
     if (!p->state[tower] && p->uses[tower]++ >= 1) p->state[tower] = jc_pack_tower(m, pool, p, tower);
 #endif

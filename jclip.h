@@ -57,9 +57,16 @@ enum {
 const char *jclip_strerror(int status);
 
 /* ---- Model -------------------------------------------------------------------------------
- * A jclip_model is immutable once loaded: share one between any number of threads, each with
+ * A jclip_model is read-only once loaded: share one between any number of threads, each with
  * its own jclip_ctx. It holds the weights (memory-mapped from the .jclip file, zero copy) and
- * the tokenizer. */
+ * the tokenizer. With the AVX-512 kernels, the second forward pass of a tower with more than 8
+ * rows (any image; texts of 9+ tokens) copies that tower's weights once into the kernels'
+ * panel layout (with the calling context's threads; passes on other contexts meanwhile read
+ * the weights in place), which makes later passes faster; outputs are bit-identical either
+ * way. The mapped pages it copies from are handed back, so resident memory stays about the
+ * size of the weights used; a model loaded from memory keeps the caller's buffer and adds the
+ * copy. Builds with JCLIP_NO_THREADS use no atomics: there, do not start the second pass of a
+ * tower from two threads at once. */
 typedef struct jclip_model jclip_model;
 
 /* Loads a .jclip file (made by convert/convert.py). On failure returns a negative status,

@@ -173,6 +173,8 @@ typedef struct {
     int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC], cs;
     uint32_t out_y;       /* next output row to produce */
     const struct jpeg_ycc_s *ycc;
+    const jk_jpeg_ops *simd;  /* SIMD pixel stages (kernels/), NULL: the scalar code below */
+    int16_t *simd_ws;         /* [jk_jpeg_ws(chroma width)] scratch of simd->ycc_fancy_row */
 } jpeg_dec;
 
 #define JPEG_FAIL(d, code, ...) jc_fail((d)->err, (d)->errcap, code, __VA_ARGS__)
@@ -1637,9 +1639,12 @@ static int jpeg_mcu(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
 
 static inline int16_t *jpeg_block(jpeg_comp *c, size_t by, size_t bx) { return c->coef + (by * c->cbw + bx) * 64; }
 
-static void jpeg_idct_to_plane(jpeg_comp *c, const int16_t *blk, uint32_t by, uint32_t bx)
+static void jpeg_idct_to_plane(const jpeg_dec *d, jpeg_comp *c, const int16_t *blk, uint32_t by, uint32_t bx)
 {
-    if (by < c->bh && bx < c->bw) jpeg_idct(blk, c->qmul, c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8, c->pstride);
+    if (by >= c->bh || bx >= c->bw) return;
+    uint8_t *out = c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8;
+    if (d->simd) d->simd->idct(blk, c->qmul, out, c->pstride);
+    else jpeg_idct(blk, c->qmul, out, c->pstride);
 }
 
 static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end);
@@ -1665,7 +1670,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     memset(d->mcu[0], 0, sizeof d->mcu[0]);
                     blk[0] = d->mcu[0];
                     JPEG_TRY(jpeg_mcu(d, blk, memb, 1));
-                    jpeg_idct_to_plane(c, d->mcu[0], by, bx);
+                    jpeg_idct_to_plane(d, c, d->mcu[0], by, bx);
                     if (bx + 1 == c->bw) jpeg_emit_rows(d, jpeg_rows_ready(d, by + 1, 1));
                 }
             }
@@ -1696,7 +1701,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     jpeg_comp *c = d->sc[i];
                     for (int yy = 0; yy < c->v; yy++)
                         for (int xx = 0; xx < c->h; xx++)
-                            jpeg_idct_to_plane(c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
+                            jpeg_idct_to_plane(d, c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
                 }
                 if (mx + 1 == d->mcux) jpeg_emit_rows(d, jpeg_rows_ready(d, my + 1, 0));
             }
@@ -1837,7 +1842,9 @@ static void jpeg_smooth_component(const jpeg_dec *d, jpeg_comp *c)
                                  8 * DC[23] - 6 * DC[24] - 2 * DC[25]);
                     ws[0] = jpeg_smooth_pred(num, Q00, 0);
                 }
-                jpeg_idct(ws, c->qmul, c->plane + r * 8 * c->pstride + (size_t)bx * 8, c->pstride);
+                uint8_t *out = c->plane + r * 8 * c->pstride + (size_t)bx * 8;
+                if (d->simd) d->simd->idct(ws, c->qmul, out, c->pstride);
+                else jpeg_idct(ws, c->qmul, out, c->pstride);
             }
         }
     }
@@ -1998,6 +2005,10 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
         }
         break;
     case JPEG_CS_YCC: {
+        if (d->simd) {
+            d->simd->ycc_row(in[0], in[1], in[2], W, out);
+            break;
+        }
         const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim;
         for (uint32_t x = 0; x < W; x++) {
             uint32_t y = py[x], cb = pcb[x], cr = pcr[x];
@@ -2093,7 +2104,10 @@ static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
             }
             const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
             uint8_t *out = d->rgb + (size_t)y * d->W * 3;
-            if (v2)
+            if (d->simd)
+                d->simd->ycc_fancy_row(py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                       c2->plane + rn * c2->pstride, c1->dw, d->W, v2, out, d->simd_ws);
+            else if (v2)
                 jpeg_ycc_h2v2_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out);
             else
@@ -2134,6 +2148,7 @@ static void jpeg_free_dec(jpeg_dec *d)
         JCLIP_FREE(d->c[i].plane);
     }
     JCLIP_FREE(d->rowbufs);
+    JCLIP_FREE(d->simd_ws);
     JCLIP_FREE(d);
 }
 
@@ -2169,7 +2184,7 @@ static int jpeg_header_until_sos(jpeg_dec *d)
 }
 
 static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
-                    jclip_image_info *info, char *err, size_t errcap, int header_only)
+                    jclip_image_info *info, char *err, size_t errcap, int header_only, const jk_jpeg_ops *simd)
 {
     if (!data) return jc_fail(err, errcap, JCLIP_ERR_ARG, "no JPEG data");
     jpeg_pil pil;
@@ -2258,6 +2273,14 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    d->simd = simd;
+    if (simd) {
+        size_t ws;
+        if (!jc_mul(jk_jpeg_ws(rowbuf), sizeof(int16_t), &ws) || !(d->simd_ws = (int16_t *)JCLIP_MALLOC(ws))) {
+            rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     for (;;) {
         if ((rc = jpeg_decode_scan(d))) goto out;
         int r = jpeg_read_markers(d);
@@ -2296,7 +2319,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
                 continue;
             }
             for (uint32_t by = 0; by < c->bh; by++)
-                for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(c, jpeg_block(c, by, bx), by, bx);
+                for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(d, c, jpeg_block(c, by, bx), by, bx);
         }
     }
     jpeg_emit_rows(d, d->H);
@@ -2312,7 +2335,7 @@ out:
 static JC_UNUSED int jpeg_info(const uint8_t *data, size_t len, jclip_image_info *info, char *err, size_t errcap)
 {
     if (!info) return jc_fail(err, errcap, JCLIP_ERR_ARG, "info is NULL");
-    return jpeg_run(data, len, UINT64_MAX, NULL, 0, info, err, errcap, 1);
+    return jpeg_run(data, len, UINT64_MAX, NULL, 0, info, err, errcap, 1, NULL);
 }
 
 /* Decodes to packed 8-bit RGB, row-major, into rgb (capacity rgb_cap bytes, must be >=
@@ -2321,5 +2344,5 @@ static JC_UNUSED int jpeg_info(const uint8_t *data, size_t len, jclip_image_info
 static JC_UNUSED int jpeg_decode(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
                                  jclip_image_info *info, char *err, size_t errcap)
 {
-    return jpeg_run(data, len, max_pixels, rgb, rgb_cap, info, err, errcap, 0);
+    return jpeg_run(data, len, max_pixels, rgb, rgb_cap, info, err, errcap, 0, jk_cpu_jpeg_ops());
 }

@@ -511,14 +511,15 @@ JK2_INLINE void jk2j_idct_pass2(const __m128i col[8], uint8_t *out, size_t strid
     __m256i r01 = _mm256_unpacklo_epi32(a, b), r23 = _mm256_unpackhi_epi32(a, b);
     __m128i l01 = _mm256_castsi256_si128(r01), h01 = _mm256_extracti128_si256(r01, 1);
     __m128i l23 = _mm256_castsi256_si128(r23), h23 = _mm256_extracti128_si256(r23, 1);
+    /* movq stores: _mm_storeh_pd would be a misaligned double store as far as UBSan knows */
     _mm_storel_epi64((__m128i *)(void *)out, l01);
-    _mm_storeh_pd((double *)(void *)(out + stride), _mm_castsi128_pd(l01));
+    _mm_storel_epi64((__m128i *)(void *)(out + stride), _mm_unpackhi_epi64(l01, l01));
     _mm_storel_epi64((__m128i *)(void *)(out + 2 * stride), l23);
-    _mm_storeh_pd((double *)(void *)(out + 3 * stride), _mm_castsi128_pd(l23));
+    _mm_storel_epi64((__m128i *)(void *)(out + 3 * stride), _mm_unpackhi_epi64(l23, l23));
     _mm_storel_epi64((__m128i *)(void *)(out + 4 * stride), h01);
-    _mm_storeh_pd((double *)(void *)(out + 5 * stride), _mm_castsi128_pd(h01));
+    _mm_storel_epi64((__m128i *)(void *)(out + 5 * stride), _mm_unpackhi_epi64(h01, h01));
     _mm_storel_epi64((__m128i *)(void *)(out + 6 * stride), h23);
-    _mm_storeh_pd((double *)(void *)(out + 7 * stride), _mm_castsi128_pd(h23));
+    _mm_storel_epi64((__m128i *)(void *)(out + 7 * stride), _mm_unpackhi_epi64(h23, h23));
 }
 
 /* jk_jpeg_ops.idct. Pass 1 runs on the columns (one 8-lane row vector per coefficient row),

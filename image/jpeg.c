@@ -1656,7 +1656,7 @@ static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone);
 /* Decodes the entropy-coded data of the current scan. */
 static int jpeg_decode_scan(jpeg_dec *d)
 {
-    int nblk;
+    int nblk = 0; /* set by jpeg_start_scan; initialised for gcc -Wmaybe-uninitialized */
     JPEG_TRY(jpeg_start_scan(d, &nblk));
     int16_t *blk[10];
     int memb[10];

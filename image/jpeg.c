@@ -99,9 +99,9 @@ static const struct { uint16_t qe; uint8_t nmps, nlps, sw; } jpeg_qm[114] = {
 #define JPEG_FAST_BITS 10
 typedef struct {
     uint16_t look[256];
-    /* Sequential fast path: the next JPEG_FAST_BITS bits give e = fast[bits]: e & 31 = bits to
-     * consume (0: the code is longer), e & 32 = the coefficient value is included (then e >> 16
-     * is the extended value and e & 31 counts its bits too), (e >> 8) & 255 = the symbol. */
+    /* Sequential fast path: the next JPEG_FAST_BITS bits give e = fast[bits]: (e >> 8) & 255 =
+     * the symbol (AC: run << 4 | size; DC: size), e & 63 = the code length plus the size, i.e.
+     * the bits the symbol and its value take together (0: the code is longer). */
     uint32_t fast[1 << JPEG_FAST_BITS];
     int32_t maxcode[18];
     int32_t valoff[18];
@@ -173,7 +173,20 @@ typedef struct {
     int up[JPEG_MAXC], hx[JPEG_MAXC], vx[JPEG_MAXC], cs;
     uint32_t out_y;       /* next output row to produce */
     const struct jpeg_ycc_s *ycc;
+    const jk_jpeg_ops *simd;  /* SIMD pixel stages (kernels/), NULL: the scalar code below */
+    int16_t *simd_ws;         /* [jk_jpeg_ws(chroma width)] scratch of simd->ycc_fancy_row */
 } jpeg_dec;
+
+/* Forced inlining where it matters: the IDCT's 1-D passes are instantiated with literal zeros
+ * for sparse blocks, and the Huffman fast path keeps its bit buffer in registers; gcc declines
+ * both by itself. */
+#if defined(__GNUC__) || defined(__clang__)
+#define JPEG_INLINE static inline __attribute__((always_inline))
+#define JPEG_NOINLINE static __attribute__((noinline))
+#else
+#define JPEG_INLINE static inline
+#define JPEG_NOINLINE static
+#endif
 
 #define JPEG_FAIL(d, code, ...) jc_fail((d)->err, (d)->errcap, code, __VA_ARGS__)
 #define JPEG_TRY(x) do { int jpeg_rc_ = (x); if (jpeg_rc_) return jpeg_rc_; } while (0)
@@ -697,18 +710,9 @@ static int jpeg_build_huff(jpeg_dec *d, int slot, int is_dc)
     p = 0;
     for (int l = 1; l <= JPEG_FAST_BITS; l++)
         for (int i = 1; i <= bits[l]; i++, p++) {
-            int sym = h->val[p], sz = is_dc ? sym : sym & 15;
+            int sym = h->val[p];
             unsigned lb = code[p] << (JPEG_FAST_BITS - l);
-            for (unsigned k = 0; k < 1u << (JPEG_FAST_BITS - l); k++) {
-                uint32_t e = (uint32_t)l | (uint32_t)sym << 8;
-                if (sz && l + sz <= JPEG_FAST_BITS) {
-                    int r = (int)(k >> (JPEG_FAST_BITS - l - sz)) & ((1 << sz) - 1);
-                    e = (uint32_t)(l + sz) | 32u | (uint32_t)sym << 8 | (uint32_t)(uint16_t)jpeg_extend(r, sz) << 16;
-                } else if (!sz && is_dc) {
-                    e |= 32u; /* DC difference 0 */
-                }
-                h->fast[lb + k] = e;
-            }
+            for (unsigned k = 0; k < 1u << (JPEG_FAST_BITS - l); k++) h->fast[lb + k] = (uint32_t)(l + (sym & 15)) | (uint32_t)sym << 8;
         }
     return JCLIP_OK;
 }
@@ -845,7 +849,12 @@ static int jpeg_huff_restart(jpeg_dec *d)
  * functions, which set the insufficient-data state exactly as before. */
 #define JPEG_FAST_MARGIN(nblk) ((size_t)(nblk) * 512 + 64)
 
-static inline void jpeg_refill(jpeg_dec *d)
+/* The bit buffer lives in locals (bb, bn) in the fast path so that it stays in registers; these
+ * move it to and from the decoder around calls that use it there. */
+#define JPEG_BITS_OUT() (d->bb = bb, d->bn = bn)
+#define JPEG_BITS_IN() (bb = d->bb, bn = d->bn)
+
+JPEG_INLINE void jpeg_refill(jpeg_dec *d, uint64_t *bb, int *bn)
 {
     if (d->unread) return;
     if (d->pos + 8 <= d->len) {
@@ -854,93 +863,94 @@ static inline void jpeg_refill(jpeg_dec *d)
                      (uint64_t)q[4] << 24 | (uint64_t)q[5] << 16 | (uint64_t)q[6] << 8 | q[7];
         uint64_t t = ~u;
         if (!((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull)) { /* no 0xFF byte */
-            int k = (64 - d->bn) >> 3; /* bytes the slow fill would add: up to 57..64 bits */
+            int k = (64 - *bn) >> 3; /* bytes the slow fill would add: up to 57..64 bits */
             if (k > 0) {
-                d->bb |= (u >> (64 - 8 * k)) << (64 - d->bn - 8 * k);
-                d->bn += 8 * k;
+                *bb |= (u >> (64 - 8 * k)) << (64 - *bn - 8 * k);
+                *bn += 8 * k;
                 d->pos += (size_t)k;
             }
             return;
         }
     }
+    d->bb = *bb;
+    d->bn = *bn;
     (void)jpeg_fill(d, 0); /* cannot fail: the caller checked JPEG_FAST_MARGIN */
+    *bb = d->bb;
+    *bn = d->bn;
 }
 
-/* Decodes one symbol with the fast table; requires bn >= 32. */
-static inline uint32_t jpeg_fast_sym(jpeg_dec *d, const jpeg_huff *h)
+/* Looks up the symbol at the top of bb (which holds >= 32 bits) and returns it in the fast
+ * table's format: total bits (code + value) | symbol << 8. Codes longer than JPEG_FAST_BITS take
+ * the canonical walk; a bad code gives symbol 0 after 17 bits, like jpeg_huff_decode(). */
+JPEG_INLINE uint32_t jpeg_fast_sym(uint64_t bb, const jpeg_huff *h)
 {
-    uint32_t e = h->fast[d->bb >> (64 - JPEG_FAST_BITS)];
-    int l = (int)(e & 31);
-    if (l) {
-        d->bb <<= l;
-        d->bn -= l;
-        return e;
-    }
+    uint32_t e = h->fast[bb >> (64 - JPEG_FAST_BITS)];
+    if (e & 63) return e;
+    int l;
     int32_t code;
     for (l = JPEG_FAST_BITS + 1;; l++) {
-        code = (int32_t)(d->bb >> (64 - l));
+        code = (int32_t)(bb >> (64 - l));
         if (code <= h->maxcode[l]) break;
     }
-    d->bb <<= l;
-    d->bn -= l;
-    return (uint32_t)(l > 16 ? 0 : h->val[(code + h->valoff[l]) & 0xFF]) << 8;
+    uint32_t sym = l > 16 ? 0 : h->val[(code + h->valoff[l]) & 0xFF];
+    return ((uint32_t)l + (sym & 15)) | sym << 8;
+}
+
+/* The extended value (jpeg_extend) of the symbol e at the top of bb, 0 for size 0; branch free,
+ * since whether a value is negative is as unpredictable as the data. */
+JPEG_INLINE int32_t jpeg_fast_val(uint64_t bb, uint32_t e)
+{
+    uint32_t mask = (1u << ((e >> 8) & 15)) - 1;
+    uint32_t v = (uint32_t)(bb >> (64 - (e & 63))) & mask;
+    uint32_t neg = (v - ((mask + 1) >> 1)) >> 31; /* v below half the range: negative */
+    return (int32_t)v - (int32_t)((0u - neg) & mask);
 }
 
 static int jpeg_mcu_huff_fast(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
 {
+    uint64_t bb;
+    int bn;
+    JPEG_BITS_IN();
     for (int b = 0; b < nblk; b++) {
         int ci = memb[b];
         jpeg_comp *c = d->sc[ci];
         const jpeg_huff *dc = &d->hd[c->dc_tbl], *ac = &d->hd[4 + c->ac_tbl];
         int16_t *blkp = blk[b];
         int s, r;
-        if (d->bn < 32) jpeg_refill(d);
-        if (d->bn >= 32) {
-            uint32_t e = jpeg_fast_sym(d, dc);
-            if (e & 32) {
-                s = (int16_t)(e >> 16);
-            } else {
-                s = (int)(e >> 8) & 255;
-                if (s) {
-                    r = (int)(d->bb >> (64 - s));
-                    d->bb <<= s;
-                    d->bn -= s;
-                    s = jpeg_extend(r, s);
-                }
-            }
+        if (bn < 32) jpeg_refill(d, &bb, &bn);
+        if (bn >= 32) {
+            uint32_t e = jpeg_fast_sym(bb, dc);
+            s = jpeg_fast_val(bb, e);
+            bb <<= e & 63;
+            bn -= (int)(e & 63);
         } else {
+            JPEG_BITS_OUT();
             JPEG_TRY(jpeg_huff_sym(d, dc, &s));
             if (s) {
                 JPEG_TRY(jpeg_bits(d, s, &r));
                 s = jpeg_extend(r, s);
             }
+            JPEG_BITS_IN();
         }
         d->lastdc[ci] = (int)(unsigned)((unsigned)s + (unsigned)d->lastdc[ci]);
         blkp[0] = (int16_t)d->lastdc[ci];
         for (int k = 1; k < 64; k++) {
-            if (d->bn < 32) jpeg_refill(d);
-            if (d->bn >= 32) {
-                uint32_t e = jpeg_fast_sym(d, ac);
-                int rs = (int)(e >> 8) & 255;
-                if (e & 32) {
-                    k += rs >> 4;
-                    blkp[jpeg_zz[k]] = (int16_t)(e >> 16);
-                    continue;
-                }
-                r = rs >> 4;
-                s = rs & 15;
-                if (s) {
-                    k += r;
-                    int v = (int)(d->bb >> (64 - s));
-                    d->bb <<= s;
-                    d->bn -= s;
-                    blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(v, s);
+            if (bn < 32) jpeg_refill(d, &bb, &bn);
+            if (bn >= 32) {
+                uint32_t e = jpeg_fast_sym(bb, ac);
+                int v = jpeg_fast_val(bb, e);
+                bb <<= e & 63;
+                bn -= (int)(e & 63);
+                if (e & 0xF00) {
+                    k += (int)(e >> 12) & 15;
+                    blkp[jpeg_zz[k]] = (int16_t)v;
                 } else {
-                    if (r != 15) break;
+                    if ((e & 0xF000) != 0xF000) break;
                     k += 15;
                 }
                 continue;
             }
+            JPEG_BITS_OUT();
             JPEG_TRY(jpeg_huff_sym(d, ac, &s));
             r = s >> 4;
             s &= 15;
@@ -948,12 +958,16 @@ static int jpeg_mcu_huff_fast(jpeg_dec *d, int16_t **blk, const int *memb, int n
                 k += r;
                 JPEG_TRY(jpeg_bits(d, s, &r));
                 blkp[jpeg_zz[k]] = (int16_t)jpeg_extend(r, s);
+            } else if (r != 15) {
+                JPEG_BITS_IN();
+                break;
             } else {
-                if (r != 15) break;
                 k += 15;
             }
+            JPEG_BITS_IN();
         }
     }
+    JPEG_BITS_OUT();
     return JCLIP_OK;
 }
 
@@ -1421,15 +1435,6 @@ static inline uint8_t jpeg_px(uint32_t acc)
     uint32_t o2 = p53 + (uint32_t)((i3) * (JPEG_F050 - JPEG_FM256)) + z3p;                                 \
     uint32_t o3 = p71 + (uint32_t)((i1) * (JPEG_F060 - JPEG_FM089)) + z4p
 
-/* The 1-D passes are instantiated with literal zeros for sparse blocks; that folding needs them
- * inlined, which gcc declines by itself at three call sites. */
-#if defined(__GNUC__) || defined(__clang__)
-#define JPEG_INLINE static inline __attribute__((always_inline))
-#define JPEG_NOINLINE static __attribute__((noinline))
-#else
-#define JPEG_INLINE static inline
-#define JPEG_NOINLINE static
-#endif
 
 /* Pass 1 on one column (dequantised inputs), results saturated to 16 bits into w[r * 8]. */
 JPEG_INLINE void jpeg_idct_col(int32_t i0, int32_t i1, int32_t i2, int32_t i3, int32_t i4, int32_t i5, int32_t i6, int32_t i7,
@@ -1637,9 +1642,12 @@ static int jpeg_mcu(jpeg_dec *d, int16_t **blk, const int *memb, int nblk)
 
 static inline int16_t *jpeg_block(jpeg_comp *c, size_t by, size_t bx) { return c->coef + (by * c->cbw + bx) * 64; }
 
-static void jpeg_idct_to_plane(jpeg_comp *c, const int16_t *blk, uint32_t by, uint32_t bx)
+static void jpeg_idct_to_plane(const jpeg_dec *d, jpeg_comp *c, const int16_t *blk, uint32_t by, uint32_t bx)
 {
-    if (by < c->bh && bx < c->bw) jpeg_idct(blk, c->qmul, c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8, c->pstride);
+    if (by >= c->bh || bx >= c->bw) return;
+    uint8_t *out = c->plane + (size_t)by * 8 * c->pstride + (size_t)bx * 8;
+    if (d->simd) d->simd->idct(blk, c->qmul, out, c->pstride);
+    else jpeg_idct(blk, c->qmul, out, c->pstride);
 }
 
 static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end);
@@ -1648,7 +1656,7 @@ static uint32_t jpeg_rows_ready(const jpeg_dec *d, uint32_t n_done, int lone);
 /* Decodes the entropy-coded data of the current scan. */
 static int jpeg_decode_scan(jpeg_dec *d)
 {
-    int nblk;
+    int nblk = 0; /* set by jpeg_start_scan; initialised for gcc -Wmaybe-uninitialized */
     JPEG_TRY(jpeg_start_scan(d, &nblk));
     int16_t *blk[10];
     int memb[10];
@@ -1665,7 +1673,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     memset(d->mcu[0], 0, sizeof d->mcu[0]);
                     blk[0] = d->mcu[0];
                     JPEG_TRY(jpeg_mcu(d, blk, memb, 1));
-                    jpeg_idct_to_plane(c, d->mcu[0], by, bx);
+                    jpeg_idct_to_plane(d, c, d->mcu[0], by, bx);
                     if (bx + 1 == c->bw) jpeg_emit_rows(d, jpeg_rows_ready(d, by + 1, 1));
                 }
             }
@@ -1674,17 +1682,16 @@ static int jpeg_decode_scan(jpeg_dec *d)
     for (uint32_t my = 0; my < d->mcuy; my++)
         for (uint32_t mx = 0; mx < d->mcux; mx++) {
             int b = 0;
+            /* one call for the whole MCU: per-block memsets of 128 bytes compile to rep stos,
+             * whose start-up cost was a tenth of a 4:2:0 decode */
+            if (!d->multi) memset(d->mcu, 0, sizeof d->mcu[0] * (size_t)nblk);
             for (int i = 0; i < d->ns; i++) {
                 jpeg_comp *c = d->sc[i];
                 for (int yy = 0; yy < c->v; yy++)
                     for (int xx = 0; xx < c->h; xx++) {
                         memb[b] = i;
-                        if (d->multi) {
-                            blk[b] = jpeg_block(c, (size_t)my * c->v + yy, (size_t)mx * c->h + xx);
-                        } else {
-                            blk[b] = d->mcu[b];
-                            memset(d->mcu[b], 0, sizeof d->mcu[b]);
-                        }
+                        if (d->multi) blk[b] = jpeg_block(c, (size_t)my * c->v + yy, (size_t)mx * c->h + xx);
+                        else blk[b] = d->mcu[b];
                         b++;
                     }
             }
@@ -1696,7 +1703,7 @@ static int jpeg_decode_scan(jpeg_dec *d)
                     jpeg_comp *c = d->sc[i];
                     for (int yy = 0; yy < c->v; yy++)
                         for (int xx = 0; xx < c->h; xx++)
-                            jpeg_idct_to_plane(c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
+                            jpeg_idct_to_plane(d, c, d->mcu[b++], my * (uint32_t)c->v + (uint32_t)yy, mx * (uint32_t)c->h + (uint32_t)xx);
                 }
                 if (mx + 1 == d->mcux) jpeg_emit_rows(d, jpeg_rows_ready(d, my + 1, 0));
             }
@@ -1837,7 +1844,9 @@ static void jpeg_smooth_component(const jpeg_dec *d, jpeg_comp *c)
                                  8 * DC[23] - 6 * DC[24] - 2 * DC[25]);
                     ws[0] = jpeg_smooth_pred(num, Q00, 0);
                 }
-                jpeg_idct(ws, c->qmul, c->plane + r * 8 * c->pstride + (size_t)bx * 8, c->pstride);
+                uint8_t *out = c->plane + r * 8 * c->pstride + (size_t)bx * 8;
+                if (d->simd) d->simd->idct(ws, c->qmul, out, c->pstride);
+                else jpeg_idct(ws, c->qmul, out, c->pstride);
             }
         }
     }
@@ -1998,6 +2007,10 @@ static void jpeg_convert_row(const jpeg_dec *d, int cs, const jpeg_ycc *t, const
         }
         break;
     case JPEG_CS_YCC: {
+        if (d->simd) {
+            d->simd->ycc_row(in[0], in[1], in[2], W, out);
+            break;
+        }
         const uint8_t *py = in[0], *pcb = in[1], *pcr = in[2], *lim = t->lim;
         for (uint32_t x = 0; x < W; x++) {
             uint32_t y = py[x], cb = pcb[x], cr = pcr[x];
@@ -2093,7 +2106,10 @@ static void jpeg_emit_rows(jpeg_dec *d, uint32_t y_end)
             }
             const uint8_t *py = d->c[0].plane + (size_t)y * d->c[0].pstride;
             uint8_t *out = d->rgb + (size_t)y * d->W * 3;
-            if (v2)
+            if (d->simd)
+                d->simd->ycc_fancy_row(py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
+                                       c2->plane + rn * c2->pstride, c1->dw, d->W, v2, out, d->simd_ws);
+            else if (v2)
                 jpeg_ycc_h2v2_row(d->ycc, py, c1->plane + r * c1->pstride, c1->plane + rn * c1->pstride, c2->plane + r * c2->pstride,
                                   c2->plane + rn * c2->pstride, c1->dw, d->W, out);
             else
@@ -2134,6 +2150,7 @@ static void jpeg_free_dec(jpeg_dec *d)
         JCLIP_FREE(d->c[i].plane);
     }
     JCLIP_FREE(d->rowbufs);
+    JCLIP_FREE(d->simd_ws);
     JCLIP_FREE(d);
 }
 
@@ -2169,7 +2186,7 @@ static int jpeg_header_until_sos(jpeg_dec *d)
 }
 
 static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
-                    jclip_image_info *info, char *err, size_t errcap, int header_only)
+                    jclip_image_info *info, char *err, size_t errcap, int header_only, const jk_jpeg_ops *simd)
 {
     if (!data) return jc_fail(err, errcap, JCLIP_ERR_ARG, "no JPEG data");
     jpeg_pil pil;
@@ -2258,6 +2275,14 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
         rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    d->simd = simd;
+    if (simd) {
+        size_t ws;
+        if (!jc_mul(jk_jpeg_ws(rowbuf), sizeof(int16_t), &ws) || !(d->simd_ws = (int16_t *)JCLIP_MALLOC(ws))) {
+            rc = JPEG_FAIL(d, JCLIP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     for (;;) {
         if ((rc = jpeg_decode_scan(d))) goto out;
         int r = jpeg_read_markers(d);
@@ -2296,7 +2321,7 @@ static int jpeg_run(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_
                 continue;
             }
             for (uint32_t by = 0; by < c->bh; by++)
-                for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(c, jpeg_block(c, by, bx), by, bx);
+                for (uint32_t bx = 0; bx < c->bw; bx++) jpeg_idct_to_plane(d, c, jpeg_block(c, by, bx), by, bx);
         }
     }
     jpeg_emit_rows(d, d->H);
@@ -2312,7 +2337,7 @@ out:
 static JC_UNUSED int jpeg_info(const uint8_t *data, size_t len, jclip_image_info *info, char *err, size_t errcap)
 {
     if (!info) return jc_fail(err, errcap, JCLIP_ERR_ARG, "info is NULL");
-    return jpeg_run(data, len, UINT64_MAX, NULL, 0, info, err, errcap, 1);
+    return jpeg_run(data, len, UINT64_MAX, NULL, 0, info, err, errcap, 1, NULL);
 }
 
 /* Decodes to packed 8-bit RGB, row-major, into rgb (capacity rgb_cap bytes, must be >=
@@ -2321,5 +2346,5 @@ static JC_UNUSED int jpeg_info(const uint8_t *data, size_t len, jclip_image_info
 static JC_UNUSED int jpeg_decode(const uint8_t *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
                                  jclip_image_info *info, char *err, size_t errcap)
 {
-    return jpeg_run(data, len, max_pixels, rgb, rgb_cap, info, err, errcap, 0);
+    return jpeg_run(data, len, max_pixels, rgb, rgb_cap, info, err, errcap, 0, jk_cpu_jpeg_ops());
 }

@@ -447,4 +447,308 @@ static const jk_ops jk_avx2_ops = {
     jk2_add,
 };
 
+/* ============================================================================================
+ * JPEG decoder stages (scalar twins and the arithmetic they reproduce: image/jpeg.c)
+ * ========================================================================================== */
+
+/* pmaddwd constant: (lo, hi) repeated, so that madd(pair(a, b), k) = a * lo + b * hi. */
+JK2_INLINE __m256i jk2j_k(int16_t lo, int16_t hi)
+{
+    return _mm256_unpacklo_epi16(_mm256_set1_epi16(lo), _mm256_set1_epi16(hi));
+}
+
+/* The 8 column pairs (a[c], b[c]) of two 8 x int16 rows, columns 0-7 in order. */
+JK2_INLINE __m256i jk2j_pair(__m128i a, __m128i b)
+{
+    return _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
+}
+
+/* One 1-D islow pass over 8 lanes, as jidctint-avx2.asm's dodct computes it: in[0..7] are the
+ * 16-bit inputs, o[j] the wrapped 32-bit sums for outputs j = 0..7 before the descale shift
+ * (rnd included). Sums in0 +- in4, in7 + in3 and in5 + in1 wrap at 16 bits, the rest at 32. */
+JK2_INLINE void jk2j_idct_1d(const __m128i in[8], __m256i rnd, __m256i o[8])
+{
+    __m256i p26 = jk2j_pair(in[2], in[6]);
+    __m256i t3 = _mm256_madd_epi16(p26, jk2j_k(10703, 4433));   /* i2 F130 + i6 F054 */
+    __m256i t2 = _mm256_madd_epi16(p26, jk2j_k(4433, -10704));  /* i2 F054 + i6 FM130 */
+    __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepi16_epi32(_mm_add_epi16(in[0], in[4])), 13), rnd);
+    __m256i t1 = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepi16_epi32(_mm_sub_epi16(in[0], in[4])), 13), rnd);
+    __m256i e10 = _mm256_add_epi32(t0, t3), e13 = _mm256_sub_epi32(t0, t3);
+    __m256i e11 = _mm256_add_epi32(t1, t2), e12 = _mm256_sub_epi32(t1, t2);
+    __m256i p34 = jk2j_pair(_mm_add_epi16(in[7], in[3]), _mm_add_epi16(in[5], in[1]));
+    __m256i z3 = _mm256_madd_epi16(p34, jk2j_k(-6436, 9633)); /* z3 FM078 + z4 F117 */
+    __m256i z4 = _mm256_madd_epi16(p34, jk2j_k(9633, 6437));  /* z3 F117 + z4 F078 */
+    __m256i p71 = jk2j_pair(in[7], in[1]), p53 = jk2j_pair(in[5], in[3]);
+    __m256i o0 = _mm256_add_epi32(_mm256_madd_epi16(p71, jk2j_k(-4927, -7373)), z3);  /* i7 FM060 + i1 FM089 */
+    __m256i o3 = _mm256_add_epi32(_mm256_madd_epi16(p71, jk2j_k(-7373, 4926)), z4);   /* i7 FM089 + i1 F060 */
+    __m256i o1 = _mm256_add_epi32(_mm256_madd_epi16(p53, jk2j_k(-4176, -20995)), z4); /* i5 FM050 + i3 FM256 */
+    __m256i o2 = _mm256_add_epi32(_mm256_madd_epi16(p53, jk2j_k(-20995, 4177)), z3);  /* i5 FM256 + i3 F050 */
+    o[0] = _mm256_add_epi32(e10, o3);
+    o[7] = _mm256_sub_epi32(e10, o3);
+    o[1] = _mm256_add_epi32(e11, o2);
+    o[6] = _mm256_sub_epi32(e11, o2);
+    o[2] = _mm256_add_epi32(e12, o1);
+    o[5] = _mm256_sub_epi32(e12, o1);
+    o[3] = _mm256_add_epi32(e13, o0);
+    o[4] = _mm256_sub_epi32(e13, o0);
+}
+
+/* Pass 2 on the transposed pass-1 output and the byte stores.
+ *
+ *   col[k] = pass-1 column k, rows 0..7 in the 8 lanes
+ *   o[j]   = output column j, rows 0..7 (int32)
+ *   packs  -> [r0-3 c0-3 | r4-7 c0-3] and [r0-3 c4-7 | r4-7 c4-7] as bytes, then a byte
+ *   shuffle and two dword unpacks give [row 0, row 1 | row 4, row 5], [row 2, row 3 | row 6, row 7]. */
+JK2_INLINE void jk2j_idct_pass2(const __m128i col[8], uint8_t *out, size_t stride)
+{
+    __m256i o[8];
+    jk2j_idct_1d(col, _mm256_set1_epi32(1 << 17), o);
+    for (int j = 0; j < 8; j++) o[j] = _mm256_srai_epi32(o[j], 18);
+    __m256i a = _mm256_packs_epi16(_mm256_packs_epi32(o[0], o[1]), _mm256_packs_epi32(o[2], o[3]));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(o[4], o[5]), _mm256_packs_epi32(o[6], o[7]));
+    const __m256i bias = _mm256_set1_epi8(-128);
+    const __m256i tr = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
+                                        10, 14, 3, 7, 11, 15);
+    a = _mm256_shuffle_epi8(_mm256_xor_si256(a, bias), tr); /* [r0 c0-3, r1 c0-3, r2 .., r3 .. | r4..r7] */
+    b = _mm256_shuffle_epi8(_mm256_xor_si256(b, bias), tr);
+    __m256i r01 = _mm256_unpacklo_epi32(a, b), r23 = _mm256_unpackhi_epi32(a, b);
+    __m128i l01 = _mm256_castsi256_si128(r01), h01 = _mm256_extracti128_si256(r01, 1);
+    __m128i l23 = _mm256_castsi256_si128(r23), h23 = _mm256_extracti128_si256(r23, 1);
+    /* movq stores: _mm_storeh_pd would be a misaligned double store as far as UBSan knows */
+    _mm_storel_epi64((__m128i *)(void *)out, l01);
+    _mm_storel_epi64((__m128i *)(void *)(out + stride), _mm_unpackhi_epi64(l01, l01));
+    _mm_storel_epi64((__m128i *)(void *)(out + 2 * stride), l23);
+    _mm_storel_epi64((__m128i *)(void *)(out + 3 * stride), _mm_unpackhi_epi64(l23, l23));
+    _mm_storel_epi64((__m128i *)(void *)(out + 4 * stride), h01);
+    _mm_storel_epi64((__m128i *)(void *)(out + 5 * stride), _mm_unpackhi_epi64(h01, h01));
+    _mm_storel_epi64((__m128i *)(void *)(out + 6 * stride), h23);
+    _mm_storel_epi64((__m128i *)(void *)(out + 7 * stride), _mm_unpackhi_epi64(h23, h23));
+}
+
+/* jk_jpeg_ops.idct. Pass 1 runs on the columns (one 8-lane row vector per coefficient row),
+ * its 16-bit results are transposed, pass 2 runs on the rows. When coefficient rows 1-7 are
+ * all zero, pass 1 is the dequantised row 0 shifted left by 2 in 16 bits (psllw) for every
+ * row, as in jidctint-avx2.asm; when row 0 has no AC term either the block is flat. */
+static JK2 void jk2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
+{
+    __m256i ac = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(const void *)(in + 8)),
+                                 _mm256_loadu_si256((const __m256i *)(const void *)(in + 24)));
+    ac = _mm256_or_si256(ac, _mm256_loadu_si256((const __m256i *)(const void *)(in + 40)));
+    ac = _mm256_or_si256(ac, _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(in + 56))));
+    __m128i r0 = _mm_mullo_epi16(_mm_loadu_si128((const __m128i *)(const void *)in), _mm_loadu_si128((const __m128i *)(const void *)q));
+    __m128i col[8];
+    if (_mm256_testz_si256(ac, ac)) {
+        __m128i w = _mm_slli_epi16(r0, 2);
+        if (_mm_testz_si128(w, _mm_setr_epi16(0, -1, -1, -1, -1, -1, -1, -1))) {
+            /* flat: (w0 << 13 + 2^17) >> 18 = floor((w0 + 16) / 32), then + 128, clamped */
+            int w0 = (int16_t)_mm_extract_epi16(w, 0);
+            int v = (w0 + 16 + 32768) / 32 - 1024 + 128;
+            uint8_t px = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            uint64_t fill = 0x0101010101010101ull * px;
+            for (int r = 0; r < 8; r++) memcpy(out + (size_t)r * stride, &fill, 8);
+            return;
+        }
+        col[0] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 0));
+        col[1] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 1));
+        col[2] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 2));
+        col[3] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 3));
+        col[4] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 4));
+        col[5] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 5));
+        col[6] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 6));
+        col[7] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 7));
+        jk2j_idct_pass2(col, out, stride);
+        return;
+    }
+    __m128i row[8];
+    row[0] = r0;
+    for (int r = 1; r < 8; r++)
+        row[r] = _mm_mullo_epi16(_mm_loadu_si128((const __m128i *)(const void *)(in + 8 * r)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(q + 8 * r)));
+    __m256i o[8];
+    jk2j_idct_1d(row, _mm256_set1_epi32(1 << 10), o);
+    for (int j = 0; j < 8; j++) o[j] = _mm256_srai_epi32(o[j], 11);
+    /* o[j] = pass-1 row j, columns [0-3 | 4-7]; packssdw saturates like the scalar code. The
+     * 16-bit transpose: p01 = [r0 c0-3, r1 c0-3 | r0 c4-7, r1 c4-7], then word and qword
+     * unpacks give [col k | col k+4]. */
+    __m256i p01 = _mm256_packs_epi32(o[0], o[1]), p23 = _mm256_packs_epi32(o[2], o[3]);
+    __m256i p45 = _mm256_packs_epi32(o[4], o[5]), p67 = _mm256_packs_epi32(o[6], o[7]);
+    __m256i a0 = _mm256_unpacklo_epi16(p01, p23), a1 = _mm256_unpackhi_epi16(p01, p23);
+    __m256i b0 = _mm256_unpacklo_epi16(p45, p67), b1 = _mm256_unpackhi_epi16(p45, p67);
+    __m256i x0 = _mm256_unpacklo_epi16(a0, a1), x1 = _mm256_unpackhi_epi16(a0, a1); /* rows 0-3 of cols (0,1), (2,3) */
+    __m256i y0 = _mm256_unpacklo_epi16(b0, b1), y1 = _mm256_unpackhi_epi16(b0, b1); /* rows 4-7 */
+    __m256i c04 = _mm256_unpacklo_epi64(x0, y0), c15 = _mm256_unpackhi_epi64(x0, y0);
+    __m256i c26 = _mm256_unpacklo_epi64(x1, y1), c37 = _mm256_unpackhi_epi64(x1, y1);
+    col[0] = _mm256_castsi256_si128(c04);
+    col[4] = _mm256_extracti128_si256(c04, 1);
+    col[1] = _mm256_castsi256_si128(c15);
+    col[5] = _mm256_extracti128_si256(c15, 1);
+    col[2] = _mm256_castsi256_si128(c26);
+    col[6] = _mm256_extracti128_si256(c26, 1);
+    col[3] = _mm256_castsi256_si128(c37);
+    col[7] = _mm256_extracti128_si256(c37, 1);
+    jk2j_idct_pass2(col, out, stride);
+}
+
+/* Byte shuffles that interleave 16 R, G, B samples per 128-bit lane into 48 bytes of RGB:
+ * jk2j_rgb_shuf[m][ch] picks channel ch's bytes of output chunk m (-1: none). */
+static const int8_t jk2j_rgb_shuf[3][3][16] = {
+    {{0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1, 5},
+     {-1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1},
+     {-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1}},
+    {{-1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10, -1},
+     {5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10},
+     {-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1}},
+    {{-1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1, -1},
+     {-1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1},
+     {10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15}},
+};
+
+/* 32-bit madd of 16-bit pairs (a, b) for the 16 lanes of a and b, descaled by 16 and packed
+ * back to 16 bits in the same lane order: sra(a * ka + b * kb + add, 16). */
+JK2_INLINE __m256i jk2j_term(__m256i a, __m256i b, __m256i k, __m256i add)
+{
+    __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), k), add);
+    __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), k), add);
+    return _mm256_packs_epi32(_mm256_srai_epi32(lo, 16), _mm256_srai_epi32(hi, 16));
+}
+
+/* jdcolor.c's fixed-point YCbCr -> RGB of 16 pixels held as 16-bit lanes (any lane order):
+ * R = y + sra(FIX(1.402) x_r + 2^15, 16), with FIX(1.402) = 2^16 + 26345;
+ * B = y + sra(FIX(1.772) x_b + 2^15, 16), with FIX(1.772) = 2^17 - 14942;
+ * G = y + sra(-FIX(0.34414) x_b - FIX(0.71414) x_r + 2^15, 16), with FIX(0.71414) = 2^16 - 18734;
+ * the 2^16 multiples leave the shift exactly, the rest fits pmaddwd. Results are not clamped. */
+JK2_INLINE void jk2j_ycc16(__m256i y, __m256i cb, __m256i cr, __m256i *r, __m256i *g, __m256i *b)
+{
+    const __m256i c128 = _mm256_set1_epi16(128), two = _mm256_set1_epi16(2), zero = _mm256_setzero_si256();
+    __m256i xb = _mm256_sub_epi16(cb, c128), xr = _mm256_sub_epi16(cr, c128);
+    __m256i tr = jk2j_term(xr, two, jk2j_k(26345, 16384), zero);
+    __m256i tb = jk2j_term(xb, two, jk2j_k(-14942, 16384), zero);
+    __m256i tg = jk2j_term(xb, xr, jk2j_k(-22554, 18734), _mm256_set1_epi32(32768));
+    *r = _mm256_add_epi16(_mm256_add_epi16(y, xr), tr);
+    *g = _mm256_add_epi16(_mm256_sub_epi16(y, xr), tg);
+    *b = _mm256_add_epi16(_mm256_add_epi16(y, _mm256_add_epi16(xb, xb)), tb);
+}
+
+/* 32 pixels: y as 32 bytes, chroma as 16-bit lanes in unpack order (lo = pixels [0-7 | 16-23],
+ * hi = [8-15 | 24-31]), 96 bytes of RGB stored at out. */
+JK2_INLINE void jk2j_ycc32(__m256i y8, __m256i cb_lo, __m256i cb_hi, __m256i cr_lo, __m256i cr_hi, uint8_t *out)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i rl, gl, bl, rh, gh, bh;
+    jk2j_ycc16(_mm256_unpacklo_epi8(y8, zero), cb_lo, cr_lo, &rl, &gl, &bl);
+    jk2j_ycc16(_mm256_unpackhi_epi8(y8, zero), cb_hi, cr_hi, &rh, &gh, &bh);
+    __m256i r = _mm256_packus_epi16(rl, rh), g = _mm256_packus_epi16(gl, gh), b = _mm256_packus_epi16(bl, bh);
+    __m256i c[3];
+    for (int m = 0; m < 3; m++) {
+        __m256i sr = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][0]));
+        __m256i sg = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][1]));
+        __m256i sb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][2]));
+        c[m] = _mm256_or_si256(_mm256_or_si256(_mm256_shuffle_epi8(r, sr), _mm256_shuffle_epi8(g, sg)), _mm256_shuffle_epi8(b, sb));
+    }
+    /* c[m] = [bytes 16m .. 16m+15 | bytes 48+16m ..] */
+    _mm256_storeu_si256((__m256i *)(void *)out, _mm256_permute2x128_si256(c[0], c[1], 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(out + 32), _mm256_permute2x128_si256(c[2], c[0], 0x30));
+    _mm256_storeu_si256((__m256i *)(void *)(out + 64), _mm256_permute2x128_si256(c[1], c[2], 0x31));
+}
+
+/* 32 pixels of plain (full-resolution) YCbCr. */
+JK2_INLINE void jk2j_ycc_plain32(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *out)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i vb = _mm256_loadu_si256((const __m256i *)(const void *)cb), vr = _mm256_loadu_si256((const __m256i *)(const void *)cr);
+    jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)y), _mm256_unpacklo_epi8(vb, zero), _mm256_unpackhi_epi8(vb, zero),
+               _mm256_unpacklo_epi8(vr, zero), _mm256_unpackhi_epi8(vr, zero), out);
+}
+
+/* jk_jpeg_ops.ycc_row. The last n % 32 pixels go through padded copies so that no load or
+ * store leaves the caller's rows. */
+static JK2 void jk2_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint32_t n, uint8_t *rgb)
+{
+    uint32_t x = 0;
+    for (; x + 32 <= n; x += 32) jk2j_ycc_plain32(y + x, cb + x, cr + x, rgb + 3 * (size_t)x);
+    if (x < n) {
+        uint8_t ty[32] = {0}, tb[32] = {0}, tr[32] = {0}, to[96];
+        uint32_t m = n - x;
+        memcpy(ty, y + x, m);
+        memcpy(tb, cb + x, m);
+        memcpy(tr, cr + x, m);
+        jk2j_ycc_plain32(ty, tb, tr, to);
+        memcpy(rgb + 3 * (size_t)x, to, 3 * (size_t)m);
+    }
+}
+
+/* Chroma sums of one component into s (int16): s[0] = c[0], s[1 + i] = c[i], s[dw + 1] =
+ * c[dw - 1], zeros after that up to s[dw + 47], with c[i] = 3 near[i] + far[i] (v2) or near[i]. */
+JK2_INLINE void jk2j_chroma_sums(const uint8_t *near, const uint8_t *far, uint32_t dw, int v2, int16_t *s)
+{
+    uint32_t i = 0;
+    if (v2) {
+        for (; i + 16 <= dw; i += 16) {
+            __m256i n = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(near + i)));
+            __m256i f = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(far + i)));
+            _mm256_storeu_si256((__m256i *)(void *)(s + 1 + i), _mm256_add_epi16(_mm256_add_epi16(n, _mm256_add_epi16(n, n)), f));
+        }
+        for (; i < dw; i++) s[1 + i] = (int16_t)(near[i] * 3 + far[i]);
+    } else {
+        for (; i + 16 <= dw; i += 16)
+            _mm256_storeu_si256((__m256i *)(void *)(s + 1 + i), _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(near + i))));
+        for (; i < dw; i++) s[1 + i] = near[i];
+    }
+    s[0] = s[1];
+    s[dw + 1] = s[dw];
+    memset(s + dw + 2, 0, 46 * sizeof *s);
+}
+
+/* Upsampled chroma of 32 output pixels from the sums s around chroma sample i (s + i is
+ * sample i - 1): even pixel 2i = (3 c[i] + c[i - 1] + be) >> sh, odd 2i + 1 = (3 c[i] + c[i + 1]
+ * + bo) >> sh; the unpacks interleave them into pixel order [0-7 | 16-23], [8-15 | 24-31]. */
+JK2_INLINE void jk2j_fancy16(const int16_t *s, __m256i be, __m256i bo, __m128i sh, __m256i *lo, __m256i *hi)
+{
+    __m256i p = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(s + 1));
+    __m256i n = _mm256_loadu_si256((const __m256i *)(const void *)(s + 2));
+    __m256i c3 = _mm256_add_epi16(c, _mm256_add_epi16(c, c));
+    __m256i ev = _mm256_srl_epi16(_mm256_add_epi16(_mm256_add_epi16(c3, p), be), sh);
+    __m256i od = _mm256_srl_epi16(_mm256_add_epi16(_mm256_add_epi16(c3, n), bo), sh);
+    /* ev/od lanes hold chroma samples [0-7 | 8-15]: interleaving gives pixels [0-15 | 16-31]
+     * split as unpacklo = [0-7 | 16-23], unpackhi = [8-15 | 24-31]. */
+    *lo = _mm256_unpacklo_epi16(ev, od);
+    *hi = _mm256_unpackhi_epi16(ev, od);
+}
+
+/* jk_jpeg_ops.ycc_fancy_row. */
+static JK2 void jk2_jpeg_ycc_fancy_row(const uint8_t *y, const uint8_t *cb0, const uint8_t *cb1, const uint8_t *cr0,
+                                       const uint8_t *cr1, uint32_t dw, uint32_t W, int v2, uint8_t *rgb, int16_t *ws)
+{
+    int16_t *sb = ws, *sr = ws + dw + 48;
+    jk2j_chroma_sums(cb0, cb1, dw, v2, sb);
+    jk2j_chroma_sums(cr0, cr1, dw, v2, sr);
+    const __m256i be = _mm256_set1_epi16(v2 ? 8 : 1), bo = _mm256_set1_epi16(v2 ? 7 : 2);
+    const __m128i sh = _mm_cvtsi32_si128(v2 ? 4 : 2);
+    uint32_t x = 0;
+    for (; x + 32 <= W; x += 32) {
+        __m256i bl, bh, rl, rh;
+        jk2j_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
+        jk2j_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
+        jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)(y + x)), bl, bh, rl, rh, rgb + 3 * (size_t)x);
+    }
+    if (x < W) { /* the sums are padded to dw + 48; the luma and RGB tails go through copies */
+        uint8_t ty[32] = {0}, to[96];
+        uint32_t m = W - x;
+        __m256i bl, bh, rl, rh;
+        memcpy(ty, y + x, m);
+        jk2j_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
+        jk2j_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
+        jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)ty), bl, bh, rl, rh, to);
+        memcpy(rgb + 3 * (size_t)x, to, 3 * (size_t)m);
+    }
+}
+
+static const jk_jpeg_ops jk_avx2_jpeg_ops = {
+    "avx2",
+    jk2_jpeg_idct,
+    jk2_jpeg_ycc_row,
+    jk2_jpeg_ycc_fancy_row,
+};
+
 #endif /* x86-64 */

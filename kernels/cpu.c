@@ -52,3 +52,15 @@ static int jk_cpu_tables(const jk_ops **out, int cap)
     if (n < cap) out[n++] = &jk_scalar_ops;
     return n;
 }
+
+/* The JPEG decoder's SIMD pixel stages for this CPU, or NULL for its scalar code (image/jpeg.c).
+ * JCLIP_ISA=scalar forces the scalar code; the AVX2 stages serve the avx2 and avx512 choices. */
+static JC_UNUSED const jk_jpeg_ops *jk_cpu_jpeg_ops(void)
+{
+    const char *want = getenv("JCLIP_ISA");
+    if (want && strcmp(want, "scalar") == 0) return NULL;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (jk_cpu_x86_features() & 1) return &jk_avx2_jpeg_ops;
+#endif
+    return NULL;
+}

@@ -73,6 +73,31 @@ typedef struct jk_ops {
     void (*add)(float *y, const float *x, int n);
 } jk_ops;
 
+/* The JPEG decoder's pixel stages with SIMD versions. The scalar twins, which are the reference,
+ * live in image/jpeg.c (jpeg_idct, jpeg_ycc_fancy_row, jpeg_convert_row); the decoder calls
+ * through this table when jk_cpu_jpeg_ops() returns one, and every entry gives the same bytes
+ * as its twin for every input, hostile coefficients included. */
+typedef struct jk_jpeg_ops {
+    const char *name;
+
+    /* libjpeg-turbo's AVX2 islow IDCT of one block: in [64] coefficients in natural order,
+     * q [64] 16-bit multipliers, 8 rows of 8 samples written at out + r * stride. */
+    void (*idct)(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride);
+
+    /* Fixed-point YCbCr -> RGB (jdcolor.c) of n pixels: y, cb, cr [n] -> rgb [n][3]. */
+    void (*ycc_row)(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint32_t n, uint8_t *rgb);
+
+    /* One output row whose chroma is fancy-upsampled 2:1 horizontally (v2 = 0: h2v1, chroma
+     * rows cb0/cr0; v2 = 1: h2v2, near rows cb0/cr0 and far rows cb1/cr1), then converted:
+     * y [W], chroma rows [dw] with W = 2 * dw - 1 or 2 * dw -> rgb [W][3].
+     * ws: jpeg_ws(dw) int16 of scratch. */
+    void (*ycc_fancy_row)(const uint8_t *y, const uint8_t *cb0, const uint8_t *cb1, const uint8_t *cr0,
+                          const uint8_t *cr1, uint32_t dw, uint32_t W, int v2, uint8_t *rgb, int16_t *ws);
+} jk_jpeg_ops;
+
+/* int16 of scratch ycc_fancy_row needs for dw chroma samples: two padded rows of sums. */
+static JC_UNUSED size_t jk_jpeg_ws(size_t dw) { return 2 * (dw + 48); }
+
 /* Rounds a scratch pointer up to a 64-byte boundary (callers of *_ws get 16 floats slack). */
 static JC_UNUSED float *jk_align64(float *p)
 {

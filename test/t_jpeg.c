@@ -5,7 +5,11 @@
  *  - pil.status "ok": sha256 of our RGB must equal pil.rgb_sha256 (Pillow 9.4 + libjpeg-turbo);
  *  - arithmetic-coded files over 64 KiB, which Pillow 9.4 cannot decode (its 64 KiB read
  *    chunks make libjpeg's non-suspending arithmetic decoder fail), must equal djpeg.rgb_sha256;
- *  - every other pil.status "error" file must make jpeg_decode return an error.
+ *  - every other pil.status "error" file must make jpeg_decode return an error;
+ *  - where the CPU has the SIMD pixel stages (kernels/, jk_cpu_jpeg_ops), every file decodes
+ *    to the same status and bytes through them and through the scalar code, so the scalar
+ *    path stays covered on x86; jpeg_simd_kernels() compares the stages one by one on hostile
+ *    coefficients and every row width from 1 up.
  * Deliberate deviations are listed in jpeg_t_known below (file, what we do, why); a file listed
  * there is reported but not counted as a failure. jpeg_info is checked against the size,
  * progressive flag and EXIF orientation Pillow reported. */
@@ -30,6 +34,107 @@ static const char *jpeg_t_str(const json_value *o, const char *k)
     return v && v->type == JSON_STRING ? v->str : NULL;
 }
 
+/* xorshift64* for the kernel comparisons: deterministic, no libc rand state. */
+static uint32_t jpeg_t_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (uint32_t)((*s * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* Each SIMD pixel stage against its scalar twin. IDCT: blocks of every sparsity pattern the
+ * scalar code special-cases (DC only, row 0 only, rows 0-3, columns 0-3, dense) with small,
+ * large and full-range coefficients and multipliers, so that the 16-bit wraps and saturations
+ * are exercised. Colour stages: every width from 1 to 200 in exactly sized heap buffers, so
+ * that an over-read or over-write shows under ASan. */
+static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
+{
+    if (!simd) return;
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    int n_idct = 0, bad_idct = 0;
+    for (int it = 0; it < 200000; it++) {
+        int16_t in[64], q[64];
+        uint8_t a[8 * 11], b[8 * 11];
+        int pattern = it % 6, range = (it / 6) % 4;
+        for (int k = 0; k < 64; k++) {
+            uint32_t r = jpeg_t_rand(&seed);
+            int row = k / 8, col = k % 8;
+            int keep = pattern == 0 ? k == 0 : pattern == 1 ? row == 0 : pattern == 2 ? row < 4 : pattern == 3 ? col < 4 : pattern == 4 ? (r >> 20) % 4 == 0 : 1;
+            int v = range == 0 ? (int)(r % 64) - 32 : range == 1 ? (int)(r % 2048) - 1024 : (int)(r % 65536) - 32768;
+            in[k] = (int16_t)(keep ? v : 0);
+            uint32_t rq = jpeg_t_rand(&seed);
+            q[k] = (int16_t)(range == 3 ? (int)(rq % 65536) - 32768 : range == 2 ? (int)(rq % 255) + 1 : (int)(rq % 100) + 1);
+        }
+        memset(a, 0xAA, sizeof a);
+        memset(b, 0xAA, sizeof b);
+        jpeg_idct(in, q, a + 1, 11);
+        simd->idct(in, q, b + 1, 11);
+        n_idct++;
+        if (memcmp(a, b, sizeof a) != 0 && bad_idct++ < 5) fprintf(stderr, "  IDCT differs: pattern %d range %d (case %d)\n", pattern, range, it);
+    }
+    T_CHECK(bad_idct == 0, "%s IDCT differs from the scalar one on %d of %d blocks", simd->name, bad_idct, n_idct);
+
+    jpeg_ycc *t = (jpeg_ycc *)malloc(sizeof *t);
+    jpeg_dec *d = (jpeg_dec *)calloc(1, sizeof *d);
+    int bad_row = 0, bad_fancy = 0;
+    if (!t || !d) { free(t); free(d); T_CHECK(0, "out of memory"); return; }
+    jpeg_ycc_init(t);
+    for (uint32_t n = 1; n <= 200; n++) {
+        uint8_t *y = (uint8_t *)malloc(n), *cb = (uint8_t *)malloc(n), *cr = (uint8_t *)malloc(n);
+        uint8_t *o1 = (uint8_t *)malloc(3 * (size_t)n), *o2 = (uint8_t *)malloc(3 * (size_t)n);
+        if (!y || !cb || !cr || !o1 || !o2) { bad_row++; goto next_row; }
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t r = jpeg_t_rand(&seed);
+            /* extremes often: they drive the clamps */
+            y[i] = (uint8_t)((r & 3) == 0 ? 0 : (r & 3) == 1 ? 255 : r >> 8);
+            cb[i] = (uint8_t)((r & 12) == 0 ? 0 : (r & 12) == 4 ? 255 : r >> 16);
+            cr[i] = (uint8_t)((r & 48) == 0 ? 0 : (r & 48) == 16 ? 255 : r >> 24);
+        }
+        {
+            const uint8_t *rows[3] = {y, cb, cr};
+            d->W = n;
+            jpeg_convert_row(d, JPEG_CS_YCC, t, rows, o1);
+            simd->ycc_row(y, cb, cr, n, o2);
+            if (memcmp(o1, o2, 3 * (size_t)n) != 0 && bad_row++ < 5) fprintf(stderr, "  YCbCr row of %u pixels differs\n", n);
+        }
+    next_row:
+        free(y), free(cb), free(cr), free(o1), free(o2);
+    }
+    for (uint32_t dw = 1; dw <= 120; dw++)
+        for (uint32_t W = 2 * dw - 1; W <= 2 * dw; W++)
+            for (int v2 = 0; v2 < 2; v2++) {
+                uint8_t *y = (uint8_t *)malloc(W), *o1 = (uint8_t *)malloc(3 * (size_t)W), *o2 = (uint8_t *)malloc(3 * (size_t)W);
+                uint8_t *ch[4];
+                int16_t *ws = (int16_t *)malloc(jk_jpeg_ws(dw) * sizeof(int16_t));
+                int ok = y && o1 && o2 && ws;
+                for (int k = 0; k < 4; k++) ok &= (ch[k] = (uint8_t *)malloc(dw)) != NULL;
+                if (ok) {
+                    for (uint32_t i = 0; i < W; i++) y[i] = (uint8_t)jpeg_t_rand(&seed);
+                    for (int k = 0; k < 4; k++)
+                        for (uint32_t i = 0; i < dw; i++) {
+                            uint32_t r = jpeg_t_rand(&seed);
+                            ch[k][i] = (uint8_t)((r & 7) == 0 ? 0 : (r & 7) == 1 ? 255 : r >> 8);
+                        }
+                    if (v2) jpeg_ycc_h2v2_row(t, y, ch[0], ch[1], ch[2], ch[3], dw, W, o1);
+                    else jpeg_ycc_h2v1_row(t, y, ch[0], ch[2], dw, W, o1);
+                    simd->ycc_fancy_row(y, ch[0], ch[1], ch[2], ch[3], dw, W, v2, o2, ws);
+                    if (memcmp(o1, o2, 3 * (size_t)W) != 0 && bad_fancy++ < 5)
+                        fprintf(stderr, "  fancy %s row dw=%u W=%u differs\n", v2 ? "h2v2" : "h2v1", dw, W);
+                } else {
+                    bad_fancy++;
+                }
+                free(y), free(o1), free(o2), free(ws);
+                for (int k = 0; k < 4; k++) free(ch[k]);
+            }
+    free(t);
+    free(d);
+    T_CHECK(bad_row == 0, "%s YCbCr rows differ from the scalar ones (%d widths)", simd->name, bad_row);
+    T_CHECK(bad_fancy == 0, "%s fancy-upsampled rows differ from the scalar ones (%d cases)", simd->name, bad_fancy);
+    T_NOTE("%s pixel stages: %d IDCT blocks, YCbCr rows of 1-200 pixels, h2v1/h2v2 rows of 1-240 pixels, compared with scalar",
+           simd->name, n_idct);
+}
+
 static void suite_jpeg(void)
 {
     if (!t_need_shared("golden/images/decode.json")) return;
@@ -44,6 +149,8 @@ static void suite_jpeg(void)
     int n_jpeg = 0, n_ident = 0, n_div = 0, n_err_ok = 0, n_err_bad = 0, n_known = 0, n_djpeg = 0;
     int n_info = 0, n_info_bad = 0, n_missing = 0;
     int shown_div = 0, shown_err = 0, shown_info = 0;
+    const jk_jpeg_ops *simd = jk_cpu_jpeg_ops();
+    int n_simd_same = 0, n_simd_div = 0, shown_simd = 0;
     for (const json_value *f = files ? files->child : NULL; f; f = f->next) {
         const char *kind = jpeg_t_str(f, "kind");
         if (!kind || strcmp(kind, "jpeg") != 0) continue;
@@ -100,6 +207,19 @@ static void suite_jpeg(void)
             rgb = (uint8_t *)malloc(cap ? cap : 1);
         }
         int rc = rgb ? jpeg_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err) : (irc ? irc : JCLIP_ERR_LIMIT);
+        if (simd && rgb) {
+            /* the same decode through the scalar pixel stages */
+            uint8_t *ref = (uint8_t *)malloc(cap ? cap : 1);
+            char err2[256] = "";
+            int rc2 = ref ? jpeg_run(data, len, JCLIP_DEFAULT_MAX_PIXELS, ref, cap, NULL, err2, sizeof err2, 0, NULL) : JCLIP_ERR_NOMEM;
+            if (rc2 == rc && (rc != 0 || memcmp(rgb, ref, cap) == 0)) {
+                n_simd_same++;
+            } else {
+                n_simd_div++;
+                if (shown_simd++ < 10) fprintf(stderr, "  SIMD and scalar decodes differ for %s: rc %d vs %d\n", f->key, rc, rc2);
+            }
+            free(ref);
+        }
         const char *known = jpeg_t_known_why(f->key);
         if (want) {
             char hex[65] = "";
@@ -128,6 +248,12 @@ static void suite_jpeg(void)
     T_NOTE("%d JPEG files: %d identical (%d of them against djpeg), %d divergent, %d errors as expected, %d decoded where Pillow fails, %d known deviations",
            n_jpeg, n_ident, n_djpeg, n_div, n_err_ok, n_err_bad, n_known);
     T_NOTE("jpeg_info: %d of %d headers agree with Pillow", n_info - n_info_bad, n_info);
+    if (simd)
+        T_NOTE("%s pixel stages against the scalar code: %d of %d decodes identical", simd->name, n_simd_same, n_simd_same + n_simd_div);
+    else
+        T_NOTE("no SIMD JPEG pixel stages on this CPU (or JCLIP_ISA=scalar): scalar code only");
+    T_CHECK(n_simd_div == 0, "%d JPEG files decode differently through the SIMD and scalar pixel stages", n_simd_div);
+    jpeg_simd_kernels(simd);
     T_CHECK(n_missing == 0, "%d JPEG files missing", n_missing);
     T_CHECK(n_jpeg > 0 && n_div == 0, "%d JPEG files decode differently from the golden", n_div);
     T_CHECK(n_err_bad == 0, "%d files decoded although Pillow reports an error", n_err_bad);

@@ -20,7 +20,7 @@ static void t_k_linear(const jk_ops *ops)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 31, 64, 197};
     static const int Ns[] = {1, 3, 13, 17, 47, 48, 49, 97, 130};
-    static const int Ks[] = {1, 3, 7, 16, 17, 31, 64, 257, 300, 768};
+    static const int Ks[] = {1, 3, 7, 16, 17, 31, 64, 257, 300, 768, 1031, 2053}; /* past 1 and 2 K blocks */
     double worst = 0;
     int cases = 0, bad = 0, split_bad = 0, pk_bad = 0, pk_same = 0;
     for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)

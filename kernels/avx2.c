@@ -108,23 +108,6 @@ JK2_INLINE __m256 jk2_erf(__m256 a)
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
-/* Ap[p][k][r] = X[m0 + p*MR + r][k0 + k]; rows >= M are zero. */
-JK2 static void jk2_pack_a(float *Ap, const float *X, size_t ldx, int m0, int mc, int M, int k0, int kc)
-{
-    for (int p = 0; p < mc; p += JK2_MR) {
-        float *pa = Ap + (size_t)p * kc;
-        for (int r = 0; r < JK2_MR; r++) {
-            int m = m0 + p + r;
-            if (m < M) {
-                const float *x = X + (size_t)m * ldx + k0;
-                for (int k = 0; k < kc; k++) pa[(size_t)k * JK2_MR + r] = x[k];
-            } else {
-                for (int k = 0; k < kc; k++) pa[(size_t)k * JK2_MR + r] = 0;
-            }
-        }
-    }
-}
-
 /* Bp[k][j] = W[n + j][k0 + k] for j < 16; rows >= N are zero. */
 JK2 static void jk2_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
 {
@@ -147,9 +130,13 @@ JK2 static void jk2_pack_b(float *Bp, const float *W, int K, int n, int N, int k
     }
 }
 
-JK2_INLINE void jk2_ukr(const int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc, int nv,
-                        const float *bias, int first)
+/* C[i][0..nv) (+)= sum_k x[i * ldx + k] * Bp[k][0..nv) for i < mr; X read in place. */
+JK2_INLINE void jk2_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
+                        int nv, const float *bias, int first)
 {
+    const float *xr[JK2_MR];
+#pragma GCC unroll 6
+    for (int i = 0; i < JK2_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
     __m256 c[JK2_MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < JK2_MR; i++)
@@ -159,11 +146,10 @@ JK2_INLINE void jk2_ukr(const int mr, int kc, const float *ap, const float *bp, 
 #pragma GCC unroll 6
         for (int i = 0; i < JK2_MR; i++)
             if (i < mr) {
-                __m256 a = _mm256_broadcast_ss(ap + i);
+                __m256 a = _mm256_broadcast_ss(xr[i] + k);
                 c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
                 c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
             }
-        ap += JK2_MR;
         bp += JK2_NR;
     }
     __m256i mk[2] = {jk2_mask(nv), jk2_mask(nv - 8)};
@@ -181,16 +167,16 @@ JK2_INLINE void jk2_ukr(const int mr, int kc, const float *ap, const float *bp, 
         }
 }
 
-JK2 static void jk2_ukr_any(int mr, int kc, const float *ap, const float *bp, float *C, size_t ldc, int nv,
-                            const float *bias, int first)
+JK2 static void jk2_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
+                            int nv, const float *bias, int first)
 {
     switch (mr) {
-    case 6: jk2_ukr(6, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 5: jk2_ukr(5, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 4: jk2_ukr(4, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 3: jk2_ukr(3, kc, ap, bp, C, ldc, nv, bias, first); break;
-    case 2: jk2_ukr(2, kc, ap, bp, C, ldc, nv, bias, first); break;
-    default: jk2_ukr(1, kc, ap, bp, C, ldc, nv, bias, first); break;
+    case 6: jk2_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 5: jk2_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 4: jk2_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 3: jk2_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 2: jk2_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    default: jk2_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
     }
 }
 
@@ -288,9 +274,32 @@ JK2 static void jk2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx,
 
 static size_t jk2_linear_ws(int M, int K)
 {
-    (void)K;
-    size_t mc = M < JK2_MC ? (size_t)(M + JK2_MR - 1) / JK2_MR * JK2_MR : JK2_MC;
-    return mc * JK2_KC + (size_t)JK2_KC * JK2_NR + 32;
+    (void)M, (void)K;
+    return (size_t)JK2_KC * JK2_NR + 32;
+}
+
+/* The blocked loops of both GEMM forms: Bp_of gives the packed K block of the sliver at
+ * column n, from a per-call copy (in place) or from the weights packed at load. */
+JK2_INLINE void jk2_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int M,
+                         int K, int n0, int n1, float *Bp, int packed)
+{
+    for (int m0 = 0; m0 < M; m0 += JK2_MC) {
+        int mc = M - m0 < JK2_MC ? M - m0 : JK2_MC;
+        for (int k0 = 0; k0 < K; k0 += JK2_KC) {
+            int kc = K - k0 < JK2_KC ? K - k0 : JK2_KC;
+            for (int n = n0; n < n1; n += JK2_NR) {
+                int nv = n1 - n < JK2_NR ? n1 - n : JK2_NR;
+                const float *bp = Bp;
+                if (packed)
+                    bp = W + (size_t)(n / JK2_NR) * JK2_NR * K + (size_t)k0 * JK2_NR;
+                else
+                    jk2_pack_b(Bp, W, K, n, n1, k0, kc);
+                for (int m = 0; m < mc; m += JK2_MR)
+                    jk2_ukr_any(mc - m < JK2_MR ? mc - m : JK2_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx, bp,
+                                Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
+            }
+        }
+    }
 }
 
 JK2 static void jk2_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
@@ -300,22 +309,26 @@ JK2 static void jk2_linear(float *Y, size_t ldy, const float *X, size_t ldx, con
         jk2_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
         return;
     }
-    float *Bp = jk_align64(ws);
-    float *Ap = Bp + (size_t)JK2_KC * JK2_NR;
-    for (int m0 = 0; m0 < M; m0 += JK2_MC) {
-        int mc = M - m0 < JK2_MC ? M - m0 : JK2_MC;
-        for (int k0 = 0; k0 < K; k0 += JK2_KC) {
-            int kc = K - k0 < JK2_KC ? K - k0 : JK2_KC;
-            jk2_pack_a(Ap, X, ldx, m0, (mc + JK2_MR - 1) / JK2_MR * JK2_MR, M, k0, kc);
-            for (int n = n0; n < n1; n += JK2_NR) {
-                int nv = n1 - n < JK2_NR ? n1 - n : JK2_NR;
-                jk2_pack_b(Bp, W, K, n, n1, k0, kc);
-                for (int m = 0; m < mc; m += JK2_MR)
-                    jk2_ukr_any(mc - m < JK2_MR ? mc - m : JK2_MR, kc, Ap + (size_t)m * kc, Bp,
-                                Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
-            }
-        }
-    }
+    jk2_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jk_align64(ws), 0);
+}
+
+/* Packed weights (see kernels.h): [ceil(N/16)][K][16], each sliver laid out as pack_b lays out
+ * one K block, so the GEMM reads its K blocks in place; results equal jk2_linear's for M > 8. */
+static size_t jk2_pack_size(int N, int K)
+{
+    return (size_t)((N + JK2_NR - 1) / JK2_NR) * JK2_NR * (size_t)K;
+}
+
+JK2 static void jk2_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
+{
+    for (int s = s0; s < s1; s++) jk2_pack_b(Wp + (size_t)s * JK2_NR * K, W, K, s * JK2_NR, N, 0, K);
+}
+
+JK2 static void jk2_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
+                                  const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    (void)ws;
+    jk2_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
 }
 
 /* ---- row operations ----------------------------------------------------------------------- */
@@ -436,9 +449,9 @@ static const jk_ops jk_avx2_ops = {
     JK2_NR,
     jk2_linear_ws,
     jk2_linear,
-    NULL, /* weights read in place */
-    NULL,
-    NULL,
+    jk2_pack_size,
+    jk2_pack,
+    jk2_linear_packed,
     jk2_layernorm,
     jk2_attention_ws,
     jk2_attention,

@@ -367,45 +367,63 @@ static size_t jk512_linear_ws(int M, int K)
     return (size_t)JK512_KC * JK512_NR + 32;
 }
 
-JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                               const float *bias, int M, int K, int n0, int n1, float *ws)
+/* The blocked loops of both GEMM forms. In place (packed = 0), each K block of a 48-wide
+ * sliver is packed into Bp (ws) first; with packed weights (see below) it is read where it is.
+ * Either way the next block to use (this K block of the next sliver, or the first sliver of the
+ * next K block) comes in to L2 a few lines per micro-kernel call: without it, 1 sliver in 8 of
+ * an N = 768 GEMM was packed from memory. */
+JK512_INLINE void jk512_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
+                             int M, int K, int n0, int n1, float *Bp, const int packed)
 {
-    if (M <= JK512_DOT_MAX) {
-        jk512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
-        return;
-    }
-    float *Bp = jk_align64(ws);
+    const size_t sl = (size_t)JK512_NR * K; /* floats per packed sliver */
     for (int m0 = 0; m0 < M; m0 += JK512_MC) {
         int mc = M - m0 < JK512_MC ? M - m0 : JK512_MC;
         for (int k0 = 0; k0 < K; k0 += JK512_KC) {
             int kc = K - k0 < JK512_KC ? K - k0 : JK512_KC;
+            int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC; /* next K block */
             for (int n = n0; n < n1; n += JK512_NR) {
                 int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
-                jk512_pack_b(Bp, W, K, n, n1, k0, kc);
-                /* the next sliver's W rows (48 rows x kc floats) stream in while the
-                 * micro-kernels run on this one: a few lines per micro-kernel call. After the
-                 * last sliver of a K block comes the first one of the next K block (without it,
-                 * 1 sliver in 8 of an N = 768 GEMM was packed from memory). */
-                jk512_pf pf = {W + (size_t)(n + JK512_NR) * K + k0, (size_t)K, 0, (kc + 15) / 16, 0, 0, 1, 0};
-                if (n + JK512_NR < n1) {
-                    pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
-                } else if (k0 + JK512_KC < K) {
-                    int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC;
-                    pf.row = W + (size_t)n0 * K + k0 + JK512_KC;
-                    pf.lines = (kc2 + 15) / 16;
-                    pf.rows = n1 - n0 < JK512_NR ? n1 - n0 : JK512_NR;
+                const float *bp = Bp;
+                jk512_pf pf = {NULL, (size_t)K, 0, 0, 0, 0, 1, 0};
+                if (packed) { /* contiguous runs: one "row" of lines */
+                    bp = W + (size_t)(n / JK512_NR) * sl + (size_t)k0 * JK512_NR;
+                    pf.rows = 1;
+                    if (n + JK512_NR < n1)
+                        pf.row = bp + sl, pf.lines = kc * JK512_NR / 16;
+                    else if (kc2 > 0)
+                        pf.row = W + (size_t)(n0 / JK512_NR) * sl + (size_t)(k0 + JK512_KC) * JK512_NR,
+                        pf.lines = kc2 * JK512_NR / 16;
+                    else
+                        pf.rows = 0;
+                } else { /* the next sliver's W rows, kc floats each */
+                    jk512_pack_b(Bp, W, K, n, n1, k0, kc);
+                    if (n + JK512_NR < n1)
+                        pf.row = W + (size_t)(n + JK512_NR) * K + k0, pf.lines = (kc + 15) / 16,
+                        pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
+                    else if (kc2 > 0)
+                        pf.row = W + (size_t)n0 * K + k0 + JK512_KC, pf.lines = (kc2 + 15) / 16,
+                        pf.rows = n1 - n0 < JK512_NR ? n1 - n0 : JK512_NR;
                 }
-                int total = pf.rows * pf.lines, tiles = (mc + JK512_MR - 1) / JK512_MR;
-                int per = (total + tiles - 1) / (tiles ? tiles : 1);
+                int tiles = (mc + JK512_MR - 1) / JK512_MR;
+                int per = (pf.rows * pf.lines + tiles - 1) / tiles;
                 pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
                 for (int m = 0; m < mc; m += JK512_MR) {
                     pf.quota = per;
                     jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
-                                  Bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
+                                  bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
                 }
             }
         }
     }
+}
+
+JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+                               const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    if (M <= JK512_DOT_MAX)
+        jk512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
+    else
+        jk512_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jk_align64(ws), 0);
 }
 
 /* ---- GEMM on weights packed once at load ------------------------------------------------- */
@@ -437,45 +455,14 @@ JK512 static void jk512_linear_packed(float *Y, size_t ldy, const float *X, size
                                       const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     (void)ws;
-    const size_t sl = (size_t)JK512_NR * K; /* floats per sliver */
-    if (M <= JK512_DOT_MAX) {
-        for (int n = n0; n < n1; n += JK512_NR) {
-            jk512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JK512_STREAM_AHEAD};
-            jk512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JK512_NR) * sl, Y + n, ldy,
-                          n1 - n < JK512_NR ? n1 - n : JK512_NR, bias ? bias + n : NULL, 1, &pf);
-        }
+    if (M > JK512_DOT_MAX) {
+        jk512_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
         return;
     }
-    for (int m0 = 0; m0 < M; m0 += JK512_MC) {
-        int mc = M - m0 < JK512_MC ? M - m0 : JK512_MC;
-        for (int k0 = 0; k0 < K; k0 += JK512_KC) {
-            int kc = K - k0 < JK512_KC ? K - k0 : JK512_KC;
-            for (int n = n0; n < n1; n += JK512_NR) {
-                int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
-                const float *bp = Wp + (size_t)(n / JK512_NR) * sl + (size_t)k0 * JK512_NR;
-                /* the next block to use (this K block of the next sliver, or the first sliver
-                 * of the next K block) comes in to L2 a few lines per micro-kernel call */
-                jk512_pf pf = {NULL, 0, 0, 0, 1, 0, 1, 0};
-                if (n + JK512_NR < n1) {
-                    pf.row = bp + sl;
-                    pf.lines = kc * JK512_NR / 16;
-                } else if (k0 + JK512_KC < K) {
-                    int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC;
-                    pf.row = Wp + (size_t)(n0 / JK512_NR) * sl + (size_t)(k0 + JK512_KC) * JK512_NR;
-                    pf.lines = kc2 * JK512_NR / 16;
-                } else {
-                    pf.rows = 0;
-                }
-                int tiles = (mc + JK512_MR - 1) / JK512_MR;
-                int per = (pf.rows * pf.lines + tiles - 1) / tiles;
-                pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
-                for (int m = 0; m < mc; m += JK512_MR) {
-                    pf.quota = per;
-                    jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
-                                  bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
-                }
-            }
-        }
+    for (int n = n0; n < n1; n += JK512_NR) {
+        jk512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JK512_STREAM_AHEAD};
+        jk512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JK512_NR) * JK512_NR * K, Y + n, ldy,
+                      n1 - n < JK512_NR ? n1 - n : JK512_NR, bias ? bias + n : NULL, 1, &pf);
     }
 }
 

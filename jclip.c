@@ -1182,35 +1182,48 @@ static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, 
     jk_pool_run(ctx->pool, jc_linear_run, &a);
 }
 
+#define JC_MAX_SEQ 64 /* sequences per batched text forward pass */
+
+/* Attention over n_seq independent sequences stacked in the rows of q, k, v, out (a batch of
+ * texts: sequence s has len[s] rows from row off[s]); one work item = (sequence, head, block of
+ * at most JC_ATTN_QBLOCK queries). */
 typedef struct {
     jclip_ctx *ctx;
     float *out; size_t ldo;
     const float *q, *k, *v; size_t ldq, ldk, ldv;
-    const uint8_t *valid;
-    int L, n_head, d_head, blocks;
+    const uint8_t *valid; /* per row, or NULL */
+    int n_seq, off[JC_MAX_SEQ], len[JC_MAX_SEQ];
+    int first[JC_MAX_SEQ + 1]; /* first item of each sequence */
+    int n_head, d_head;
     float scale;
     const float *slopes; /* [n_head] or NULL */
     jk_claim claim;
 } jc_attn_task;
+
+static int jc_attn_blocks(int L) { return (L + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK; }
 
 static void jc_attn_run(void *arg, int t, int n)
 {
     jc_attn_task *a = (jc_attn_task *)arg;
     (void)n;
     float *scratch = a->ctx->ws + (size_t)t * a->ctx->ws_stride;
-    for (int it, items = a->n_head * a->blocks; (it = jk_claim_next(&a->claim)) < items;) {
-        int h = it / a->blocks, b = it % a->blocks;
-        int i0 = (int)((long long)a->L * b / a->blocks), i1 = (int)((long long)a->L * (b + 1) / a->blocks);
-        size_t c = (size_t)h * (size_t)a->d_head;
-        a->ctx->ops->attention(a->out + c, a->ldo, a->q + c, a->ldq, a->k + c, a->ldk, a->v + c, a->ldv,
-                               a->valid, a->L, a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+    int s = 0;
+    for (int it; (it = jk_claim_next(&a->claim)) < a->first[a->n_seq];) {
+        while (it >= a->first[s + 1]) s++; /* a thread's claims only grow */
+        const int L = a->len[s], blocks = jc_attn_blocks(L), h = (it - a->first[s]) / blocks, b = (it - a->first[s]) % blocks;
+        int i0 = (int)((long long)L * b / blocks), i1 = (int)((long long)L * (b + 1) / blocks);
+        size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)a->off[s];
+        a->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
+                               a->ldk, a->v + r * a->ldv + c, a->ldv, a->valid ? a->valid + r : NULL, L, a->d_head,
+                               i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
     }
 }
 
 static void jc_attention(jclip_ctx *ctx, jc_attn_task *a)
 {
     a->ctx = ctx;
-    a->blocks = (a->L + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK;
+    a->first[0] = 0;
+    for (int s = 0; s < a->n_seq; s++) a->first[s + 1] = a->first[s] + a->n_head * jc_attn_blocks(a->len[s]);
     jk_claim_init(&a->claim);
     jk_pool_run(ctx->pool, jc_attn_run, a);
 }
@@ -1307,19 +1320,34 @@ static void jc_l2_normalize(float *out, const float *v, int n)
  * Text tower (ARCHITECTURE.md §3): post-LN JinaBERT with ALiBi and a GEGLU MLP
  * ========================================================================================== */
 
-static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out)
+/* n_seq <= JC_MAX_SEQ token sequences stacked in ids (sequence s: len[s] ids, in order), at
+ * most max_tok ids in all, each embedded into out + s * embed_dim. Every matrix product runs
+ * over all rows at once; attention and pooling stay within a sequence. A row's result does not
+ * depend on the other rows when there are more than JC_PACK_MIN_ROWS (the GEMM computes every
+ * row alike), so a text gives bitwise the same embedding alone or in a batch unless it is that
+ * short and alone (then the streaming kernel sums in another order: within float rounding). */
+static int jc_text_forward_n(jclip_ctx *ctx, const int32_t *ids, const int *len, int n_seq, float *out)
 {
     const jclip_model *m = ctx->m;
     const jc_text *T = &m->text;
     const int D = T->d_model, F = T->d_ff;
-    int pad = 0, n_valid = 0;
-    for (int i = 0; i < L; i++) {
-        if (ids[i] < 0 || ids[i] >= T->n_vocab)
-            return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i, T->n_vocab);
-        ctx->valid[i] = ids[i] != pad;
-        n_valid += ctx->valid[i];
+    int pad = 0, L = 0;
+    jc_attn_task at;
+    memset(&at, 0, sizeof at);
+    at.n_seq = n_seq;
+    for (int s = 0; s < n_seq; s++) {
+        int n_valid = 0;
+        at.off[s] = L;
+        at.len[s] = len[s];
+        for (int i = L; i < L + len[s]; i++) {
+            if (ids[i] < 0 || ids[i] >= T->n_vocab)
+                return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i - L, T->n_vocab);
+            ctx->valid[i] = ids[i] != pad;
+            n_valid += ctx->valid[i];
+        }
+        if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
+        L += len[s];
     }
-    if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
     if (L > JC_PACK_MIN_ROWS) jc_tower_ready(m, ctx->pool, JC_TOWER_TEXT);
     ctx->tower = JC_TOWER_TEXT;
 
@@ -1333,12 +1361,10 @@ static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out
     for (int l = 0; l < T->n_layer; l++) {
         const jc_text_layer *Ly = &T->layers[l];
         jc_linear(ctx, ctx->qkv, x, Ly->wqkv, Ly->bqkv, L, D, 3 * D); /* [L, 3D] */
-        jc_attn_task at;
-        memset(&at, 0, sizeof at);
         at.out = ctx->att; at.ldo = (size_t)D;
         at.q = ctx->qkv; at.k = ctx->qkv + D; at.v = ctx->qkv + 2 * D;
         at.ldq = at.ldk = at.ldv = 3 * (size_t)D;
-        at.valid = ctx->valid; at.L = L; at.n_head = T->n_head; at.d_head = T->d_head;
+        at.valid = ctx->valid; at.n_head = T->n_head; at.d_head = T->d_head;
         at.scale = 1.0f / sqrtf((float)T->d_head);
         at.slopes = T->slopes;
         jc_attention(ctx, &at);
@@ -1353,16 +1379,25 @@ static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out
         memcpy(x, ctx->tmp, sizeof(float) * (size_t)L * D);
     }
 
-    /* mean over non-padding tokens, then L2 */
+    /* per sequence: mean over non-padding tokens, then L2 */
     float *e = ctx->tmp; /* [D] */
-    for (int c = 0; c < D; c++) {
-        double s = 0;
-        for (int i = 0; i < L; i++)
-            if (ctx->valid[i]) s += x[(size_t)i * D + c];
-        e[c] = (float)(s / n_valid);
+    for (int s = 0; s < n_seq; s++) {
+        int n_valid = 0;
+        for (int i = at.off[s]; i < at.off[s] + at.len[s]; i++) n_valid += ctx->valid[i];
+        for (int c = 0; c < D; c++) {
+            double sum = 0;
+            for (int i = at.off[s]; i < at.off[s] + at.len[s]; i++)
+                if (ctx->valid[i]) sum += x[(size_t)i * D + c];
+            e[c] = (float)(sum / n_valid);
+        }
+        jc_l2_normalize(out + (size_t)s * m->embed_dim, e, D);
     }
-    jc_l2_normalize(out, e, D);
     return JCLIP_OK;
+}
+
+static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out)
+{
+    return jc_text_forward_n(ctx, ids, &L, 1, out);
 }
 
 /* ============================================================================================
@@ -1416,7 +1451,8 @@ static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
         at.out = ctx->vo; at.ldo = (size_t)D;
         at.q = ctx->vq; at.k = ctx->vk; at.v = ctx->vv;
         at.ldq = at.ldk = at.ldv = (size_t)D;
-        at.L = N; at.n_head = V->n_head; at.d_head = V->d_head;
+        at.n_seq = 1; at.off[0] = 0; at.len[0] = N;
+        at.n_head = V->n_head; at.d_head = V->d_head;
         at.scale = 1.0f / sqrtf((float)V->d_head);
         jc_attention(ctx, &at);
         jc_rows(ctx, JC_ROW_LN, N, D, ctx->vo, ctx->vo, Ly->lnA_w, Ly->lnA_b, V->eps);
@@ -1487,23 +1523,91 @@ int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, s
     return jc_text_forward(ctx, ctx->ids, (int)n, out);
 }
 
+/* Writes sequence i of a batch into dst (at most cap ids) and its length into *len; returns
+ * JCLIP_ERR_CAPACITY when it needs more than cap (and fits an empty context), else checks it. */
+typedef int (*jc_seq_fn)(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst, size_t cap, size_t *len);
+
+typedef struct { const char *const *texts; const size_t *lens; } jc_texts_src;
+typedef struct { const int32_t *const *ids; const size_t *n_ids; } jc_tokens_src;
+
+static int jc_seq_text(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst, size_t cap, size_t *len)
+{
+    const jc_texts_src *t = (const jc_texts_src *)src;
+    return jclip_tokenize(ctx, t->texts[i], t->lens[i], (size_t)ctx->max_tok, dst, cap, len);
+}
+
+static int jc_seq_tokens(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst, size_t cap, size_t *len)
+{
+    const jc_tokens_src *t = (const jc_tokens_src *)src;
+    const int32_t *ids = t->ids[i];
+    size_t n = t->n_ids[i], valid = 0;
+    if (!ids || n == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "empty token sequence");
+    if (n > (size_t)ctx->max_tok)
+        return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "%zu tokens exceed the context's max_tokens %d", n, ctx->max_tok);
+    if (n > cap) return JCLIP_ERR_CAPACITY;
+    for (size_t j = 0; j < n; j++) {
+        if (ids[j] < 0 || ids[j] >= ctx->m->text.n_vocab)
+            return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "token id %d at position %zu is outside the vocabulary [0, %d)", ids[j], j,
+                               ctx->m->text.n_vocab);
+        valid += ids[j] != 0;
+    }
+    if (!valid) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
+    memcpy(dst, ids, sizeof(int32_t) * n);
+    *len = n;
+    return JCLIP_OK;
+}
+
+/* Embeds n sequences in groups of as many as fit the context (max_tok ids, JC_MAX_SEQ
+ * sequences), one text-tower pass per group. what: "text" or "sequence", for messages. */
+static int jc_text_batch(jclip_ctx *ctx, const void *src, size_t n, jc_seq_fn get, const char *what, float *out)
+{
+    const size_t D = (size_t)ctx->m->embed_dim, cap = (size_t)ctx->max_tok;
+    int lens[JC_MAX_SEQ], n_seq = 0, rc = JCLIP_OK;
+    size_t used = 0, first = 0;
+    for (size_t i = 0; i <= n && !rc; i++) {
+        size_t len = 0;
+        rc = i == n ? JCLIP_ERR_CAPACITY : n_seq < JC_MAX_SEQ ? get(ctx, src, i, ctx->ids + used, cap - used, &len)
+                                                               : JCLIP_ERR_CAPACITY;
+        if (rc == JCLIP_ERR_CAPACITY && n_seq > 0) { /* the group is full (or the last): run it */
+            rc = jc_text_forward_n(ctx, ctx->ids, lens, n_seq, out + first * D);
+            if (rc) break;
+            first = i, n_seq = 0, used = 0;
+            rc = i == n ? JCLIP_OK : get(ctx, src, i, ctx->ids, cap, &len);
+        } else if (rc == JCLIP_ERR_CAPACITY && i == n) {
+            rc = JCLIP_OK; /* n == 0 */
+        }
+        if (rc) {
+            char tmp[sizeof ctx->err];
+            memcpy(tmp, ctx->err, sizeof tmp);
+            return jc_ctx_fail(ctx, rc, "%s %zu: %s", what, i, tmp);
+        }
+        if (i < n) lens[n_seq++] = (int)len, used += len;
+    }
+    return rc;
+}
+
 int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,
                       float *out, size_t out_cap)
 {
     if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
     int rc = jc_check_out(ctx, out, out_cap, n);
     if (rc) return rc;
     if (n && (!texts || !lens)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "texts or lens is NULL");
-    size_t D = (size_t)ctx->m->embed_dim;
-    for (size_t i = 0; i < n; i++) {
-        rc = jclip_embed_text(ctx, texts[i], lens[i], out + i * D, D);
-        if (rc) {
-            char tmp[sizeof ctx->err];
-            memcpy(tmp, ctx->err, sizeof tmp);
-            return jc_ctx_fail(ctx, rc, "text %zu: %s", i, tmp);
-        }
-    }
-    return JCLIP_OK;
+    jc_texts_src src = {texts, lens};
+    return jc_text_batch(ctx, &src, n, jc_seq_text, "text", out);
+}
+
+int jclip_embed_tokens_batch(jclip_ctx *ctx, const int32_t *const *ids, const size_t *n_ids, size_t n, float *out,
+                             size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    int rc = jc_check_out(ctx, out, out_cap, n);
+    if (rc) return rc;
+    if (n && (!ids || !n_ids)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "ids or n_ids is NULL");
+    jc_tokens_src src = {ids, n_ids};
+    return jc_text_batch(ctx, &src, n, jc_seq_tokens, "sequence", out);
 }
 
 int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, float *out, size_t out_cap)

@@ -143,7 +143,12 @@ int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_toke
  * that, else JCLIP_ERR_CAPACITY). */
 int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, size_t out_cap);
 
-/* Embeds n texts (texts[i] of lens[i] bytes) into out[n * dim], row i for text i. */
+/* Embeds n texts (texts[i] of lens[i] bytes) into out[n * dim], row i for text i. Texts go
+ * through the tower together, as many per pass as fit the context's max_tokens ids (and 64
+ * texts): longer matrix products, so faster than one call per text. Each text's embedding is
+ * bitwise the one jclip_embed_text gives, except for a text of 8 tokens or fewer, which alone
+ * takes a memory-bound kernel that sums in another order (differences of float rounding).
+ * Stops at the first failure; the message names the text. */
 int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,
                       float *out, size_t out_cap);
 
@@ -152,6 +157,11 @@ int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *le
  * be < the vocabulary size, else JCLIP_ERR_ARG. */
 int jclip_embed_tokens(jclip_ctx *ctx, const int32_t *ids, size_t n_ids, float *out,
                        size_t out_cap);
+
+/* Embeds n token id sequences (ids[i] of n_ids[i] ids, each as for jclip_embed_tokens) into
+ * out[n * dim], batched as jclip_embed_texts batches texts. */
+int jclip_embed_tokens_batch(jclip_ctx *ctx, const int32_t *const *ids, const size_t *n_ids, size_t n,
+                             float *out, size_t out_cap);
 
 /* ---- Images ------------------------------------------------------------------------------ */
 enum { JCLIP_FORMAT_UNKNOWN = 0, JCLIP_FORMAT_JPEG = 1, JCLIP_FORMAT_PNG = 2 };

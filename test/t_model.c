@@ -237,6 +237,86 @@ static void t_loader_hostile(void)
     free(file);
 }
 
+/* Batched texts and token lists give what one call per text gives: bitwise for texts of more
+ * than 8 tokens, within float rounding for shorter ones (which alone take the streaming
+ * kernel). 70 texts of 1..~120 tokens make groups cut both by the 64-sequence cap and by
+ * max_tokens (512 ids). */
+static void t_batches(jclip_model *m, jclip_ctx *c1, jclip_ctx *c3, int D)
+{
+    enum { NT = 70 };
+    static const char *words[] = {"the", "red", "cat", "sits", "on", "a", "warm", "sofa", "near", "window", "light",
+                                  "photography", "über", "naïve", "中文", "ok!"};
+    char *texts[NT];
+    size_t lens[NT];
+    for (int i = 0; i < NT; i++) {
+        int nw = (i * 37) % 90 + (i % 5 == 0 ? -((i * 37) % 90) : 0); /* every 5th: no words (2 tokens) */
+        texts[i] = (char *)malloc((size_t)nw * 16 + 1);
+        size_t o = 0;
+        for (int w = 0; w < nw; w++) o += (size_t)sprintf(texts[i] + o, "%s ", words[(i + w * 7) % 16]);
+        texts[i][o] = 0;
+        lens[i] = o;
+    }
+    float *one = (float *)malloc(sizeof(float) * NT * D), *bat = (float *)malloc(sizeof(float) * NT * D);
+    int ok = 1, same_long = 1, n_long = 0, n_short = 0;
+    double worst_short = 0;
+    int32_t ids[512];
+    int32_t *idl[NT];
+    size_t nid[NT];
+    for (int i = 0; i < NT; i++) {
+        size_t n = 0;
+        ok &= jclip_embed_text(c1, texts[i], lens[i], one + (size_t)i * D, (size_t)D) == 0;
+        ok &= jclip_tokenize(c1, texts[i], lens[i], 0, ids, 512, &n) == 0;
+        idl[i] = (int32_t *)malloc(sizeof(int32_t) * (n ? n : 1));
+        memcpy(idl[i], ids, sizeof(int32_t) * n);
+        nid[i] = n;
+    }
+    for (int pass = 0; pass < 3; pass++) {
+        jclip_ctx *c = pass == 1 ? c3 : c1;
+        int rc = pass < 2 ? jclip_embed_texts(c, (const char *const *)texts, lens, NT, bat, (size_t)NT * D)
+                          : jclip_embed_tokens_batch(c, (const int32_t *const *)idl, nid, NT, bat, (size_t)NT * D);
+        T_CHECK(rc == 0, "batch pass %d: %s", pass, jclip_ctx_error(c));
+        for (int i = 0; i < NT; i++) {
+            const float *x = one + (size_t)i * D, *y = bat + (size_t)i * D;
+            if (nid[i] > 8) {
+                n_long += pass == 0;
+                same_long &= memcmp(x, y, sizeof(float) * (size_t)D) == 0;
+            } else {
+                double cs, md;
+                t_compare(x, y, D, &cs, &md);
+                n_short += pass == 0;
+                if (md > worst_short) worst_short = md;
+            }
+        }
+    }
+    T_CHECK(ok, "one-by-one embeddings");
+    T_CHECK(n_long > 20 && n_short > 5, "batch test covers long (%d) and short (%d) texts", n_long, n_short);
+    T_CHECK(same_long, "batched texts of more than 8 tokens are bit-identical to one call each (1 and 3 threads, texts and ids)");
+    T_CHECK(worst_short < 1e-6, "batched short texts within float rounding (max |diff| %.3g)", worst_short);
+    /* errors name the sequence; nothing past it is embedded */
+    int32_t bad[3] = {101, 999999, 102};
+    idl[2] = bad, nid[2] = 3;
+    int rc = jclip_embed_tokens_batch(c1, (const int32_t *const *)idl, nid, 5, bat, (size_t)5 * D);
+    T_CHECK(rc == JCLIP_ERR_ARG && strstr(jclip_ctx_error(c1), "sequence 2") && strstr(jclip_ctx_error(c1), "999999"),
+            "bad id in a batch: %s", jclip_ctx_error(c1));
+    T_CHECK(jclip_embed_tokens_batch(c1, (const int32_t *const *)idl, nid, 5, bat, (size_t)5 * D - 1) == JCLIP_ERR_CAPACITY,
+            "batch output capacity is checked");
+    T_CHECK(jclip_embed_texts(c1, NULL, lens, 0, bat, 0) == 0, "an empty batch is fine");
+    /* 66 two-token texts: groups cut by the 64-sequence cap */
+    const char *empty[66];
+    size_t zero[66];
+    for (int i = 0; i < 66; i++) empty[i] = i % 2 ? "" : "ok", zero[i] = i % 2 ? 0 : 2;
+    rc = jclip_embed_texts(c1, empty, zero, 66, bat, (size_t)66 * D);
+    double cs = 1, md = 0;
+    if (!rc && jclip_embed_text(c1, "ok", 2, one, (size_t)D) == 0) t_compare(one, bat + (size_t)64 * D, D, &cs, &md);
+    T_CHECK(rc == 0 && md < 1e-6, "66 short texts in batches of at most 64 (max |diff| %.3g): %s", md, jclip_ctx_error(c1));
+    for (int i = 0; i < NT; i++) {
+        free(texts[i]);
+        if (i != 2) free(idl[i]);
+    }
+    free(one), free(bat);
+    (void)m;
+}
+
 /* API argument checks and thread-count independence. */
 static void t_api_edges(void)
 {
@@ -269,6 +349,7 @@ static void t_api_edges(void)
                 "image embedding is bit-identical before, while and after weight packing (1 and 3 threads)");
     }
     T_CHECK(jclip_embed_text(c1, txt, strlen(txt), a, (size_t)D - 1) == JCLIP_ERR_CAPACITY, "small output buffer is rejected");
+    t_batches(m, c1, c3, D);
     int32_t bad[3] = {101, 999999, 102};
     T_CHECK(jclip_embed_tokens(c1, bad, 3, a, (size_t)D) == JCLIP_ERR_ARG && strstr(jclip_ctx_error(c1), "999999"), "bad id: %s", jclip_ctx_error(c1));
     int32_t pads[3] = {0, 0, 0};

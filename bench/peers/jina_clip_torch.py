@@ -23,13 +23,14 @@ import struct
 import sys
 import time
 
-import numpy as np
-
 # Debian's torch 1.13 runs its GEMMs in OpenBLAS (pthread build), whose own pool ignores
 # torch.set_num_threads and defaults to every core. `bench --threads N` must mean N threads in all,
-# so the pool size is fixed before torch (and with it libopenblas) is loaded.
+# so the pool size is fixed before libopenblas is first loaded, which numpy already does: set
+# after `import numpy`, a 1-thread run kept both cores busy (sgemm_thread_tn on 2 threads).
 if len(sys.argv) > 2 and sys.argv[1] == "bench" and "--threads" in sys.argv:
     os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
+import numpy as np
 
 import torch
 import torch.nn as nn

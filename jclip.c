@@ -956,6 +956,8 @@ struct jclip_ctx {
     float *patches;  /* [grid*grid, 3*patch*patch] */
     float *pixels;   /* [3, image, image] */
     float *rope_cos, *rope_sin; /* [grid*grid, d_head] */
+    float *vbatch;   /* batched vision passes: vx..vb for vb_imgs images, then their pixels */
+    int vb_imgs;     /* images vbatch holds (0 until the first batch call) */
 
     /* image input: grown on demand up to the limits, kept for the next image */
     uint8_t *rgb; size_t rgb_cap;      /* decoded image, packed RGB8 */
@@ -982,6 +984,7 @@ void jclip_ctx_params_default(jclip_ctx_params *p)
     p->max_pixels = JCLIP_DEFAULT_MAX_PIXELS;
     p->max_image_bytes = (size_t)256 << 20;
     p->max_ctx_bytes = (size_t)1 << 31;
+    p->max_images = 8;
 }
 
 static int jc_default_threads(void)
@@ -1007,6 +1010,7 @@ void jclip_ctx_free(jclip_ctx *ctx)
     JCLIP_FREE(ctx->rgb);
     JCLIP_FREE(ctx->pre);
     JCLIP_FREE(ctx->crop);
+    JCLIP_FREE(ctx->vbatch);
     JCLIP_FREE(ctx);
 }
 
@@ -1240,12 +1244,13 @@ typedef struct {
     jk_claim claim;
 } jc_rows_task;
 
-/* RoPE on rows r0..r1-1 of x ([n_tok, d_model]); row 0 (CLS) is left alone. */
-static void jc_rope_rows(const jclip_ctx *ctx, float *x, int r0, int r1)
+/* RoPE on row r of x (images of n_tok rows stacked, d_model wide); CLS rows are left alone. */
+static void jc_rope_row(const jclip_ctx *ctx, float *x, int r)
 {
     const jc_vision *V = &ctx->m->vision;
-    for (int p = (r0 > 1 ? r0 : 1) - 1; p + 1 < r1; p++) {
-        float *row = x + (size_t)(p + 1) * V->d_model;
+    const int p = r % V->n_tok - 1; /* patch index within its image */
+    if (p >= 0) {
+        float *row = x + (size_t)r * V->d_model;
         const float *cs = ctx->rope_cos + (size_t)p * V->d_head, *sn = ctx->rope_sin + (size_t)p * V->d_head;
         for (int h = 0; h < V->n_head; h++) {
             float *u = row + (size_t)h * V->d_head;
@@ -1284,8 +1289,8 @@ static void jc_rows_run(void *arg, int t, int nt)
                 ops->add(a->y + r * n, a->x + r * n, a->n);
                 break;
             case JC_ROW_ROPE: /* rotate row r of y (queries) and of y2 (keys) */
-                jc_rope_rows(a->ctx, a->y, r, r + 1);
-                jc_rope_rows(a->ctx, a->y2, r, r + 1);
+                jc_rope_row(a->ctx, a->y, r);
+                jc_rope_row(a->ctx, a->y2, r);
                 break;
             case JC_ROW_SWIGLU_LN: /* y = LN(SiLU(y) * x) */
                 ops->swiglu(a->y + r * n, a->y + r * n, a->x + r * n, a->n);
@@ -1407,67 +1412,115 @@ static int jc_text_forward(jclip_ctx *ctx, const int32_t *ids, int L, float *out
 /* Rotates interleaved pairs of every head of rows 1..n_tok-1 (the CLS row is not rotated),
  * split over rows between the threads together with the keys (JC_ROW_ROPE): run serially it
  * kept one core busy while the other spun. q and k: [n_tok, d_model]. */
-static void jc_rope_apply(jclip_ctx *ctx, float *q, float *k)
+static void jc_rope_apply(jclip_ctx *ctx, float *q, float *k, int rows)
 {
     const jc_vision *V = &ctx->m->vision;
     jc_rows_task a;
-    a.ctx = ctx; a.op = JC_ROW_ROPE; a.rows = V->n_tok; a.n = V->d_model;
+    a.ctx = ctx; a.op = JC_ROW_ROPE; a.rows = rows; a.n = V->d_model;
     a.y = q; a.x = NULL; a.y2 = k; a.w = NULL; a.b = NULL; a.eps = 0;
     jk_claim_init(&a.claim);
     jk_pool_run(ctx->pool, jc_rows_run, &a);
 }
 
-/* pixels: [3, image, image] normalised floats. */
-static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
+/* Activations of a vision pass over n images (rows of the images stacked). */
+typedef struct { float *x, *h, *q, *k, *v, *o, *a, *b; } jc_vbuf;
+
+/* The vision tower over n images (pixels[i]: [3, image, image] normalised floats) at once:
+ * every matrix product over all n * n_tok rows, attention within each image. A row's result
+ * does not depend on the other rows, so an image embeds bitwise alike alone or in a batch. */
+static int jc_vision_forward_n(jclip_ctx *ctx, const jc_vbuf *B, const float *const *pixels, int n, float *out)
 {
     const jc_vision *V = &ctx->m->vision;
     const int D = V->d_model, F = V->d_ff, N = V->n_tok, P = V->patch, S = V->image, G = V->grid;
-    const int KP = 3 * P * P;
+    const int KP = 3 * P * P, R = n * N;
     jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_VISION);
     ctx->tower = JC_TOWER_VISION;
-    /* im2col: one row per patch in (channel, ky, kx) order, the conv weight's flattening */
-    for (int r = 0; r < G; r++)
-        for (int c = 0; c < G; c++) {
-            float *dst = ctx->patches + (size_t)(r * G + c) * KP;
-            for (int ch = 0; ch < 3; ch++)
-                for (int ky = 0; ky < P; ky++)
-                    memcpy(dst + (ch * P + ky) * P, pixels + ((size_t)ch * S + (size_t)(r * P + ky)) * S + (size_t)c * P,
-                           sizeof(float) * (size_t)P);
-        }
-    float *x = ctx->vx; /* [N, D] */
-    jc_linear(ctx, x + D, ctx->patches, V->patch_w, V->patch_b, G * G, KP, D);
-    memcpy(x, V->cls, sizeof(float) * (size_t)D);
-    for (size_t i = 0; i < (size_t)N * D; i++) x[i] += V->pos[i];
+    float *x = B->x; /* [R, D] */
+    for (int i = 0; i < n; i++) {
+        /* im2col: one row per patch in (channel, ky, kx) order, the conv weight's flattening */
+        for (int r = 0; r < G; r++)
+            for (int c = 0; c < G; c++) {
+                float *dst = ctx->patches + (size_t)(r * G + c) * KP;
+                for (int ch = 0; ch < 3; ch++)
+                    for (int ky = 0; ky < P; ky++)
+                        memcpy(dst + (ch * P + ky) * P, pixels[i] + ((size_t)ch * S + (size_t)(r * P + ky)) * S + (size_t)c * P,
+                               sizeof(float) * (size_t)P);
+            }
+        float *xi = x + (size_t)i * N * D;
+        jc_linear(ctx, xi + D, ctx->patches, V->patch_w, V->patch_b, G * G, KP, D);
+        memcpy(xi, V->cls, sizeof(float) * (size_t)D);
+        for (size_t j = 0; j < (size_t)N * D; j++) xi[j] += V->pos[j];
+    }
 
+    jc_attn_task at;
+    memset(&at, 0, sizeof at);
+    at.n_seq = n;
+    for (int i = 0; i < n; i++) at.off[i] = i * N, at.len[i] = N;
     for (int l = 0; l < V->n_layer; l++) {
         const jc_vision_layer *Ly = &V->layers[l];
-        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vh, x, Ly->ln1_w, Ly->ln1_b, V->eps);
-        jc_linear(ctx, ctx->vq, ctx->vh, Ly->wq, Ly->bq, N, D, D);
-        jc_linear(ctx, ctx->vk, ctx->vh, Ly->wk, NULL, N, D, D);
-        jc_linear(ctx, ctx->vv, ctx->vh, Ly->wv, Ly->bv, N, D, D);
-        jc_rope_apply(ctx, ctx->vq, ctx->vk);
-        jc_attn_task at;
-        memset(&at, 0, sizeof at);
-        at.out = ctx->vo; at.ldo = (size_t)D;
-        at.q = ctx->vq; at.k = ctx->vk; at.v = ctx->vv;
+        jc_rows(ctx, JC_ROW_LN, R, D, B->h, x, Ly->ln1_w, Ly->ln1_b, V->eps);
+        jc_linear(ctx, B->q, B->h, Ly->wq, Ly->bq, R, D, D);
+        jc_linear(ctx, B->k, B->h, Ly->wk, NULL, R, D, D);
+        jc_linear(ctx, B->v, B->h, Ly->wv, Ly->bv, R, D, D);
+        jc_rope_apply(ctx, B->q, B->k, R);
+        at.out = B->o; at.ldo = (size_t)D;
+        at.q = B->q; at.k = B->k; at.v = B->v;
         at.ldq = at.ldk = at.ldv = (size_t)D;
-        at.n_seq = 1; at.off[0] = 0; at.len[0] = N;
         at.n_head = V->n_head; at.d_head = V->d_head;
         at.scale = 1.0f / sqrtf((float)V->d_head);
         jc_attention(ctx, &at);
-        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vo, ctx->vo, Ly->lnA_w, Ly->lnA_b, V->eps);
-        jc_linear(ctx, ctx->vh, ctx->vo, Ly->wp, Ly->bp, N, D, D);
-        jc_rows(ctx, JC_ROW_ADD, N, D, x, ctx->vh, NULL, NULL, 0);
-        jc_rows(ctx, JC_ROW_LN, N, D, ctx->vh, x, Ly->ln2_w, Ly->ln2_b, V->eps);
-        jc_linear(ctx, ctx->va, ctx->vh, Ly->w1, Ly->b1, N, D, F);
-        jc_linear(ctx, ctx->vb, ctx->vh, Ly->w2, Ly->b2, N, D, F);
-        jc_rows(ctx, JC_ROW_SWIGLU_LN, N, F, ctx->va, ctx->vb, Ly->lnF_w, Ly->lnF_b, V->eps);
-        jc_linear(ctx, ctx->vh, ctx->va, Ly->w3, Ly->b3, N, F, D);
-        jc_rows(ctx, JC_ROW_ADD, N, D, x, ctx->vh, NULL, NULL, 0);
+        jc_rows(ctx, JC_ROW_LN, R, D, B->o, B->o, Ly->lnA_w, Ly->lnA_b, V->eps);
+        jc_linear(ctx, B->h, B->o, Ly->wp, Ly->bp, R, D, D);
+        jc_rows(ctx, JC_ROW_ADD, R, D, x, B->h, NULL, NULL, 0);
+        jc_rows(ctx, JC_ROW_LN, R, D, B->h, x, Ly->ln2_w, Ly->ln2_b, V->eps);
+        jc_linear(ctx, B->a, B->h, Ly->w1, Ly->b1, R, D, F);
+        jc_linear(ctx, B->b, B->h, Ly->w2, Ly->b2, R, D, F);
+        jc_rows(ctx, JC_ROW_SWIGLU_LN, R, F, B->a, B->b, Ly->lnF_w, Ly->lnF_b, V->eps);
+        jc_linear(ctx, B->h, B->a, Ly->w3, Ly->b3, R, F, D);
+        jc_rows(ctx, JC_ROW_ADD, R, D, x, B->h, NULL, NULL, 0);
     }
-    ctx->ops->layernorm(ctx->vh, x, V->ln_w, V->ln_b, D, V->eps); /* CLS row only */
-    jc_l2_normalize(out, ctx->vh, D);
+    for (int i = 0; i < n; i++) { /* CLS rows only */
+        ctx->ops->layernorm(B->h, x + (size_t)i * N * D, V->ln_w, V->ln_b, D, V->eps);
+        jc_l2_normalize(out + (size_t)i * ctx->m->embed_dim, B->h, D);
+    }
     return JCLIP_OK;
+}
+
+/* pixels: [3, image, image] normalised floats. */
+static int jc_vision_forward(jclip_ctx *ctx, const float *pixels, float *out)
+{
+    jc_vbuf b = {ctx->vx, ctx->vh, ctx->vq, ctx->vk, ctx->vv, ctx->vo, ctx->va, ctx->vb};
+    return jc_vision_forward_n(ctx, &b, &pixels, 1, out);
+}
+
+/* Makes room for batched vision passes of up to max_images images (at most JC_MAX_SEQ):
+ * activations plus a pixel tensor per image, grown on the first batch call. Returns how many
+ * images a pass can take; 1 (one image at a time, same results) when memory is short. */
+static int jc_vbatch(jclip_ctx *ctx, size_t want, jc_vbuf *b, float **pix)
+{
+    const jc_vision *V = &ctx->m->vision;
+    size_t cap = ctx->p.max_images < JC_MAX_SEQ ? ctx->p.max_images : JC_MAX_SEQ;
+    if (want > cap) want = cap;
+    if (want < 2) return 1;
+    const size_t ND = (size_t)V->n_tok * V->d_model, NF = (size_t)V->n_tok * V->d_ff;
+    const size_t per = 6 * ND + 2 * NF + 3 * (size_t)V->image * V->image; /* floats per image */
+    if (per * 4 * want > ctx->p.max_ctx_bytes) want = ctx->p.max_ctx_bytes / (per * 4); /* the same cap as the rest */
+    if (want < 2) return 1;
+    if ((int)want > ctx->vb_imgs) {
+        float *nb = (float *)JCLIP_MALLOC(sizeof(float) * per * want);
+        if (!nb) return 1;
+        JCLIP_FREE(ctx->vbatch);
+        ctx->vbatch = nb;
+        ctx->vb_imgs = (int)want;
+    }
+    const size_t n = (size_t)ctx->vb_imgs;
+    float *p = ctx->vbatch;
+    float **slots[6] = {&b->x, &b->h, &b->q, &b->k, &b->v, &b->o};
+    for (int i = 0; i < 6; i++) *slots[i] = p, p += n * ND;
+    b->a = p, p += n * NF;
+    b->b = p, p += n * NF;
+    *pix = p; /* n pixel tensors */
+    return (int)want;
 }
 
 /* ============================================================================================
@@ -1735,9 +1788,31 @@ int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *le
     int rc = jc_check_out(ctx, out, out_cap, n);
     if (rc) return rc;
     if (n && (!data || !lens)) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "data or lens is NULL");
-    size_t D = (size_t)ctx->m->embed_dim;
+    const size_t D = (size_t)ctx->m->embed_dim, S = (size_t)ctx->m->vision.image;
+    jc_vbuf b;
+    float *pix = NULL;
+    const int per = jc_vbatch(ctx, n, &b, &pix);
+    const float *slot[JC_MAX_SEQ];
+    size_t first = 0;
+    int got = 0; /* images decoded into the batch so far */
     for (size_t i = 0; i < n; i++) {
-        rc = jclip_embed_image(ctx, data[i], lens[i], out + i * D, D);
+        if (per == 1) {
+            rc = jclip_embed_image(ctx, data[i], lens[i], out + i * D, D);
+        } else {
+            jclip_image_info info;
+            rc = jc_decode_into_ctx(ctx, data[i], lens[i], &info);
+            if (!rc) rc = jc_preprocess_ctx(ctx, ctx->rgb, info.width, info.height);
+            if (!rc) {
+                float *px = pix + (size_t)got * 3 * S * S;
+                pre_normalize(ctx->crop, px);
+                slot[got++] = px;
+            }
+            if (got && (rc || got == per || i + 1 == n)) { /* run the batch (before reporting a failure) */
+                int rc2 = jc_vision_forward_n(ctx, &b, slot, got, out + first * D);
+                if (!rc) rc = rc2;
+                first += (size_t)got, got = 0;
+            }
+        }
         if (rc) {
             char tmp[sizeof ctx->err];
             memcpy(tmp, ctx->err, sizeof tmp);
@@ -1745,4 +1820,24 @@ int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *le
         }
     }
     return JCLIP_OK;
+}
+
+int jclip_embed_pixels_batch(jclip_ctx *ctx, const float *pixels, size_t n, float *out, size_t out_cap)
+{
+    if (!ctx) return JCLIP_ERR_ARG;
+    ctx->err[0] = 0;
+    int rc = jc_check_out(ctx, out, out_cap, n);
+    if (rc) return rc;
+    if (n && !pixels) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "pixels is NULL");
+    const size_t D = (size_t)ctx->m->embed_dim, S = (size_t)ctx->m->vision.image, T = 3 * S * S;
+    jc_vbuf b;
+    float *pix = NULL;
+    const int per = jc_vbatch(ctx, n, &b, &pix);
+    for (size_t i = 0; i < n && !rc; i += (size_t)per) {
+        const float *slot[JC_MAX_SEQ];
+        int k = n - i < (size_t)per ? (int)(n - i) : per;
+        for (int j = 0; j < k; j++) slot[j] = pixels + (i + (size_t)j) * T;
+        rc = per == 1 ? jc_vision_forward(ctx, slot[0], out + i * D) : jc_vision_forward_n(ctx, &b, slot, k, out + i * D);
+    }
+    return rc;
 }

@@ -111,6 +111,11 @@ typedef struct jclip_ctx_params {
     size_t max_image_bytes; /* largest encoded image accepted (default 256 MiB) */
     size_t max_ctx_bytes;   /* cap on the scratch memory the context allocates up front
                                (default 2 GiB; jina-clip-v1 needs ~30 MB at 512 tokens) */
+    size_t max_images;      /* images per vision pass in jclip_embed_images and
+                               jclip_embed_pixels_batch (default 8, at most 64; 1 = one at a
+                               time). The batch scratch, ~8 MB per image for jina-clip-v1, is
+                               allocated on the first batch call; without memory for it the
+                               images go one at a time, with the same results. */
 } jclip_ctx_params;
 
 /* Fills p with the defaults above. */
@@ -216,7 +221,9 @@ int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, u
  * by max_pixels). */
 int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, size_t out_cap);
 
-/* Embeds n encoded images into out[n * dim]. Stops at the first failure (message names it). */
+/* Embeds n encoded images into out[n * dim], decoding them one by one and running the vision
+ * tower on up to max_images of them at once (bitwise the embeddings of one call each, faster).
+ * Stops at the first failure (message names it); the images before it are embedded. */
 int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *lens, size_t n, float *out,
                        size_t out_cap);
 
@@ -229,6 +236,11 @@ int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t
  * 3*224*224. Runs the vision tower, takes the CLS token, L2-normalises into out. */
 int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, float *out,
                        size_t out_cap);
+
+/* Embeds n preprocessed images (pixels: n consecutive [3, 224, 224] tensors, as for
+ * jclip_embed_pixels) into out[n * dim], up to max_images per vision pass (bitwise the
+ * embeddings of one call each, faster). */
+int jclip_embed_pixels_batch(jclip_ctx *ctx, const float *pixels, size_t n, float *out, size_t out_cap);
 
 #ifdef __cplusplus
 }

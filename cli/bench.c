@@ -3,8 +3,9 @@
  *   jclip bench [-m MODEL] [--threads N] [--json] [--cases LIST] [--repeat N] [--warmup N]
  *
  * Cases: text-8, text-64, text-512 (one sequence of that many token ids), text-64x8 (eight
- * 64-token sequences in one jclip_embed_tokens_batch call), image-1, image-8 (random normalised 3x224x224 pixel tensors through
- * jclip_embed_pixels, so decoding and resizing are not timed). Each case runs `warmup` times
+ * 64-token sequences in one jclip_embed_tokens_batch call), image-1, image-8 (random normalised
+ * 3x224x224 pixel tensors through jclip_embed_pixels / _pixels_batch, so decoding and resizing
+ * are not timed). Each case runs `warmup` times
  * (default 2, so that the one-time weight packing of a tower's second pass is not timed), then
  * `repeat` times (default: as many as fit in about 2 s, between 3 and 50); it reports the
  * median and minimum wall time, and GFLOP/s computed from the model's sizes (multiply-adds
@@ -100,6 +101,8 @@ static int cb_run(cb_case *c)
         return jclip_embed_tokens_batch(c->ctx, ids, n_ids, (size_t)(c->count < 64 ? c->count : 64), c->out,
                                         (size_t)c->count * c->dim);
     }
+    if (c->kind == 1 && c->count > 1) /* several images: one batched call */
+        return jclip_embed_pixels_batch(c->ctx, c->pixels, (size_t)c->count, c->out, (size_t)c->count * c->dim);
     for (int i = 0; i < c->count; i++) {
         int rc = c->kind == 0
                      ? jclip_embed_tokens(c->ctx, c->ids + (size_t)i * c->len, (size_t)c->len, c->out + (size_t)i * c->dim, (size_t)c->dim)

@@ -317,6 +317,60 @@ static void t_batches(jclip_model *m, jclip_ctx *c1, jclip_ctx *c3, int D)
     (void)m;
 }
 
+/* Batched images (pixel tensors and files) give bitwise what one call per image gives, in
+ * groups of max_images (4 here: 4 + 4 + 2); a bad file stops the batch with its index after
+ * embedding the images before it. */
+static void t_image_batches(jclip_model *m, int D)
+{
+    enum { NI = 10 };
+    const size_t T = (size_t)3 * 224 * 224;
+    float *pix = (float *)malloc(sizeof(float) * T * NI), *one = (float *)malloc(sizeof(float) * NI * D),
+          *bat = (float *)malloc(sizeof(float) * NI * D);
+    uint32_t r = 7;
+    for (size_t i = 0; i < T * NI; i++) r = r * 1664525u + 1013904223u, pix[i] = (float)(r >> 9) / 4194304.0f - 2.0f;
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    p.n_threads = 2;
+    p.max_images = 4;
+    jclip_ctx *c = NULL;
+    char err[512];
+    T_CHECK(jclip_ctx_create(m, &p, &c, err, sizeof err) == 0, "ctx: %s", err);
+    if (!c) { free(pix), free(one), free(bat); return; }
+    int ok = 1;
+    for (int i = 0; i < NI; i++) ok &= jclip_embed_pixels(c, pix + (size_t)i * T, T, one + (size_t)i * D, (size_t)D) == 0;
+    ok &= jclip_embed_pixels_batch(c, pix, NI, bat, (size_t)NI * D) == 0;
+    T_CHECK(ok && memcmp(one, bat, sizeof(float) * NI * D) == 0, "pixel batches (4 + 4 + 2) are bit-identical to single calls");
+    T_CHECK(jclip_embed_pixels_batch(c, pix, NI, bat, (size_t)NI * D - 1) == JCLIP_ERR_CAPACITY, "pixel batch capacity is checked");
+    static const char *files[4] = {"testdata/images/photos/skimage_rocket.jpg", "testdata/images/pngsuite/basn2c08.png",
+                                   "testdata/images/pngsuite/basi3p08.png", "testdata/images/photos/skimage_camera.png"};
+    void *data[6];
+    size_t lens[6];
+    int have = 1;
+    for (int i = 0; i < 4; i++) {
+        data[i] = t_read_file(t_shared(files[i]), &lens[i]);
+        have &= data[i] != NULL;
+    }
+    if (have) {
+        data[4] = data[0], lens[4] = lens[0];
+        data[5] = data[1], lens[5] = lens[1];
+        ok = 1;
+        for (int i = 0; i < 6; i++) ok &= jclip_embed_image(c, data[i], lens[i], one + (size_t)i * D, (size_t)D) == 0;
+        memset(bat, 0, sizeof(float) * NI * D);
+        ok &= jclip_embed_images(c, (const void *const *)data, lens, 6, bat, (size_t)6 * D) == 0;
+        T_CHECK(ok && memcmp(one, bat, sizeof(float) * 6 * D) == 0, "image file batches (4 + 2) are bit-identical to single calls");
+        size_t keep = lens[5];
+        lens[5] = 40; /* truncated PNG: the sixth image fails */
+        memset(bat, 0, sizeof(float) * NI * D);
+        int rc = jclip_embed_images(c, (const void *const *)data, lens, 6, bat, (size_t)6 * D);
+        T_CHECK(rc < 0 && strstr(jclip_ctx_error(c), "image 5"), "a bad file names its index: %s", jclip_ctx_error(c));
+        T_CHECK(memcmp(one, bat, sizeof(float) * 5 * D) == 0, "the images before a bad file are embedded");
+        lens[5] = keep;
+    }
+    for (int i = 0; i < 4; i++) free(data[i]);
+    jclip_ctx_free(c);
+    free(pix), free(one), free(bat);
+}
+
 /* API argument checks and thread-count independence. */
 static void t_api_edges(void)
 {
@@ -350,6 +404,7 @@ static void t_api_edges(void)
     }
     T_CHECK(jclip_embed_text(c1, txt, strlen(txt), a, (size_t)D - 1) == JCLIP_ERR_CAPACITY, "small output buffer is rejected");
     t_batches(m, c1, c3, D);
+    t_image_batches(m, D);
     int32_t bad[3] = {101, 999999, 102};
     T_CHECK(jclip_embed_tokens(c1, bad, 3, a, (size_t)D) == JCLIP_ERR_ARG && strstr(jclip_ctx_error(c1), "999999"), "bad id: %s", jclip_ctx_error(c1));
     int32_t pads[3] = {0, 0, 0};

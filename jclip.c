@@ -614,8 +614,9 @@ static int jc_packs_new(jclip_model *m, char *err, size_t cap)
     return JCLIP_OK;
 }
 
-/* The packed copy of W, or NULL when W is read in place. */
-static const float *jc_packed(const jclip_model *m, int tower, const float *W)
+/* The packed copy of W as an [N, K] weight, or NULL when W is read in place. A hostile file
+ * can point two tensors of different shapes at the same bytes, so the shape must match too. */
+static const float *jc_packed(const jclip_model *m, int tower, const float *W, int N, int K)
 {
     jc_packs *p = m->packs;
 #ifndef JCLIP_NO_THREADS
@@ -624,12 +625,13 @@ static const float *jc_packed(const jclip_model *m, int tower, const float *W)
     if (!p || p->state[tower] != 1) return NULL;
 #endif
     int lo = 0, hi = p->n_ent[tower];
-    while (lo < hi) {
+    const jc_pack_ent *e = p->ent[tower];
+    while (lo < hi) { /* first entry with src >= W */
         int mid = (lo + hi) / 2;
-        const jc_pack_ent *e = &p->ent[tower][mid];
-        if (e->src == W) return e->packed;
-        if ((uintptr_t)e->src < (uintptr_t)W) lo = mid + 1; else hi = mid;
+        if ((uintptr_t)e[mid].src < (uintptr_t)W) lo = mid + 1; else hi = mid;
     }
+    for (; lo < p->n_ent[tower] && e[lo].src == W; lo++)
+        if (e[lo].N == N && e[lo].K == K) return e[lo].packed;
     return NULL;
 }
 
@@ -1179,7 +1181,7 @@ static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, 
     a.W = W; a.bias = bias;
     a.M = M; a.K = K; a.N = N;
     a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
-    const float *Wp = M > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W) : NULL;
+    const float *Wp = M > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W, N, K) : NULL;
     a.packed = Wp != NULL;
     if (Wp) a.W = Wp;
     jk_claim_init(&a.claim);

@@ -3,7 +3,8 @@
  * copying path), and from a 64-byte-aligned copy whose header file size and metadata CRC are
  * recomputed, so that mutations reach the metadata and tensor-table parsers instead of
  * stopping at the checksum. A model that loads must also create a context and embed a text
- * and a pixel tensor without error. */
+ * and a pixel tensor without error, each twice: the second pass packs the tower's weights
+ * (AVX-512/AVX2 tables) and must give bitwise the same embedding. */
 #ifndef FZ_IN_RUNNER
 #include "../../jclip.c"
 #endif
@@ -21,21 +22,27 @@ static void fz_model_use(jclip_model *m)
     if (rc) { FZ_ASSERT(rc == JCLIP_ERR_NOMEM && !ctx); return; } /* huge but valid dims */
     int D = jclip_embed_dim(m);
     FZ_ASSERT(D > 0);
-    float *out = (float *)malloc(sizeof(float) * (size_t)D);
+    float *out = (float *)malloc(sizeof(float) * (size_t)D), *again = (float *)malloc(sizeof(float) * (size_t)D);
     char desc[2048];
     FZ_ASSERT(jclip_model_describe(m, desc, sizeof desc) > 0);
     const char *txt = "a photo of the cat [SEP] on a sofa";
     rc = jclip_embed_text(ctx, txt, strlen(txt), out, (size_t)D);
     FZ_ASSERT(rc == JCLIP_OK || rc == JCLIP_ERR_ARG); /* ARG: e.g. every id is the pad id */
+    if (rc == JCLIP_OK) {
+        FZ_ASSERT(jclip_embed_text(ctx, txt, strlen(txt), again, (size_t)D) == JCLIP_OK);
+        FZ_ASSERT(memcmp(out, again, sizeof(float) * (size_t)D) == 0);
+    }
     size_t S = (size_t)m->vision.image, nf = 3 * S * S;
     if (nf <= ((size_t)1 << 22)) {
         float *px = (float *)calloc(nf, sizeof(float));
         FZ_ASSERT(px);
         rc = jclip_embed_pixels(ctx, px, nf, out, (size_t)D);
         FZ_ASSERT(rc == JCLIP_OK);
+        FZ_ASSERT(jclip_embed_pixels(ctx, px, nf, again, (size_t)D) == JCLIP_OK);
+        FZ_ASSERT(memcmp(out, again, sizeof(float) * (size_t)D) == 0);
         free(px);
     }
-    free(out);
+    free(out), free(again);
     jclip_ctx_free(ctx);
 }
 

@@ -294,6 +294,7 @@ static void t_batches(jclip_model *m, jclip_ctx *c1, jclip_ctx *c3, int D)
     T_CHECK(worst_short < 1e-6, "batched short texts within float rounding (max |diff| %.3g)", worst_short);
     /* errors name the sequence; nothing past it is embedded */
     int32_t bad[3] = {101, 999999, 102};
+    free(idl[2]);
     idl[2] = bad, nid[2] = 3;
     int rc = jclip_embed_tokens_batch(c1, (const int32_t *const *)idl, nid, 5, bat, (size_t)5 * D);
     T_CHECK(rc == JCLIP_ERR_ARG && strstr(jclip_ctx_error(c1), "sequence 2") && strstr(jclip_ctx_error(c1), "999999"),

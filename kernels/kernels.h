@@ -40,7 +40,9 @@ typedef struct jk_ops {
      * packed form of an [N, K] weight. pack: writes slivers s0..s1-1 of it (sliver s holds
      * output columns n_grain*s .. n_grain*(s+1)-1; there are ceil(N / n_grain)), so slivers can
      * be packed by several threads. linear_packed: `linear` with Wp, the packed form, in place
-     * of W (same contract, n0 a multiple of n_grain; Wp 64-byte aligned). */
+     * of W (same contract, n0 a multiple of n_grain; Wp 64-byte aligned). For M > 8 its
+     * results must be bitwise those of `linear`: the towers switch to it mid-life (a model
+     * packs a tower on its second pass) and promise outputs that do not change. */
     size_t (*pack_size)(int N, int K);
     void (*pack)(float *Wp, const float *W, int N, int K, int s0, int s1);
     void (*linear_packed)(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,

@@ -1617,28 +1617,25 @@ static int jc_seq_tokens(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst
 static int jc_text_batch(jclip_ctx *ctx, const void *src, size_t n, jc_seq_fn get, const char *what, float *out)
 {
     const size_t D = (size_t)ctx->m->embed_dim, cap = (size_t)ctx->max_tok;
-    int lens[JC_MAX_SEQ], n_seq = 0, rc = JCLIP_OK;
+    int lens[JC_MAX_SEQ], n_seq = 0;
     size_t used = 0, first = 0;
-    for (size_t i = 0; i <= n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t len = 0;
-        rc = i == n ? JCLIP_ERR_CAPACITY : n_seq < JC_MAX_SEQ ? get(ctx, src, i, ctx->ids + used, cap - used, &len)
-                                                               : JCLIP_ERR_CAPACITY;
-        if (rc == JCLIP_ERR_CAPACITY && n_seq > 0) { /* the group is full (or the last): run it */
+        int rc = n_seq < JC_MAX_SEQ ? get(ctx, src, i, ctx->ids + used, cap - used, &len) : JCLIP_ERR_CAPACITY;
+        if (rc == JCLIP_ERR_CAPACITY && n_seq > 0) { /* the group is full: run it, start the next with i */
             rc = jc_text_forward_n(ctx, ctx->ids, lens, n_seq, out + first * D);
-            if (rc) break;
+            if (rc) return rc;
             first = i, n_seq = 0, used = 0;
-            rc = i == n ? JCLIP_OK : get(ctx, src, i, ctx->ids, cap, &len);
-        } else if (rc == JCLIP_ERR_CAPACITY && i == n) {
-            rc = JCLIP_OK; /* n == 0 */
+            rc = get(ctx, src, i, ctx->ids, cap, &len);
         }
         if (rc) {
             char tmp[sizeof ctx->err];
             memcpy(tmp, ctx->err, sizeof tmp);
             return jc_ctx_fail(ctx, rc, "%s %zu: %s", what, i, tmp);
         }
-        if (i < n) lens[n_seq++] = (int)len, used += len;
+        lens[n_seq++] = (int)len, used += len;
     }
-    return rc;
+    return n_seq ? jc_text_forward_n(ctx, ctx->ids, lens, n_seq, out + first * D) : JCLIP_OK;
 }
 
 int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,

@@ -1,19 +1,39 @@
-# jclip Makefile. `make` builds ./jclip; `make test` builds and runs the test runner.
+# jclip Makefile. `make` builds ./jclip; `make test` builds and runs every test suite.
+#
+# Sections: 1. build (library, CLI, install)  2. test models  3. tests  4. dist (amalgamation
+# and drop-in checks)  5. fuzz  6. bench  7. the real model. `make help` lists the targets.
+
+# =============================================================================================
+# 1. Build: the library (one translation unit, jclip.c), the CLI, the installed library
+# =============================================================================================
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT)
 WARN    := -std=c11 -Wall -Wextra -Wshadow
 CPPFLAGS += -D_GNU_SOURCE
 LDLIBS  := -lm -lpthread
-SRC     := jclip.c jclip.h jclip_impl.h $(wildcard kernels/*.c kernels/*.h tokenizer/*.c tokenizer/*.h image/*.c image/*.h)
+SRC     := jclip.c jclip.h jclip_base.h $(wildcard kernels/*.c kernels/*.h tokenizer/*.c tokenizer/*.h image/*.c image/*.h model/*.c model/*.h)
+CLI_SRC := $(wildcard cli/*.c)
+PY      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+SHARED  ?= $(if $(JCLIP_SHARED),$(JCLIP_SHARED),../shared)
+# The smallest model file (tools/make_micro_model.py), for fuzz seeds and drop-in checks.
+MICRO_MODEL := build/models/micro.jclip
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test test-models model clean
+.PHONY: all help test test-models model clean
 
 all: jclip
+
+help:
+	@echo "build:   make [jclip] | lib | install [PREFIX=...] | BLAS=openblas | SANITIZE=1"
+	@echo "test:    make test [SUITES='model cli'] | test-arm64 | alloc-test | tsan-test"
+	@echo "dist:    make amalgamate | dist-check | amalg-test | example | install-check"
+	@echo "fuzz:    make fuzz | fuzz-replay | fuzz-run T=image [FUZZ_TIME=600]"
+	@echo "bench:   make bench-gemm   (./jclip bench for the model)"
+	@echo "model:   make model        (download and convert jinaai/jina-clip-v1)"
 
 build:
 	mkdir -p build
@@ -25,202 +45,11 @@ $(FLAGS_STAMP): | build
 	@rm -f build/flags.*
 	@touch $@
 
-jclip: cli/main.c cli/bench.c cli/json.h $(SRC) $(FLAGS_STAMP)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ cli/main.c cli/bench.c jclip.c $(LDLIBS)
-
-build/test_runner: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) $(FLAGS_STAMP) | build
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ test/run.c $(LDLIBS)
-
-# Test models: deterministic random checkpoints in the real Hugging Face layout, regenerated
-# with the shared make_checkpoint.py (cached under build/ckpt) and converted like the real one.
-PY      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
-SHARED  ?= $(if $(JCLIP_SHARED),$(JCLIP_SHARED),../shared)
-TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip
-
-build/ckpt/%/model.safetensors:
-	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
-	$(PY) $(SHARED)/tools/make_checkpoint.py --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$* > /dev/null
-
-build/models/%.jclip: build/ckpt/%/model.safetensors convert/convert.py
-	@mkdir -p build/models
-	$(PY) convert/convert.py build/ckpt/$* -o $@ -q
-
-.PRECIOUS: build/ckpt/%/model.safetensors
-
-test-models: $(TEST_MODELS)
-
-test: build/test_runner jclip $(TEST_MODELS)
-	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
+jclip: $(CLI_SRC) cli/json.h $(SRC) $(FLAGS_STAMP)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) jclip.c $(LDLIBS)
 
 clean:
 	rm -rf build jclip
-
-# The real model: download jinaai/jina-clip-v1 from Hugging Face and convert it.
-HF_REPO  ?= jinaai/jina-clip-v1
-HF_URL   ?= https://huggingface.co/$(HF_REPO)/resolve/main
-HF_DIR   := models/hf/jina-clip-v1
-HF_NEED  := config.json model.safetensors
-HF_MAYBE := preprocessor_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt
-
-model: models/jina-clip-v1.jclip
-
-models/jina-clip-v1.jclip: convert/convert.py
-	@command -v curl >/dev/null 2>&1 || { echo "error: make model needs curl"; exit 1; }
-	@mkdir -p $(HF_DIR)
-	@for f in $(HF_NEED); do \
-	  test -s $(HF_DIR)/$$f || { echo "downloading $(HF_REPO)/$$f"; \
-	  curl -fL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f.part $(HF_URL)/$$f && mv $(HF_DIR)/$$f.part $(HF_DIR)/$$f; } || { \
-	  rm -f $(HF_DIR)/$$f.part; \
-	  echo "error: cannot download $(HF_REPO)/$$f (no network?). Download the repository elsewhere"; \
-	  echo "       and convert it: $(PY) convert/convert.py DIR -o models/jina-clip-v1.jclip"; exit 1; }; done
-	@for f in $(HF_MAYBE); do test -s $(HF_DIR)/$$f || \
-	  curl -fsL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f $(HF_URL)/$$f || rm -f $(HF_DIR)/$$f; done
-	$(PY) convert/convert.py $(HF_DIR) -o $@
-
-# --- kernels benchmarks (wt-simd) ------------------------------------------------------------
-# bench-gemm: jclip GEMM vs OpenBLAS sgemm (Debian libopenblas-dev, linked into this program
-# only) with FMA/bandwidth probes. OpenBLAS picks its AVX-512 kernels only with
-# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, hence the env -u in the run line.
-OPENBLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-pthread
-.PHONY: bench-gemm
-build/bench_gemm: bench/bench_gemm.c $(SRC) | build
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
-bench-gemm: build/bench_gemm
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
-# test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
-# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there.
-.PHONY: test-arm64
-build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
-	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
-test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
-	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
-
-# =====================================================================================
-# Hostile input and drop-in use (issue 6): fuzzing, sanitizer/TSan/fault-injection tests, the
-# amalgamation and its checks, install. Targets: fuzz fuzz-replay fuzz-run alloc-test tsan-test
-# amalgamate dist-check amalg-test example install install-check.
-# ============================================================================================
-FUZZ_CC      ?= clang
-FUZZ_TARGETS := tokenizer json model image inflate
-FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
-FUZZ_TIME    ?= 600
-MICRO_MODEL  := build/models/micro.jclip
-
-.PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
-
-$(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
-	@mkdir -p build/models
-	$(PY) tools/make_micro_model.py -o $@
-
-# libFuzzer binaries build/fuzz/fz_<t> and plain replay binaries build/fuzz/replay_<t> (the
-# latter need no libFuzzer: `build/fuzz/replay_<t> DIR_OR_FILE...`).
-build/fuzz/fz_%: test/fuzz/fz_%.c $(FUZZ_DEPS)
-	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(LDLIBS)
-
-build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
-	@mkdir -p build/fuzz
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
-
-fuzz-seeds: $(MICRO_MODEL)
-	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
-
-fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds
-
-# Replays every committed crasher (and the corpus when present) without libFuzzer.
-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%) $(MICRO_MODEL)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  d="test/crashers/$$t"; [ -d build/fuzz/corpus/$$t ] && d="$$d build/fuzz/corpus/$$t"; \
-	  mkdir -p test/crashers/$$t; echo "== $$t"; JCLIP_SHARED=$(SHARED) build/fuzz/replay_$$t $$d; done
-
-# One target for FUZZ_TIME seconds at the lowest priority: make fuzz-run T=tokenizer
-fuzz-run: build/fuzz/fz_$(T) fuzz-seeds
-	@mkdir -p build/fuzz/corpus/$(T) build/fuzz/artifacts/$(T) test/crashers/$(T)
-	bash -c 'time JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
-	  -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/$(T)/ -print_final_stats=1 \
-	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)'
-	@echo "fuzz-run $(T): corpus $$(ls build/fuzz/corpus/$(T) | wc -l) files, $$(du -sk build/fuzz/corpus/$(T) | cut -f1) KB"
-
-# ---- Amalgamation: dist/jclip.c + dist/jclip.h (version and commit stamped) ----------------
-DIST_WARN  := -std=c11 -Wall -Wextra -Wshadow -Werror
-AARCH64_CC ?= aarch64-linux-gnu-gcc
-.PHONY: amalgamate dist-check example
-
-dist/jclip.c dist/jclip.h: tools/amalgamate.py $(SRC)
-	$(PY) tools/amalgamate.py --out dist
-
-amalgamate: dist/jclip.c dist/jclip.h
-
-# The example program, built from the dist pair alone (copied beside it, as a user would).
-build/dist/embed_text: examples/embed_text.c dist/jclip.c dist/jclip.h
-	@mkdir -p build/dist/example
-	cp dist/jclip.c dist/jclip.h examples/embed_text.c build/dist/example/
-	cd build/dist/example && $(CC) $(DIST_WARN) -O2 -o ../embed_text embed_text.c jclip.c -lm -lpthread
-
-example: build/dist/embed_text $(MICRO_MODEL)
-	build/dist/embed_text $(MICRO_MODEL) "a photo of a cat" "a dog on a red sofa"
-
-# Everything CI checks about drop-in use; each step names itself.
-dist-check: amalgamate $(MICRO_MODEL)
-	@mkdir -p build/dist
-	@echo "== dist: gcc and clang, $(DIST_WARN), the pair alone"
-	cd dist && gcc $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-gcc.o
-	cd dist && clang $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-clang.o
-	@echo "== dist: C++ include (g++ and clang++) and link against the C object"
-	g++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -o build/dist/cxx_include test/cxx_include.cc build/dist/jclip-gcc.o -lm -lpthread
-	clang++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -c -o build/dist/cxx_include-clang.o test/cxx_include.cc
-	build/dist/cxx_include
-	@echo "== dist: only jclip_* symbols exported"
-	@bad=$$(nm -g --defined-only build/dist/jclip-gcc.o build/dist/jclip-clang.o | awk 'NF==3 {print $$3}' | grep -v '^jclip_' || true); \
-	  if [ -n "$$bad" ]; then echo "non-jclip_ exported symbols: $$bad"; exit 1; fi; \
-	  nm -g --defined-only build/dist/jclip-gcc.o | awk 'NF==3 {print "   " $$3}'
-	@echo "== dist: -DJCLIP_NO_THREADS (no pthread) build of the example"
-	gcc $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -Idist -o build/dist/embed_text_nothreads examples/embed_text.c dist/jclip.c -lm
-	@! nm build/dist/embed_text_nothreads | grep -q pthread_create || { echo "JCLIP_NO_THREADS build references pthread_create"; exit 1; }
-	build/dist/embed_text_nothreads $(MICRO_MODEL) "a photo of a cat" "a dog"
-	@echo "== dist: example program"
-	$(MAKE) --no-print-directory example
-	@echo "== dist: aarch64 cross-compile"
-	@if command -v $(AARCH64_CC) >/dev/null; then \
-	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && echo "   build/dist/jclip-aarch64.o: aarch64 object"; \
-	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
-	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
-	@echo "== dist: make install into build/install-check, example built with pkg-config (shared + static)"
-	$(MAKE) --no-print-directory install-check
-	@echo "== dist: the test suite against the amalgamated jclip.c"
-	$(MAKE) --no-print-directory amalg-test
-	@echo "dist-check: all passed"
-
-# The runner compiled with dist/jclip.c standing where ../jclip.c is (no other library source
-# is reachable from build/amalg, so every test exercises the amalgamation).
-build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h
-	rm -rf build/amalg && mkdir -p build/amalg/test build/amalg/cli build/amalg/test/fuzz
-	cp dist/jclip.c dist/jclip.h build/amalg/
-	cp test/*.c test/*.h build/amalg/test/
-	cp test/fuzz/*.c test/fuzz/*.h build/amalg/test/fuzz/
-	cp cli/json.h build/amalg/cli/
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ build/amalg/test/run.c $(LDLIBS)
-
-.PHONY: amalg-test
-amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
-	JCLIP_SHARED=$(SHARED) build/amalg/test_runner $(SUITES)
-
-# ---- Hostile-input tests beyond the runner ------------------------------------------------
-# alloc-test: fail the Nth allocation for every N (load, ctx, embeddings), under ASan + LSan.
-# tsan-test: the runner's hostile suite (4 threads sharing a model) under ThreadSanitizer.
-.PHONY: alloc-test tsan-test
-build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
-	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ test/alloc_fail.c $(LDLIBS)
-
-alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
-	ASAN_OPTIONS=detect_leaks=1 JCLIP_SHARED=$(SHARED) build/alloc_fail
-
-build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
-	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
-
-tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
-	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile
 
 # ---- Install: static + shared library, header, CLI (when cli/main.c exists), pkg-config ----
 PREFIX      ?= /usr/local
@@ -273,9 +102,6 @@ install-check: $(MICRO_MODEL)
 	build/install-check/embed_static $(MICRO_MODEL) "a cat" "a dog"
 	rm -f build/lib/jclip.pc
 
-# The hostile suite in `make test` reads the micro model and the fuzz targets.
-test: $(MICRO_MODEL)
-build/test_runner: $(wildcard test/fuzz/*.c test/fuzz/*.h)
 # --- BLAS=openblas (wt-perf2) ------------------------------------------------------------------
 # `make BLAS=openblas` builds ./jclip and the test runner with every GEMM of more than 8 rows
 # handed to OpenBLAS cblas_sgemm (Debian libopenblas-dev), for comparison only: it is off by
@@ -290,3 +116,214 @@ ifeq ($(BLAS),openblas)
 CPPFLAGS += -DJCLIP_BLAS_OPENBLAS -I$(OPENBLAS_INC)
 LDLIBS   += -lopenblas
 endif
+
+# =============================================================================================
+# 2. Test models: deterministic random checkpoints in the real Hugging Face layout, made by the
+# shared make_checkpoint.py (cached under build/ckpt) and converted like the real one; the
+# one-tower files come from the tiny checkpoint without its vision or text weights.
+# =============================================================================================
+TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip
+
+build/ckpt/%/model.safetensors:
+	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
+	$(PY) $(SHARED)/tools/make_checkpoint.py --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$* > /dev/null
+
+build/ckpt/%-text/model.safetensors: build/ckpt/%/model.safetensors tools/drop_tower.py
+	$(PY) tools/drop_tower.py build/ckpt/$* build/ckpt/$*-text --drop vision
+
+build/ckpt/%-vision/model.safetensors: build/ckpt/%/model.safetensors tools/drop_tower.py
+	$(PY) tools/drop_tower.py build/ckpt/$* build/ckpt/$*-vision --drop text
+
+build/models/%.jclip: build/ckpt/%/model.safetensors convert/convert.py
+	@mkdir -p build/models
+	$(PY) convert/convert.py build/ckpt/$* -o $@ -q
+
+.PRECIOUS: build/ckpt/%/model.safetensors build/ckpt/%-text/model.safetensors build/ckpt/%-vision/model.safetensors
+
+test-models: $(TEST_MODELS)
+
+# =============================================================================================
+# 3. Tests: one runner (test/run.c) whose last line is "N passed, N failed"; SUITES picks some
+# =============================================================================================
+build/test_runner: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) $(FLAGS_STAMP) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ test/run.c $(LDLIBS)
+
+# The hostile suite reads the micro model (section 5) and the fuzz targets.
+test: build/test_runner jclip $(TEST_MODELS) $(MICRO_MODEL)
+	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
+
+# test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
+# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there.
+.PHONY: test-arm64
+build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
+	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
+test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
+	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
+
+# ---- Hostile-input tests beyond the runner ------------------------------------------------
+# alloc-test: fail the Nth allocation for every N (load, ctx, embeddings), under ASan + LSan.
+# tsan-test: the runner's hostile suite (4 threads sharing a model) under ThreadSanitizer.
+.PHONY: alloc-test tsan-test
+build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ test/alloc_fail.c $(LDLIBS)
+
+alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
+	ASAN_OPTIONS=detect_leaks=1 JCLIP_SHARED=$(SHARED) build/alloc_fail
+
+build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
+
+tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
+	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile
+
+# =============================================================================================
+# 4. Dist: the drop-in pair dist/jclip.c + dist/jclip.h and everything CI checks about it
+# =============================================================================================
+DIST_WARN  := -std=c11 -Wall -Wextra -Wshadow -Werror
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+.PHONY: amalgamate dist-check example
+
+dist/jclip.c dist/jclip.h: tools/amalgamate.py $(SRC)
+	$(PY) tools/amalgamate.py --out dist
+
+amalgamate: dist/jclip.c dist/jclip.h
+
+# The example program, built from the dist pair alone (copied beside it, as a user would).
+build/dist/embed_text: examples/embed_text.c dist/jclip.c dist/jclip.h
+	@mkdir -p build/dist/example
+	cp dist/jclip.c dist/jclip.h examples/embed_text.c build/dist/example/
+	cd build/dist/example && $(CC) $(DIST_WARN) -O2 -o ../embed_text embed_text.c jclip.c -lm -lpthread
+
+example: build/dist/embed_text $(MICRO_MODEL)
+	build/dist/embed_text $(MICRO_MODEL) "a photo of a cat" "a dog on a red sofa"
+
+# Everything CI checks about drop-in use; each step names itself.
+dist-check: amalgamate $(MICRO_MODEL)
+	@mkdir -p build/dist
+	@echo "== dist: gcc and clang, $(DIST_WARN), the pair alone"
+	cd dist && gcc $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-gcc.o
+	cd dist && clang $(DIST_WARN) -O2 -c jclip.c -o ../build/dist/jclip-clang.o
+	@echo "== dist: C++ include (g++ and clang++) and link against the C object"
+	g++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -o build/dist/cxx_include test/cxx_include.cc build/dist/jclip-gcc.o -lm -lpthread
+	clang++ -std=c++11 -Wall -Wextra -Wshadow -Werror -Idist -c -o build/dist/cxx_include-clang.o test/cxx_include.cc
+	build/dist/cxx_include
+	@echo "== dist: jclip.c in one translation unit after <png.h>, <jpeglib.h> and <zlib.h> (no name clashes)"
+	printf '#include <stdio.h>\n#include <png.h>\n#include <jpeglib.h>\n#include <zlib.h>\n#include "jclip.c"\n' > build/dist/with_libs.c
+	gcc $(DIST_WARN) -fsyntax-only -Idist build/dist/with_libs.c
+	clang $(DIST_WARN) -fsyntax-only -Idist build/dist/with_libs.c
+	@echo "== dist: only jclip_* symbols exported"
+	@bad=$$(nm -g --defined-only build/dist/jclip-gcc.o build/dist/jclip-clang.o | awk 'NF==3 {print $$3}' | grep -v '^jclip_' || true); \
+	  if [ -n "$$bad" ]; then echo "non-jclip_ exported symbols: $$bad"; exit 1; fi; \
+	  nm -g --defined-only build/dist/jclip-gcc.o | awk 'NF==3 {print "   " $$3}'
+	@echo "== dist: -DJCLIP_NO_THREADS (no pthread) build of the example"
+	gcc $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -Idist -o build/dist/embed_text_nothreads examples/embed_text.c dist/jclip.c -lm
+	@! nm build/dist/embed_text_nothreads | grep -q pthread_create || { echo "JCLIP_NO_THREADS build references pthread_create"; exit 1; }
+	build/dist/embed_text_nothreads $(MICRO_MODEL) "a photo of a cat" "a dog"
+	@echo "== dist: example program"
+	$(MAKE) --no-print-directory example
+	@echo "== dist: aarch64 cross-compile"
+	@if command -v $(AARCH64_CC) >/dev/null; then \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -c dist/jclip.c -o build/dist/jclip-aarch64.o && echo "   build/dist/jclip-aarch64.o: aarch64 object"; \
+	  $(AARCH64_CC) $(DIST_WARN) -O2 -DJCLIP_NO_THREADS -c dist/jclip.c -o build/dist/jclip-aarch64-nothreads.o; \
+	else echo "SKIP: $(AARCH64_CC) not installed (apt-get install gcc-aarch64-linux-gnu)"; fi
+	@echo "== dist: make install into build/install-check, example built with pkg-config (shared + static)"
+	$(MAKE) --no-print-directory install-check
+	@echo "== dist: the test suite against the amalgamated jclip.c"
+	$(MAKE) --no-print-directory amalg-test
+	@echo "dist-check: all passed"
+
+# The runner compiled with dist/jclip.c standing where ../jclip.c is (no other library source
+# is reachable from build/amalg, so every test exercises the amalgamation).
+build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h
+	rm -rf build/amalg && mkdir -p build/amalg/test build/amalg/cli build/amalg/test/fuzz
+	cp dist/jclip.c dist/jclip.h build/amalg/
+	cp test/*.c test/*.h build/amalg/test/
+	cp test/fuzz/*.c test/fuzz/*.h build/amalg/test/fuzz/
+	cp cli/json.h build/amalg/cli/
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ build/amalg/test/run.c $(LDLIBS)
+
+.PHONY: amalg-test
+amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
+	JCLIP_SHARED=$(SHARED) build/amalg/test_runner $(SUITES)
+
+# =============================================================================================
+# 5. Fuzz: libFuzzer targets (clang) and plain replay binaries for the committed crashers
+# =============================================================================================
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := tokenizer json model image inflate
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
+FUZZ_TIME    ?= 600
+
+.PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
+
+$(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py -o $@
+
+# libFuzzer binaries build/fuzz/fz_<t> and plain replay binaries build/fuzz/replay_<t> (the
+# latter need no libFuzzer: `build/fuzz/replay_<t> DIR_OR_FILE...`).
+build/fuzz/fz_%: test/fuzz/fz_%.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(LDLIBS)
+
+build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
+	@mkdir -p build/fuzz
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
+
+fuzz-seeds: $(MICRO_MODEL)
+	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds
+
+# Replays every committed crasher (and the corpus when present) without libFuzzer.
+fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%) $(MICRO_MODEL)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  d="test/crashers/$$t"; [ -d build/fuzz/corpus/$$t ] && d="$$d build/fuzz/corpus/$$t"; \
+	  mkdir -p test/crashers/$$t; echo "== $$t"; JCLIP_SHARED=$(SHARED) build/fuzz/replay_$$t $$d; done
+
+# One target for FUZZ_TIME seconds at the lowest priority: make fuzz-run T=tokenizer
+fuzz-run: build/fuzz/fz_$(T) fuzz-seeds
+	@mkdir -p build/fuzz/corpus/$(T) build/fuzz/artifacts/$(T) test/crashers/$(T)
+	bash -c 'time JCLIP_SHARED=$(SHARED) nice -n 19 build/fuzz/fz_$(T) -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	  -rss_limit_mb=2048 -artifact_prefix=build/fuzz/artifacts/$(T)/ -print_final_stats=1 \
+	  build/fuzz/corpus/$(T) build/fuzz/seeds/$(T) test/crashers/$(T)'
+	@echo "fuzz-run $(T): corpus $$(ls build/fuzz/corpus/$(T) | wc -l) files, $$(du -sk build/fuzz/corpus/$(T) | cut -f1) KB"
+
+# =============================================================================================
+# 6. Bench: kernel benchmarks (model benchmarks: ./jclip bench; peers: bench/peers/run.sh)
+# =============================================================================================
+# bench-gemm: jclip GEMM vs OpenBLAS sgemm (Debian libopenblas-dev, linked into this program
+# only) with FMA/bandwidth probes. OpenBLAS picks its AVX-512 kernels only with
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, hence the env -u in the run line.
+OPENBLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-pthread
+.PHONY: bench-gemm
+build/bench_gemm: bench/bench_gemm.c $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
+bench-gemm: build/bench_gemm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+
+# =============================================================================================
+# 7. The real model
+# =============================================================================================
+# The real model: download jinaai/jina-clip-v1 from Hugging Face and convert it.
+HF_REPO  ?= jinaai/jina-clip-v1
+HF_URL   ?= https://huggingface.co/$(HF_REPO)/resolve/main
+HF_DIR   := models/hf/jina-clip-v1
+HF_NEED  := config.json model.safetensors
+HF_MAYBE := preprocessor_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt
+
+model: models/jina-clip-v1.jclip
+
+models/jina-clip-v1.jclip: convert/convert.py
+	@command -v curl >/dev/null 2>&1 || { echo "error: make model needs curl"; exit 1; }
+	@mkdir -p $(HF_DIR)
+	@for f in $(HF_NEED); do \
+	  test -s $(HF_DIR)/$$f || { echo "downloading $(HF_REPO)/$$f"; \
+	  curl -fL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f.part $(HF_URL)/$$f && mv $(HF_DIR)/$$f.part $(HF_DIR)/$$f; } || { \
+	  rm -f $(HF_DIR)/$$f.part; \
+	  echo "error: cannot download $(HF_REPO)/$$f (no network?). Download the repository elsewhere"; \
+	  echo "       and convert it: $(PY) convert/convert.py DIR -o models/jina-clip-v1.jclip"; exit 1; }; done
+	@for f in $(HF_MAYBE); do test -s $(HF_DIR)/$$f || \
+	  curl -fsL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f $(HF_URL)/$$f || rm -f $(HF_DIR)/$$f; done
+	$(PY) convert/convert.py $(HF_DIR) -o $@

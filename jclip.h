@@ -14,7 +14,8 @@
  *  - Memory: the caller owns every output buffer and passes its capacity in elements (floats
  *    for embeddings, ids for tokens, bytes for pixels); too small gives JCLIP_ERR_CAPACITY.
  *    Text embedding never allocates after jclip_ctx_create; image embedding grows two
- *    context-owned buffers (decoded pixels, resize scratch) to the largest image seen.
+ *    context-owned buffers (decoded pixels, resize scratch) to the largest image seen, and
+ *    the first batched image call allocates the scratch of max_images images once.
  *  - Threads: a jclip_model is immutable and may be shared by any number of threads; a
  *    jclip_ctx belongs to one thread at a time. Results are bit-identical for any n_threads.
  *  - Embeddings are float32, L2-normalised, jclip_embed_dim() long (768): the cosine of two
@@ -59,7 +60,7 @@ const char *jclip_strerror(int status);
 /* ---- Model -------------------------------------------------------------------------------
  * A jclip_model is read-only once loaded: share one between any number of threads, each with
  * its own jclip_ctx. It holds the weights (memory-mapped from the .jclip file, zero copy) and
- * the tokenizer. With the AVX-512 kernels, the second forward pass of a tower with more than 8
+ * the tokenizer. With the AVX-512 and AVX2 kernels, the second forward pass of a tower with more than 8
  * rows (any image; texts of 9+ tokens) copies that tower's weights once into the kernels'
  * panel layout (with the calling context's threads; passes on other contexts meanwhile read
  * the weights in place), which makes later passes faster; outputs are bit-identical either
@@ -97,8 +98,10 @@ const char *jclip_model_isa(const jclip_model *model);
 /* ---- Context -----------------------------------------------------------------------------
  * A context owns all scratch memory and the worker threads of one inference stream. Use one
  * context per calling thread; a context is not itself thread-safe. All memory a text
- * embedding needs is allocated when the context is created; image decoding additionally grows
- * one context-owned buffer up to the pixel limit. */
+ * embedding needs is allocated when the context is created, for the towers the model has (a
+ * text-only model allocates no image scratch); image embedding additionally grows two
+ * context-owned buffers (decoded pixels, resize scratch) up to the pixel limit, and batched
+ * image calls the scratch of max_images images. */
 typedef struct jclip_ctx jclip_ctx;
 
 typedef struct jclip_ctx_params {
@@ -132,6 +135,12 @@ void jclip_ctx_free(jclip_ctx *ctx);
 /* The message of the last failed call on ctx ("" when none). Valid until the next call. */
 const char *jclip_ctx_error(const jclip_ctx *ctx);
 
+/* ---- Towers ------------------------------------------------------------------------------
+ * A model file may hold only a text tower or only a vision tower (convert.py makes one from a
+ * checkpoint without the other tower's weights). Every call that needs the missing tower
+ * returns JCLIP_ERR_UNSUPPORTED with a message saying so; jclip_model_describe names the
+ * towers present. */
+
 /* ---- Text --------------------------------------------------------------------------------
  * Text is UTF-8 of explicit length (any bytes: invalid sequences become U+FFFD, as in the
  * reference tokenizer). */
@@ -153,7 +162,9 @@ int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, s
  * texts): longer matrix products, so faster than one call per text. Each text's embedding is
  * bitwise the one jclip_embed_text gives, except for a text of 8 tokens or fewer, which alone
  * takes a memory-bound kernel that sums in another order (differences of float rounding).
- * Stops at the first failure; the message names the text. */
+ * Stops at the first failure; the message names the text ("text 3: ..."). After a failure at
+ * text i, rows 0..i-1 of out hold the embeddings of the texts before it and rows i..n-1 are
+ * left as they were. */
 int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *lens, size_t n,
                       float *out, size_t out_cap);
 
@@ -164,7 +175,7 @@ int jclip_embed_tokens(jclip_ctx *ctx, const int32_t *ids, size_t n_ids, float *
                        size_t out_cap);
 
 /* Embeds n token id sequences (ids[i] of n_ids[i] ids, each as for jclip_embed_tokens) into
- * out[n * dim], batched as jclip_embed_texts batches texts. */
+ * out[n * dim], batched as jclip_embed_texts batches texts (and so on failure). */
 int jclip_embed_tokens_batch(jclip_ctx *ctx, const int32_t *const *ids, const size_t *n_ids, size_t n,
                              float *out, size_t out_cap);
 
@@ -200,7 +211,7 @@ int jclip_decode_info(const void *data, size_t len, jclip_image_info *info, char
 /* Decodes a JPEG or PNG into packed 8-bit RGB (row-major, width*height*3 bytes) in the caller's
  * buffer, exactly as Pillow 9.4's Image.open(f).convert('RGB'): alpha dropped, palettes and gray
  * expanded, CMYK converted, EXIF orientation reported in info but not applied. max_pixels bounds
- * width*height (0 = JCLIP_DEFAULT_MAX_PIXELS). Call jclip_image_info first to size rgb; a small
+ * width*height (0 = JCLIP_DEFAULT_MAX_PIXELS). Call jclip_decode_info first to size rgb; a small
  * buffer gives JCLIP_ERR_CAPACITY. Truncated or corrupt data is an error (never a partial
  * image). Thread-safe; temporary memory is freed before returning. */
 int jclip_decode_image(const void *data, size_t len, uint64_t max_pixels, uint8_t *rgb, size_t rgb_cap,
@@ -223,7 +234,8 @@ int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, 
 
 /* Embeds n encoded images into out[n * dim], decoding them one by one and running the vision
  * tower on up to max_images of them at once (bitwise the embeddings of one call each, faster).
- * Stops at the first failure (message names it); the images before it are embedded. */
+ * Stops at the first failure ("image 2: ..."): after a failure at image i, rows 0..i-1 of out
+ * hold the embeddings of the images before it and rows i..n-1 are left as they were. */
 int jclip_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *lens, size_t n, float *out,
                        size_t out_cap);
 
@@ -239,7 +251,7 @@ int jclip_embed_pixels(jclip_ctx *ctx, const float *pixels, size_t n_floats, flo
 
 /* Embeds n preprocessed images (pixels: n consecutive [3, 224, 224] tensors, as for
  * jclip_embed_pixels) into out[n * dim], up to max_images per vision pass (bitwise the
- * embeddings of one call each, faster). */
+ * embeddings of one call each, faster). It fails only on bad arguments, before writing out. */
 int jclip_embed_pixels_batch(jclip_ctx *ctx, const float *pixels, size_t n, float *out, size_t out_cap);
 
 #ifdef __cplusplus

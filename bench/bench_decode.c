@@ -14,11 +14,7 @@
  * fancy upsampling) into JCS_RGB; libpng with strip_16 / strip_alpha / palette_to_rgb /
  * expand_gray_1_2_4_to_8 / gray_to_rgb and interlace handling, CRC and Adler-32 checks on. */
 #define _POSIX_C_SOURCE 200809L
-/* libpng's png.h declares a type named png_info, which is also the name of jclip's (static) PNG
- * header reader; rename ours for this translation unit only. */
-#define png_info jclip_bench_png_info
 #include "../jclip.c"
-#undef png_info
 
 #include <dirent.h>
 #include <jpeglib.h>
@@ -182,7 +178,7 @@ typedef int (*bench_fn)(const uint8_t *, size_t, uint8_t *, size_t);
 static int bench_jclip(const uint8_t *data, size_t len, uint8_t *rgb, size_t cap)
 {
     char err[256];
-    return img_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err);
+    return jc_img_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err);
 }
 
 /* Best-of-N seconds, or -1 on a decode failure. */
@@ -210,7 +206,7 @@ static void bench_file(const char *path, double *sum_ours, double *sum_ref, int 
     }
     jclip_image_info info;
     char err[256];
-    int rc = img_info(data, len, &info, err, sizeof err);
+    int rc = jc_img_info(data, len, &info, err, sizeof err);
     int is_png = len >= 4 && data[0] == 0x89 && data[1] == 'P';
     if (rc != JCLIP_OK && is_png) {
         printf("%-34s header: %s\n", name, err);

@@ -70,12 +70,12 @@ __attribute__((target("avx512f"))) static void bg_read_task(void *arg, int t, in
 }
 
 /* Best rate over a few runs of a task that does `amount` units of work. */
-static bg_t2 bg_best(jk_pool *pool, jk_task_fn fn, void *arg, double amount, int runs)
+static bg_t2 bg_best(jc_pool *pool, jc_task_fn fn, void *arg, double amount, int runs)
 {
     bg_t2 best = {0, 0};
     for (int r = 0; r < runs; r++) {
         double t0 = bg_now(), c0 = bg_pcpu();
-        jk_pool_run(pool, fn, arg);
+        jc_pool_run(pool, fn, arg);
         double dt = bg_now() - t0, dc = (bg_pcpu() - c0) / pool->n;
         if (amount / dt > best.wall) best.wall = amount / dt;
         if (amount / dc > best.cpu) best.cpu = amount / dc;
@@ -86,7 +86,7 @@ static bg_t2 bg_best(jk_pool *pool, jk_task_fn fn, void *arg, double amount, int
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
 typedef struct {
-    const jk_ops *ops;
+    const jc_ops *ops;
     float *Y; const float *X, *W, *b;
     int M, N, K;
     float *ws; size_t ws_stride;
@@ -94,7 +94,7 @@ typedef struct {
 } bg_gemm;
 
 /* The towers' own parallel GEMM (jc_linear_run: dynamically claimed column chunks). */
-static void bg_run_jclip(bg_gemm *g, jk_pool *pool)
+static void bg_run_jclip(bg_gemm *g, jc_pool *pool)
 {
     jc_linear_task a;
     a.ops = g->ops;
@@ -105,8 +105,8 @@ static void bg_run_jclip(bg_gemm *g, jk_pool *pool)
     a.ws = g->ws; a.ws_stride = g->ws_stride;
     a.packed = g->Wp != NULL;
     if (g->Wp) a.W = g->Wp;
-    jk_claim_init(&a.claim);
-    jk_pool_run(pool, jc_linear_run, &a);
+    jc_claim_init(&a.claim);
+    jc_pool_run(pool, jc_linear_run, &a);
 }
 
 static int bg_cmp(const void *a, const void *b)
@@ -118,7 +118,7 @@ static int bg_cmp(const void *a, const void *b)
 /* Median GFLOP/s (wall and cpu) over runs filling about `ms` milliseconds. With n_w > 1 the
  * weights rotate through n_w copies (ws_all, n_w * N * K floats) so they come from memory, as
  * in a forward pass, instead of from a cache warmed by the previous run. */
-static bg_t2 bg_time(int which, bg_gemm *g, jk_pool *pool, double ms, const float *w_all, int n_w, size_t w_stride)
+static bg_t2 bg_time(int which, bg_gemm *g, jc_pool *pool, double ms, const float *w_all, int n_w, size_t w_stride)
 {
     static double tw[200], tc[200];
     int n = 0;
@@ -156,12 +156,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--probe")) probe_only = 1;
         else if (!strcmp(argv[i], "--m") && i + 1 < argc) only_m = atoi(argv[++i]);
     }
-    const jk_ops *have[8];
-    jk_cpu_tables(have, 8);
-    const jk_ops *ops = have[0];
+    const jc_ops *have[8];
+    jc_cpu_tables(have, 8);
+    const jc_ops *ops = have[0];
     const char *isa = getenv("JCLIP_ISA");
     if (isa && *isa) {
-        int n = jk_cpu_tables(have, 8);
+        int n = jc_cpu_tables(have, 8);
         for (int i = 0; i < n; i++) if (!strcmp(have[i]->name, isa)) ops = have[i];
     }
     static const int shapes[][3] = {
@@ -179,15 +179,15 @@ int main(int argc, char **argv)
     printf("wall: from wall-clock time; cpu: from process CPU time / threads (this machine is shared)\n");
     for (int ti = 0; ti < n_thr; ti++) {
         int T = thr[ti];
-        jk_pool *pool = NULL;
-        if (jk_pool_create(T, &pool)) return 1;
+        jc_pool *pool = NULL;
+        if (jc_pool_create(T, &pool)) return 1;
         openblas_set_num_threads(T);
         bg_probe pf = {20000000 / 4, 0, NULL, 0}, pr = {0, 0, big, bufn};
         bg_t2 peak = bg_best(pool, bg_fma_task, &pf, (double)pf.iters * 24 * 32 * T / 1e9, 3);
         bg_t2 bw = bg_best(pool, bg_read_task, &pr, bufn * 4.0 / 1e9, 5);
         printf("\nthreads %d: FMA peak %.1f GFLOP/s wall, %.1f cpu; read bandwidth %.1f GB/s wall, %.1f cpu\n", T,
                peak.wall, peak.cpu, bw.wall, bw.cpu);
-        if (probe_only) { jk_pool_free(pool); continue; }
+        if (probe_only) { jc_pool_free(pool); continue; }
         printf("%5s %5s %5s %9s %9s %9s %9s %7s %7s %8s %8s  %s\n", "M", "N", "K", "jc_wall", "ob_wall", "jc_cpu", "ob_cpu",
                "r_wall", "r_cpu", "of_peak", "of_bw", "weights");
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
             fflush(stdout);
             free((void *)g.X), free(g.Y), free(g.ws);
         }
-        jk_pool_free(pool);
+        jc_pool_free(pool);
     }
     free(big), free(bigp);
     return 0;

@@ -71,7 +71,7 @@ static int bj_libjpeg(const uint8_t *data, size_t len, uint8_t *rgb, size_t cap)
 static int bj_jclip(const uint8_t *data, size_t len, uint8_t *rgb, size_t cap)
 {
     char err[256];
-    return jpeg_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err);
+    return jc_jpeg_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err);
 }
 
 static uint8_t *bj_read(const char *path, size_t *len)
@@ -100,9 +100,9 @@ static void bj_file(const char *path, int rounds, double *gm, int *ngm)
         printf("%-34s cannot read\n", name);
         return;
     }
-    jclip_image_info info;
+    jc_image_info info;
     char err[256];
-    if (jpeg_info(data, len, &info, err, sizeof err) != 0) {
+    if (jc_jpeg_info(data, len, &info, err, sizeof err) != 0) {
         printf("%-34s %s\n", name, err);
         free(data);
         return;

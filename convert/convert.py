@@ -163,10 +163,18 @@ def vision_hparams(cfg):
 
 
 def expected_tensors(th, vh):
-    """Name -> shape for every tensor the engine reads, in file order."""
+    """Name -> shape for every tensor the engine reads, in file order (th / vh None: that tower
+    is absent)."""
+    out = []
+    if th:
+        out += text_tensors(th)
+    if vh:
+        out += vision_tensors(vh)
+    return out
+
+
+def text_tensors(th):
     H, I, V, T = th["hidden_size"], th["intermediate_size"], th["vocab_size"], th["type_vocab_size"]
-    W, F, P = vh["width"], vh["mlp_hidden"], vh["patch_size"]
-    n_pos = vh["grid"] * vh["grid"] + 1
     t = "text_model.transformer."
     out = [(t + "embeddings.word_embeddings.weight", (V, H)),
            (t + "embeddings.token_type_embeddings.weight", (T, H)),
@@ -179,8 +187,14 @@ def expected_tensors(th, vh):
                 (p + "mlp.gated_layers.weight", (2 * I, H)),
                 (p + "mlp.wo.weight", (H, I)), (p + "mlp.wo.bias", (H,)),
                 (p + "norm2.weight", (H,)), (p + "norm2.bias", (H,))]
+    return out
+
+
+def vision_tensors(vh):
+    W, F, P = vh["width"], vh["mlp_hidden"], vh["patch_size"]
+    n_pos = vh["grid"] * vh["grid"] + 1
     v = "vision_model."
-    out += [(v + "cls_token", (1, 1, W)), (v + "pos_embed", (1, n_pos, W)),
+    out = [(v + "cls_token", (1, 1, W)), (v + "pos_embed", (1, n_pos, W)),
             (v + "patch_embed.proj.weight", (W, 3, P, P)), (v + "patch_embed.proj.bias", (W,))]
     for l in range(vh["layers"]):
         p = v + "blocks.%d." % l
@@ -299,6 +313,47 @@ def align(n):
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def text_meta(th):
+    return [
+        ("text.vocab_size", T_U64, th["vocab_size"]),
+        ("text.d_model", T_U64, th["hidden_size"]),
+        ("text.n_layer", T_U64, th["num_hidden_layers"]),
+        ("text.n_head", T_U64, th["num_attention_heads"]),
+        ("text.d_ff", T_U64, th["intermediate_size"]),
+        ("text.type_vocab_size", T_U64, th["type_vocab_size"]),
+        ("text.ln_eps", T_F64, th["layer_norm_eps"]),
+    ]
+
+
+def vision_meta(vh, size, pp):
+    return [
+        ("vision.d_model", T_U64, vh["width"]),
+        ("vision.n_layer", T_U64, vh["layers"]),
+        ("vision.n_head", T_U64, vh["heads"]),
+        ("vision.d_ff", T_U64, vh["mlp_hidden"]),
+        ("vision.patch_size", T_U64, vh["patch_size"]),
+        ("vision.image_size", T_U64, vh["image_size"]),
+        ("vision.ln_eps", T_F64, 1e-6),
+        ("vision.rope_theta", T_F64, 10000.0),
+        ("preprocess.size", T_U64, size),
+        ("preprocess.mean", T_F32A, pp.get("mean", CLIP_MEAN)),
+        ("preprocess.std", T_F32A, pp.get("std", CLIP_STD)),
+    ]
+
+
+def tokenizer_meta(vocab, tok):
+    meta = [
+        ("tokenizer.type", T_STR, "wordpiece"),
+        ("tokenizer.n_vocab", T_U64, len(vocab)),
+        ("tokenizer.vocab", T_BLOB, b"".join(w.encode("utf-8") + b"\0" for w in vocab)),
+    ]
+    for key in ("unk_id", "cls_id", "sep_id", "pad_id", "mask_id", "lowercase", "strip_accents",
+                "tokenize_chinese", "clean_text", "max_word_chars", "max_length"):
+        meta.append(("tokenizer." + key, T_U64, tok[key]))
+    meta.append(("tokenizer.special_ids", T_I32A, tok["special_ids"]))
+    return meta
+
+
 def convert(hf_dir, out_path, quiet=False):
     t0 = time.time()
     if not os.path.isdir(hf_dir):
@@ -315,17 +370,25 @@ def convert(hf_dir, out_path, quiet=False):
     if pp.get("interpolation", "bicubic") != "bicubic" or pp.get("resize_mode", "shortest") != "shortest":
         raise ConvertError("preprocessor: only bicubic / shortest resizing is supported")
 
-    th = text_hparams(cfg)
-    vh = vision_hparams(cfg)
-    embed_dim = cfg.get("projection_dim", th["hidden_size"])
-    if embed_dim != th["hidden_size"] or embed_dim != vh["width"]:
-        raise ConvertError("projection_dim %d differs from the tower widths (%d, %d): projections "
-                           "are not supported" % (embed_dim, th["hidden_size"], vh["width"]))
-    vocab, tok = read_tokenizer(hf_dir)
-    if len(vocab) > th["vocab_size"]:
-        raise ConvertError("tokenizer has %d tokens but the embedding table only %d rows"
-                           % (len(vocab), th["vocab_size"]))
     st = SafeTensors(os.path.join(hf_dir, "model.safetensors"))
+    # A tower is converted when the checkpoint carries any of its tensors (then it must carry
+    # all of them); a checkpoint without one tower's weights gives a file without that tower.
+    has_text = any(n.startswith("text_model.") for n in st.tensors)
+    has_vision = any(n.startswith("vision_model.") for n in st.tensors)
+    if not has_text and not has_vision:
+        raise ConvertError("model.safetensors holds neither text_model.* nor vision_model.* tensors")
+    th = text_hparams(cfg) if has_text else None
+    vh = vision_hparams(cfg) if has_vision else None
+    widths = [h for h in (th and th["hidden_size"], vh and vh["width"]) if h]
+    embed_dim = cfg.get("projection_dim", widths[0])
+    if any(w != embed_dim for w in widths):
+        raise ConvertError("projection_dim %d differs from the tower widths (%s): projections "
+                           "are not supported" % (embed_dim, ", ".join(map(str, widths))))
+    if th:
+        vocab, tok = read_tokenizer(hf_dir)
+        if len(vocab) > th["vocab_size"]:
+            raise ConvertError("tokenizer has %d tokens but the embedding table only %d rows"
+                               % (len(vocab), th["vocab_size"]))
     plan = expected_tensors(th, vh)
     for name, shape in plan:
         if name not in st.tensors:
@@ -348,32 +411,13 @@ def convert(hf_dir, out_path, quiet=False):
         ("general.architecture", T_STR, "jina-clip-v1"),
         ("general.source", T_STR, str(cfg.get("_name_or_path", os.path.basename(os.path.abspath(hf_dir))))),
         ("general.embed_dim", T_U64, embed_dim),
-        ("text.vocab_size", T_U64, th["vocab_size"]),
-        ("text.d_model", T_U64, th["hidden_size"]),
-        ("text.n_layer", T_U64, th["num_hidden_layers"]),
-        ("text.n_head", T_U64, th["num_attention_heads"]),
-        ("text.d_ff", T_U64, th["intermediate_size"]),
-        ("text.type_vocab_size", T_U64, th["type_vocab_size"]),
-        ("text.ln_eps", T_F64, th["layer_norm_eps"]),
-        ("vision.d_model", T_U64, vh["width"]),
-        ("vision.n_layer", T_U64, vh["layers"]),
-        ("vision.n_head", T_U64, vh["heads"]),
-        ("vision.d_ff", T_U64, vh["mlp_hidden"]),
-        ("vision.patch_size", T_U64, vh["patch_size"]),
-        ("vision.image_size", T_U64, vh["image_size"]),
-        ("vision.ln_eps", T_F64, 1e-6),
-        ("vision.rope_theta", T_F64, 10000.0),
-        ("preprocess.size", T_U64, size),
-        ("preprocess.mean", T_F32A, pp.get("mean", CLIP_MEAN)),
-        ("preprocess.std", T_F32A, pp.get("std", CLIP_STD)),
-        ("tokenizer.type", T_STR, "wordpiece"),
-        ("tokenizer.n_vocab", T_U64, len(vocab)),
-        ("tokenizer.vocab", T_BLOB, b"".join(w.encode("utf-8") + b"\0" for w in vocab)),
     ]
-    for key in ("unk_id", "cls_id", "sep_id", "pad_id", "mask_id", "lowercase", "strip_accents",
-                "tokenize_chinese", "clean_text", "max_word_chars", "max_length"):
-        meta.append(("tokenizer." + key, T_U64, tok[key]))
-    meta.append(("tokenizer.special_ids", T_I32A, tok["special_ids"]))
+    if th:
+        meta += text_meta(th)
+    if vh:
+        meta += vision_meta(vh, size, pp)
+    if th:
+        meta += tokenizer_meta(vocab, tok)
     meta_bytes = struct.pack("<I", len(meta)) + b"".join(meta_entry(*m) for m in meta)
 
     # Tensor table: offsets relative to the (aligned) data section, every tensor aligned.
@@ -419,10 +463,13 @@ def convert(hf_dir, out_path, quiet=False):
             os.unlink(tmp)
         raise
     if not quiet:
-        print("wrote %s: %d tensors, %.1f MB, text %dx%d (%d heads), vision %dx%d (%d heads), "
-              "vocab %d, %.1fs" % (out_path, len(plan), file_size / 1e6, th["num_hidden_layers"],
-                                   th["hidden_size"], th["num_attention_heads"], vh["layers"],
-                                   vh["width"], vh["heads"], len(vocab), time.time() - t0))
+        text = ("text %dx%d (%d heads), vocab %d" % (th["num_hidden_layers"], th["hidden_size"],
+                                                     th["num_attention_heads"], len(vocab))
+                if th else "no text tower")
+        vision = ("vision %dx%d (%d heads)" % (vh["layers"], vh["width"], vh["heads"])
+                  if vh else "no vision tower")
+        print("wrote %s: %d tensors, %.1f MB, %s, %s, %.1fs"
+              % (out_path, len(plan), file_size / 1e6, text, vision, time.time() - t0))
 
 
 def main(argv=None):

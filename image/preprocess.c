@@ -16,7 +16,8 @@
  * row by row), and the vertical pass writes the crop directly. The result is the same bytes
  * as resizing the whole image and cropping, at a cost bounded by the crop, not by the
  * (possibly huge) resized size. */
-#include "../jclip_impl.h"
+#include "../jclip_base.h"
+#include "image.h"
 
 /* The weights are computed in double exactly as Pillow's C does; a fused multiply-add would
  * change their last bits and, rarely, a rounded fixed-point coefficient. GCC does not contract
@@ -25,11 +26,11 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define PRE_SIZE 224          /* output side (crop and shorter resized side) */
-#define PRE_PRECISION_BITS 22 /* Pillow: 32 - 8 - 2 */
-#define PRE_SUPPORT 2.0       /* bicubic support before widening */
+#define JC_PRE_SIZE 224          /* output side (crop and shorter resized side) */
+#define JC_PRE_PRECISION_BITS 22 /* Pillow: 32 - 8 - 2 */
+#define JC_PRE_SUPPORT 2.0       /* bicubic support before widening */
 /* Largest source side: Pillow's sizes are int, and the window arithmetic below stays in int. */
-#define PRE_MAX_SIDE ((uint32_t)INT_MAX)
+#define JC_PRE_MAX_SIDE ((uint32_t)INT_MAX)
 
 /* One resampling direction restricted to the 224 output indices [first, first + 224). */
 typedef struct {
@@ -39,16 +40,16 @@ typedef struct {
     int needed;   /* 0 when out_size == in_size: Pillow skips the pass */
     int ksize;    /* coefficients per window (Pillow's ksize) */
     double scale, support, inv_filterscale;
-} pre_axis;
+} jc_pre_axis;
 
 typedef struct {
-    pre_axis x, y;
+    jc_pre_axis x, y;
     int row0, rows; /* source rows [row0, row0 + rows) feeding the crop */
     size_t off_kx, off_ky, off_bx, off_by, off_tmp, off_mid, total; /* scratch layout */
-} pre_plan;
+} jc_pre_plan;
 
 /* Keys' cubic convolution kernel with a = -0.5, written in Pillow's operation order. */
-static double pre_cubic(double x)
+static double jc_pre_cubic(double x)
 {
     const double a = -0.5;
     if (x < 0.0) x = -x;
@@ -58,24 +59,24 @@ static double pre_cubic(double x)
 }
 
 /* Python's round() on (d / 2.0) for a non-negative integer d: halves go to the even side. */
-static int pre_half_even(int d)
+static int jc_pre_half_even(int d)
 {
     int q = d / 2;
     if ((d & 1) && (q & 1)) q++;
     return q;
 }
 
-static int pre_axis_init(pre_axis *ax, uint32_t in_size, double out_size)
+static int jc_pre_axis_init(jc_pre_axis *ax, uint32_t in_size, double out_size)
 {
-    if (out_size < PRE_SIZE || out_size > (double)INT_MAX) return 0;
+    if (out_size < JC_PRE_SIZE || out_size > (double)INT_MAX) return 0;
     ax->in_size = (int)in_size;
     ax->out_size = (int)out_size;
     ax->needed = ax->out_size != ax->in_size;
-    ax->first = pre_half_even(ax->out_size - PRE_SIZE);
+    ax->first = jc_pre_half_even(ax->out_size - JC_PRE_SIZE);
     /* Pillow passes the box edges as float: in1 - in0 is (float)in_size - 0.0f. */
     ax->scale = (double)((float)in_size - 0.0f) / ax->out_size;
     double filterscale = ax->scale < 1.0 ? 1.0 : ax->scale;
-    ax->support = PRE_SUPPORT * filterscale;
+    ax->support = JC_PRE_SUPPORT * filterscale;
     double ks = ceil(ax->support) * 2 + 1;
     if (ks > (double)(INT_MAX / 8)) return 0;
     ax->ksize = (int)ks;
@@ -84,7 +85,7 @@ static int pre_axis_init(pre_axis *ax, uint32_t in_size, double out_size)
 }
 
 /* Pillow's window for output index xx: source pixels [*lo, *lo + *n). */
-static void pre_window(const pre_axis *ax, int xx, double *center, int *lo, int *n)
+static void jc_pre_window(const jc_pre_axis *ax, int xx, double *center, int *lo, int *n)
 {
     double c = 0.0 + (xx + 0.5) * ax->scale; /* in0 is 0 for the whole-image box */
     int xmin = (int)(c - ax->support + 0.5);
@@ -97,33 +98,33 @@ static void pre_window(const pre_axis *ax, int xx, double *center, int *lo, int 
 }
 
 /* Computes the geometry and the scratch layout; 0 when the size is out of range. */
-static int pre_make_plan(uint32_t w, uint32_t h, pre_plan *p)
+static int jc_pre_make_plan(uint32_t w, uint32_t h, jc_pre_plan *p)
 {
     memset(p, 0, sizeof *p);
-    if (w == 0 || h == 0 || w > PRE_MAX_SIDE || h > PRE_MAX_SIDE) return 0;
+    if (w == 0 || h == 0 || w > JC_PRE_MAX_SIDE || h > JC_PRE_MAX_SIDE) return 0;
     /* torchvision: int(224 * long / short) with Python float division; both operands are
      * exact in double (224 * 2^31 < 2^53), so C's division rounds the same way. */
     double nw, nh;
     if (w <= h) {
-        nw = PRE_SIZE;
-        nh = floor((double)PRE_SIZE * (double)h / (double)w);
+        nw = JC_PRE_SIZE;
+        nh = floor((double)JC_PRE_SIZE * (double)h / (double)w);
     } else {
-        nh = PRE_SIZE;
-        nw = floor((double)PRE_SIZE * (double)w / (double)h);
+        nh = JC_PRE_SIZE;
+        nw = floor((double)JC_PRE_SIZE * (double)w / (double)h);
     }
-    if (!pre_axis_init(&p->x, w, nw) || !pre_axis_init(&p->y, h, nh)) return 0;
+    if (!jc_pre_axis_init(&p->x, w, nw) || !jc_pre_axis_init(&p->y, h, nh)) return 0;
 
     if (p->y.needed) {
         double c;
         int lo0, n0, lo1, n1;
-        pre_window(&p->y, p->y.first, &c, &lo0, &n0);
-        pre_window(&p->y, p->y.first + PRE_SIZE - 1, &c, &lo1, &n1);
+        jc_pre_window(&p->y, p->y.first, &c, &lo0, &n0);
+        jc_pre_window(&p->y, p->y.first + JC_PRE_SIZE - 1, &c, &lo1, &n1);
         p->row0 = lo0;
         p->rows = lo1 + n1 - lo0;
         if (p->rows <= 0) return 0;
     } else {
         p->row0 = p->y.first;
-        p->rows = PRE_SIZE;
+        p->rows = JC_PRE_SIZE;
     }
 
     /* Layout: doubles first, then int32 arrays, then bytes; every offset 8-aligned. */
@@ -132,18 +133,18 @@ static int pre_make_plan(uint32_t w, uint32_t h, pre_plan *p)
     p->off_tmp = off;
     if (!jc_mul(kmax, sizeof(double), &sz) || !jc_add(off, sz, &off)) return 0;
     p->off_kx = off;
-    if (!jc_mul3(PRE_SIZE, (size_t)p->x.ksize, sizeof(int32_t), &sz) || !jc_add(off, sz, &off)) return 0;
+    if (!jc_mul3(JC_PRE_SIZE, (size_t)p->x.ksize, sizeof(int32_t), &sz) || !jc_add(off, sz, &off)) return 0;
     off = (off + 7) & ~(size_t)7;
     p->off_ky = off;
-    if (!jc_mul3(PRE_SIZE, (size_t)p->y.ksize, sizeof(int32_t), &sz) || !jc_add(off, sz, &off)) return 0;
+    if (!jc_mul3(JC_PRE_SIZE, (size_t)p->y.ksize, sizeof(int32_t), &sz) || !jc_add(off, sz, &off)) return 0;
     off = (off + 7) & ~(size_t)7;
     p->off_bx = off;
-    off += 2 * PRE_SIZE * sizeof(int);
+    off += 2 * JC_PRE_SIZE * sizeof(int);
     p->off_by = off;
-    off += 2 * PRE_SIZE * sizeof(int);
+    off += 2 * JC_PRE_SIZE * sizeof(int);
     p->off_mid = off;
     if (p->x.needed && p->y.needed) { /* horizontal output feeding the vertical pass */
-        if (!jc_mul3(PRE_SIZE, (size_t)p->rows, 3, &sz) || !jc_add(off, sz, &off)) return 0;
+        if (!jc_mul3(JC_PRE_SIZE, (size_t)p->rows, 3, &sz) || !jc_add(off, sz, &off)) return 0;
     }
     /* + 8: the caller's pointer is aligned up to 8 inside the buffer. */
     if (!jc_add(off, 8, &p->total)) return 0;
@@ -152,14 +153,14 @@ static int pre_make_plan(uint32_t w, uint32_t h, pre_plan *p)
 
 /* Fills bounds[2 * i], bounds[2 * i + 1] and the fixed-point window of output index
  * ax->first + i, for i in [0, 224). tmp holds ksize doubles. */
-static void pre_coeffs(const pre_axis *ax, int *bounds, int32_t *kk, double *tmp)
+static void jc_pre_coeffs(const jc_pre_axis *ax, int *bounds, int32_t *kk, double *tmp)
 {
-    for (int i = 0; i < PRE_SIZE; i++) {
+    for (int i = 0; i < JC_PRE_SIZE; i++) {
         double center, ww = 0.0;
         int lo, n;
-        pre_window(ax, ax->first + i, &center, &lo, &n);
+        jc_pre_window(ax, ax->first + i, &center, &lo, &n);
         for (int x = 0; x < n; x++) {
-            double wt = pre_cubic(((double)(x + lo) - center + 0.5) * ax->inv_filterscale);
+            double wt = jc_pre_cubic(((double)(x + lo) - center + 0.5) * ax->inv_filterscale);
             tmp[x] = wt;
             ww += wt;
         }
@@ -171,7 +172,7 @@ static void pre_coeffs(const pre_axis *ax, int *bounds, int32_t *kk, double *tmp
                 if (ww != 0.0) v /= ww;
             }
             /* Pillow rounds half away from zero via a truncating cast. */
-            double f = v * (1 << PRE_PRECISION_BITS);
+            double f = v * (1 << JC_PRE_PRECISION_BITS);
             k[x] = (int32_t)(v < 0 ? -0.5 + f : 0.5 + f);
         }
         bounds[2 * i] = lo;
@@ -181,57 +182,57 @@ static void pre_coeffs(const pre_axis *ax, int *bounds, int32_t *kk, double *tmp
 
 /* Pillow's clip8: the accumulator's integer part, clamped to [0, 255]. The accumulators stay
  * well inside int32: sum |k| is about 1.1 * 2^22, times 255. */
-static uint8_t pre_clip8(int32_t acc)
+static uint8_t jc_pre_clip8(int32_t acc)
 {
     if (acc < 0) return 0;
-    acc >>= PRE_PRECISION_BITS;
+    acc >>= JC_PRE_PRECISION_BITS;
     return (uint8_t)(acc > 255 ? 255 : acc);
 }
 
 /* Horizontal pass over one source row: 224 output pixels from windows (bounds, kk). */
-static void pre_hrow(const uint8_t *src, const int *bounds, const int32_t *kk, int ksize, uint8_t *dst)
+static void jc_pre_hrow(const uint8_t *src, const int *bounds, const int32_t *kk, int ksize, uint8_t *dst)
 {
-    for (int i = 0; i < PRE_SIZE; i++) {
+    for (int i = 0; i < JC_PRE_SIZE; i++) {
         const int32_t *k = kk + (size_t)i * (size_t)ksize;
         const uint8_t *s = src + (size_t)bounds[2 * i] * 3;
         int n = bounds[2 * i + 1];
-        int32_t s0 = 1 << (PRE_PRECISION_BITS - 1), s1 = s0, s2 = s0;
+        int32_t s0 = 1 << (JC_PRE_PRECISION_BITS - 1), s1 = s0, s2 = s0;
         for (int x = 0; x < n; x++) {
             s0 += s[3 * x + 0] * k[x];
             s1 += s[3 * x + 1] * k[x];
             s2 += s[3 * x + 2] * k[x];
         }
-        dst[3 * i + 0] = pre_clip8(s0);
-        dst[3 * i + 1] = pre_clip8(s1);
-        dst[3 * i + 2] = pre_clip8(s2);
+        dst[3 * i + 0] = jc_pre_clip8(s0);
+        dst[3 * i + 1] = jc_pre_clip8(s1);
+        dst[3 * i + 2] = jc_pre_clip8(s2);
     }
 }
 
-/* Scratch bytes that pre_resize_crop needs for a w x h source; 0 when the size is out of
+/* Scratch bytes that jc_pre_resize_crop needs for a w x h source; 0 when the size is out of
  * range (zero, a side above INT_MAX, or a resized side beyond int). */
-static JC_UNUSED size_t pre_scratch_size(uint32_t w, uint32_t h)
+static JC_UNUSED size_t jc_pre_scratch_size(uint32_t w, uint32_t h)
 {
-    pre_plan p;
-    return pre_make_plan(w, h, &p) ? p.total : 0;
+    jc_pre_plan p;
+    return jc_pre_make_plan(w, h, &p) ? p.total : 0;
 }
 
 /* rgb: packed RGB8 w x h (row stride 3w). Writes the 224x224x3 HWC uint8 crop to crop, which
  * must hold 224*224*3 bytes. scratch: caller-provided work memory of at least
- * pre_scratch_size(w, h) bytes, any alignment; the function never allocates. */
-static JC_UNUSED int pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop,
+ * jc_pre_scratch_size(w, h) bytes, any alignment; the function never allocates. */
+static JC_UNUSED int jc_pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop,
                                      void *scratch, size_t scratch_size, char *err, size_t errcap)
 {
-    pre_plan p;
-    if (!rgb || !crop) return jc_fail(err, errcap, JCLIP_ERR_ARG, "preprocess: NULL image or output");
-    if (!pre_make_plan(w, h, &p))
-        return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "preprocess: image size %ux%u out of range",
+    jc_pre_plan p;
+    if (!rgb || !crop) return jc_fail(err, errcap, JC_ERR_ARG, "preprocess: NULL image or output");
+    if (!jc_pre_make_plan(w, h, &p))
+        return jc_fail(err, errcap, JC_ERR_LIMIT, "preprocess: image size %ux%u out of range",
                        (unsigned)w, (unsigned)h);
     if (!scratch || scratch_size < p.total)
-        return jc_fail(err, errcap, JCLIP_ERR_CAPACITY, "preprocess: scratch of %zu bytes, need %zu",
+        return jc_fail(err, errcap, JC_ERR_CAPACITY, "preprocess: scratch of %zu bytes, need %zu",
                        scratch ? scratch_size : (size_t)0, p.total);
 
-    size_t stride = (size_t)w * 3; /* fits: pre_make_plan bounded w, and the caller holds w*h*3 */
-    const size_t out_stride = PRE_SIZE * 3;
+    size_t stride = (size_t)w * 3; /* fits: jc_pre_make_plan bounded w, and the caller holds w*h*3 */
+    const size_t out_stride = JC_PRE_SIZE * 3;
     uint8_t *base = (uint8_t *)scratch;
     base += (8 - ((uintptr_t)base & 7)) & 7;
     double *tmp = (double *)(void *)(base + p.off_tmp);
@@ -241,8 +242,8 @@ static JC_UNUSED int pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h,
     int *by = (int *)(void *)(base + p.off_by);
     uint8_t *mid = base + p.off_mid;
 
-    if (p.x.needed) pre_coeffs(&p.x, bx, kx, tmp);
-    if (p.y.needed) pre_coeffs(&p.y, by, ky, tmp);
+    if (p.x.needed) jc_pre_coeffs(&p.x, bx, kx, tmp);
+    if (p.y.needed) jc_pre_coeffs(&p.y, by, ky, tmp);
 
     /* Source of the vertical pass (or of the crop when there is none): rows of `vsrc` with
      * stride `vstride`, row r holding source row p.row0 + r, crop columns at offset 0. */
@@ -251,7 +252,7 @@ static JC_UNUSED int pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h,
     if (p.x.needed) {
         uint8_t *dst = p.y.needed ? mid : crop;
         for (int r = 0; r < p.rows; r++)
-            pre_hrow(rgb + (size_t)(p.row0 + r) * stride, bx, kx, p.x.ksize, dst + (size_t)r * out_stride);
+            jc_pre_hrow(rgb + (size_t)(p.row0 + r) * stride, bx, kx, p.x.ksize, dst + (size_t)r * out_stride);
         vsrc = dst;
         vstride = out_stride;
     } else {
@@ -260,32 +261,32 @@ static JC_UNUSED int pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h,
     }
 
     if (p.y.needed) {
-        for (int i = 0; i < PRE_SIZE; i++) {
+        for (int i = 0; i < JC_PRE_SIZE; i++) {
             const int32_t *k = ky + (size_t)i * (size_t)p.y.ksize;
             const uint8_t *s = vsrc + (size_t)(by[2 * i] - p.row0) * vstride;
             int n = by[2 * i + 1];
             uint8_t *d = crop + (size_t)i * out_stride;
-            for (int c = 0; c < PRE_SIZE * 3; c++) {
-                int32_t acc = 1 << (PRE_PRECISION_BITS - 1);
+            for (int c = 0; c < JC_PRE_SIZE * 3; c++) {
+                int32_t acc = 1 << (JC_PRE_PRECISION_BITS - 1);
                 for (int y = 0; y < n; y++) acc += s[(size_t)y * vstride + (size_t)c] * k[y];
-                d[c] = pre_clip8(acc);
+                d[c] = jc_pre_clip8(acc);
             }
         }
     } else if (!p.x.needed) { /* size unchanged: the crop is a copy */
-        for (int r = 0; r < PRE_SIZE; r++)
+        for (int r = 0; r < JC_PRE_SIZE; r++)
             memcpy(crop + (size_t)r * out_stride, vsrc + (size_t)r * vstride, out_stride);
     }
-    return JCLIP_OK;
+    return JC_OK;
 }
 
 /* crop: 224x224x3 HWC uint8 -> chw: [3, 224, 224] float32, (u8 / 255 - mean_c) / std_c.
  * Same float32 operations as torchvision's ToTensor (div by 255) and Normalize
  * (sub_(mean).div_(std)); the constants are Python doubles rounded to float32. */
-static JC_UNUSED void pre_normalize(const uint8_t *crop, float *chw)
+static JC_UNUSED void jc_pre_normalize(const uint8_t *crop, float *chw)
 {
     static const float mean[3] = {(float)0.48145466, (float)0.4578275, (float)0.40821073};
     static const float stdv[3] = {(float)0.26862954, (float)0.26130258, (float)0.27577711};
-    const size_t plane = (size_t)PRE_SIZE * PRE_SIZE;
+    const size_t plane = (size_t)JC_PRE_SIZE * JC_PRE_SIZE;
     for (size_t i = 0; i < plane; i++) {
         for (int c = 0; c < 3; c++) {
             float x = (float)crop[3 * i + (size_t)c] / 255.0f;

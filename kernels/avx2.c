@@ -9,23 +9,23 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define JK2 __attribute__((target("avx2,fma")))
-#define JK2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+#define JC_AVX2 __attribute__((target("avx2,fma")))
+#define JC_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
-#define JK2_MR 6
-#define JK2_NR 16
-#define JK2_KC 256
-#define JK2_MC 504
-#define JK2_DOT_MAX 8
+#define JC_AVX2_MR 6
+#define JC_AVX2_NR 16
+#define JC_AVX2_KC 256
+#define JC_AVX2_MC 504
+#define JC_AVX2_DOT_MAX 8
 
 /* Lane mask with the first n of 8 lanes set (n clamped to [0, 8]). */
-JK2_INLINE __m256i jk2_mask(int n)
+JC_AVX2_INLINE __m256i jc_avx2_mask(int n)
 {
     n = n < 0 ? 0 : n > 8 ? 8 : n;
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-JK2_INLINE float jk2_hsum(__m256 v)
+JC_AVX2_INLINE float jc_avx2_hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -33,7 +33,7 @@ JK2_INLINE float jk2_hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-JK2_INLINE JC_UNUSED float jk2_hmax(__m256 v) /* unused yet: clang flags it in the amalgamation */
+JC_AVX2_INLINE JC_UNUSED float jc_avx2_hmax(__m256 v) /* unused yet: clang flags it in the amalgamation */
 {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -42,7 +42,7 @@ JK2_INLINE JC_UNUSED float jk2_hmax(__m256 v) /* unused yet: clang flags it in t
 }
 
 /* In-place 8 x 8 transpose. */
-JK2_INLINE void jk2_tr8(__m256 r[8])
+JC_AVX2_INLINE void jc_avx2_tr8(__m256 r[8])
 {
     __m256 t[8], u[8];
     for (int i = 0; i < 4; i++) {
@@ -63,7 +63,7 @@ JK2_INLINE void jk2_tr8(__m256 r[8])
 
 /* exp(x) as in avx512.c; 2^n is built in the exponent bits, so x is clamped to
  * [-87.3, 88.3] (results below 1.2e-38 are not needed by any caller). */
-JK2_INLINE __m256 jk2_exp(__m256 x)
+JC_AVX2_INLINE __m256 jc_avx2_exp(__m256 x)
 {
     x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3f)), _mm256_set1_ps(-87.3f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -81,8 +81,8 @@ JK2_INLINE __m256 jk2_exp(__m256 x)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-/* erf(x): the same two-branch approximation as jk512_erf. */
-JK2_INLINE __m256 jk2_erf(__m256 a)
+/* erf(x): the same two-branch approximation as jc_avx512_erf. */
+JC_AVX2_INLINE __m256 jc_avx2_erf(__m256 a)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 t = _mm256_andnot_ps(sign, a), s = _mm256_mul_ps(a, a);
@@ -94,7 +94,7 @@ JK2_INLINE __m256 jk2_erf(__m256 a)
     r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.28717512e-1f));
     r = _mm256_fmadd_ps(r, t, _mm256_sub_ps(_mm256_setzero_ps(), t));
     /* exp of r >= -88 only matters above the branch point, where r > -10^2 */
-    r = _mm256_sub_ps(_mm256_set1_ps(1.0f), jk2_exp(r));
+    r = _mm256_sub_ps(_mm256_set1_ps(1.0f), jc_avx2_exp(r));
     r = _mm256_or_ps(r, _mm256_and_ps(a, sign));
     __m256 q = _mm256_set1_ps(-5.96761703e-4f);
     q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(4.99119423e-3f));
@@ -109,9 +109,9 @@ JK2_INLINE __m256 jk2_erf(__m256 a)
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
 /* Bp[k][j] = W[n + j][k0 + k] for j < 16; rows >= N are zero. */
-JK2 static void jk2_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
+JC_AVX2 static void jc_avx2_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
 {
-    for (int jb = 0; jb < JK2_NR; jb += 8) {
+    for (int jb = 0; jb < JC_AVX2_NR; jb += 8) {
         int k = 0;
         for (; k + 8 <= kc; k += 8) {
             __m256 r[8];
@@ -119,45 +119,45 @@ JK2 static void jk2_pack_b(float *Bp, const float *W, int K, int n, int N, int k
                 int row = n + jb + i;
                 r[i] = row < N ? _mm256_loadu_ps(W + (size_t)row * K + k0 + k) : _mm256_setzero_ps();
             }
-            jk2_tr8(r);
-            for (int c = 0; c < 8; c++) _mm256_store_ps(Bp + (size_t)(k + c) * JK2_NR + jb, r[c]);
+            jc_avx2_tr8(r);
+            for (int c = 0; c < 8; c++) _mm256_store_ps(Bp + (size_t)(k + c) * JC_AVX2_NR + jb, r[c]);
         }
         for (; k < kc; k++)
             for (int i = 0; i < 8; i++) {
                 int row = n + jb + i;
-                Bp[(size_t)k * JK2_NR + jb + i] = row < N ? W[(size_t)row * K + k0 + k] : 0.0f;
+                Bp[(size_t)k * JC_AVX2_NR + jb + i] = row < N ? W[(size_t)row * K + k0 + k] : 0.0f;
             }
     }
 }
 
 /* C[i][0..nv) (+)= sum_k x[i * ldx + k] * Bp[k][0..nv) for i < mr; X read in place. */
-JK2_INLINE void jk2_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
+JC_AVX2_INLINE void jc_avx2_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
                         int nv, const float *bias, int first)
 {
-    const float *xr[JK2_MR];
+    const float *xr[JC_AVX2_MR];
 #pragma GCC unroll 6
-    for (int i = 0; i < JK2_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
-    __m256 c[JK2_MR][2];
+    for (int i = 0; i < JC_AVX2_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    __m256 c[JC_AVX2_MR][2];
 #pragma GCC unroll 6
-    for (int i = 0; i < JK2_MR; i++)
+    for (int i = 0; i < JC_AVX2_MR; i++)
         if (i < mr) c[i][0] = c[i][1] = _mm256_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
 #pragma GCC unroll 6
-        for (int i = 0; i < JK2_MR; i++)
+        for (int i = 0; i < JC_AVX2_MR; i++)
             if (i < mr) {
                 __m256 a = _mm256_broadcast_ss(xr[i] + k);
                 c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
                 c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
             }
-        bp += JK2_NR;
+        bp += JC_AVX2_NR;
     }
-    __m256i mk[2] = {jk2_mask(nv), jk2_mask(nv - 8)};
+    __m256i mk[2] = {jc_avx2_mask(nv), jc_avx2_mask(nv - 8)};
     __m256 bv[2];
     for (int j = 0; j < 2; j++)
         bv[j] = (first && bias) ? _mm256_maskload_ps(bias + 8 * j, mk[j]) : _mm256_setzero_ps();
 #pragma GCC unroll 6
-    for (int i = 0; i < JK2_MR; i++)
+    for (int i = 0; i < JC_AVX2_MR; i++)
         if (i < mr) {
             float *row = C + (size_t)i * ldc;
             for (int j = 0; j < 2; j++) {
@@ -167,20 +167,20 @@ JK2_INLINE void jk2_ukr(const int mr, int kc, const float *x, size_t ldx, const 
         }
 }
 
-JK2 static void jk2_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
+JC_AVX2 static void jc_avx2_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C, size_t ldc,
                             int nv, const float *bias, int first)
 {
     switch (mr) {
-    case 6: jk2_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
-    case 5: jk2_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
-    case 4: jk2_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
-    case 3: jk2_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
-    case 2: jk2_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
-    default: jk2_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 6: jc_avx2_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 5: jc_avx2_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 4: jc_avx2_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 3: jc_avx2_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    case 2: jc_avx2_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
+    default: jc_avx2_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first); break;
     }
 }
 
-/* Short X (M <= JK2_DOT_MAX rows, a short text): memory bound, so W is read in place, once,
+/* Short X (M <= JC_AVX2_DOT_MAX rows, a short text): memory bound, so W is read in place, once,
  * in blocks of R consecutive rows, while the next block is prefetched to L2 one cache line per
  * row every 16 floats (the pace at which the block is consumed). R depends on the rows so that
  * mr * R accumulators + R W vectors + 1 X vector fit in the 16 ymm registers in one pass:
@@ -192,7 +192,7 @@ JK2 static void jk2_ukr_any(int mr, int kc, const float *x, size_t ldx, const fl
  *   W n+0 [==========]        X m0 [==========]     c[m][j] += X[m] * W[n+j]
  *     ..  (R rows)        x     ..  (mr rows)
  *   prefetch: W[n+R .. n+2R), same pace */
-JK2_INLINE void jk2_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
+JC_AVX2_INLINE void jc_avx2_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
                          const float *w, int K, int nn, const float *bias, const float *pf)
 {
     const float *wr[4];
@@ -227,7 +227,7 @@ JK2_INLINE void jk2_dotr(const int mr, const int R, float *Y, size_t ldy, const 
             }
     }
     if (k < K) {
-        __m256i km = jk2_mask(K - k);
+        __m256i km = jc_avx2_mask(K - k);
         __m256 b[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
@@ -246,10 +246,10 @@ JK2_INLINE void jk2_dotr(const int mr, const int R, float *Y, size_t ldy, const 
         if (i < mr)
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                if (j < R && j < nn) Y[(size_t)i * ldy + j] = jk2_hsum(c[i][j]) + (bias ? bias[j] : 0.0f);
+                if (j < R && j < nn) Y[(size_t)i * ldy + j] = jc_avx2_hsum(c[i][j]) + (bias ? bias[j] : 0.0f);
 }
 
-JK2 static void jk2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+JC_AVX2 static void jc_avx2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                                const float *bias, int M, int K, int n0, int n1)
 {
     const int R = M <= 2 ? 4 : M <= 6 ? 2 : 1;
@@ -260,125 +260,125 @@ JK2 static void jk2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx,
         float *y = Y + n;
         const float *b = bias ? bias + n : NULL;
         switch (M) {
-        case 8: jk2_dotr(8, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 7: jk2_dotr(7, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 6: jk2_dotr(6, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 5: jk2_dotr(5, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 4: jk2_dotr(4, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 3: jk2_dotr(3, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 2: jk2_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        default: jk2_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 8: jc_avx2_dotr(8, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 7: jc_avx2_dotr(7, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 6: jc_avx2_dotr(6, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 5: jc_avx2_dotr(5, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 4: jc_avx2_dotr(4, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 3: jc_avx2_dotr(3, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 2: jc_avx2_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        default: jc_avx2_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
         }
     }
 }
 
-static size_t jk2_linear_ws(int M, int K)
+static size_t jc_avx2_linear_ws(int M, int K)
 {
     (void)M, (void)K;
-    return (size_t)JK2_KC * JK2_NR + 32;
+    return (size_t)JC_AVX2_KC * JC_AVX2_NR + 32;
 }
 
 /* The blocked loops of both GEMM forms: Bp_of gives the packed K block of the sliver at
  * column n, from a per-call copy (in place) or from the weights packed at load. */
-JK2_INLINE void jk2_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int M,
+JC_AVX2_INLINE void jc_avx2_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int M,
                          int K, int n0, int n1, float *Bp, int packed)
 {
-    for (int m0 = 0; m0 < M; m0 += JK2_MC) {
-        int mc = M - m0 < JK2_MC ? M - m0 : JK2_MC;
-        for (int k0 = 0; k0 < K; k0 += JK2_KC) {
-            int kc = K - k0 < JK2_KC ? K - k0 : JK2_KC;
-            for (int n = n0; n < n1; n += JK2_NR) {
-                int nv = n1 - n < JK2_NR ? n1 - n : JK2_NR;
+    for (int m0 = 0; m0 < M; m0 += JC_AVX2_MC) {
+        int mc = M - m0 < JC_AVX2_MC ? M - m0 : JC_AVX2_MC;
+        for (int k0 = 0; k0 < K; k0 += JC_AVX2_KC) {
+            int kc = K - k0 < JC_AVX2_KC ? K - k0 : JC_AVX2_KC;
+            for (int n = n0; n < n1; n += JC_AVX2_NR) {
+                int nv = n1 - n < JC_AVX2_NR ? n1 - n : JC_AVX2_NR;
                 const float *bp = Bp;
                 if (packed)
-                    bp = W + (size_t)(n / JK2_NR) * JK2_NR * K + (size_t)k0 * JK2_NR;
+                    bp = W + (size_t)(n / JC_AVX2_NR) * JC_AVX2_NR * K + (size_t)k0 * JC_AVX2_NR;
                 else
-                    jk2_pack_b(Bp, W, K, n, n1, k0, kc);
-                for (int m = 0; m < mc; m += JK2_MR)
-                    jk2_ukr_any(mc - m < JK2_MR ? mc - m : JK2_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx, bp,
+                    jc_avx2_pack_b(Bp, W, K, n, n1, k0, kc);
+                for (int m = 0; m < mc; m += JC_AVX2_MR)
+                    jc_avx2_ukr_any(mc - m < JC_AVX2_MR ? mc - m : JC_AVX2_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx, bp,
                                 Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0);
             }
         }
     }
 }
 
-JK2 static void jk2_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
+JC_AVX2 static void jc_avx2_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
                            int M, int K, int n0, int n1, float *ws)
 {
-    if (M <= JK2_DOT_MAX) {
-        jk2_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
+    if (M <= JC_AVX2_DOT_MAX) {
+        jc_avx2_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
         return;
     }
-    jk2_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jk_align64(ws), 0);
+    jc_avx2_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jc_align64(ws), 0);
 }
 
 /* Packed weights (see kernels.h): [ceil(N/16)][K][16], each sliver laid out as pack_b lays out
- * one K block, so the GEMM reads its K blocks in place; results equal jk2_linear's for M > 8. */
-static size_t jk2_pack_size(int N, int K)
+ * one K block, so the GEMM reads its K blocks in place; results equal jc_avx2_linear's for M > 8. */
+static size_t jc_avx2_pack_size(int N, int K)
 {
-    return (size_t)((N + JK2_NR - 1) / JK2_NR) * JK2_NR * (size_t)K;
+    return (size_t)((N + JC_AVX2_NR - 1) / JC_AVX2_NR) * JC_AVX2_NR * (size_t)K;
 }
 
-JK2 static void jk2_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
+JC_AVX2 static void jc_avx2_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
 {
-    for (int s = s0; s < s1; s++) jk2_pack_b(Wp + (size_t)s * JK2_NR * K, W, K, s * JK2_NR, N, 0, K);
+    for (int s = s0; s < s1; s++) jc_avx2_pack_b(Wp + (size_t)s * JC_AVX2_NR * K, W, K, s * JC_AVX2_NR, N, 0, K);
 }
 
-JK2 static void jk2_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
+JC_AVX2 static void jc_avx2_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
                                   const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     (void)ws;
-    jk2_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
+    jc_avx2_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
 }
 
 /* ---- row operations ----------------------------------------------------------------------- */
 
-JK2 static void jk2_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
+JC_AVX2 static void jc_avx2_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
 {
     __m256 s = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) s = _mm256_add_ps(s, _mm256_maskload_ps(x + i, jk2_mask(n - i)));
-    float mean = jk2_hsum(s) / (float)n;
+    for (int i = 0; i < n; i += 8) s = _mm256_add_ps(s, _mm256_maskload_ps(x + i, jc_avx2_mask(n - i)));
+    float mean = jc_avx2_hsum(s) / (float)n;
     __m256 vm = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 8) {
-        __m256i k = jk2_mask(n - i);
+        __m256i k = jc_avx2_mask(n - i);
         __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm), _mm256_castsi256_ps(k));
         q = _mm256_fmadd_ps(d, d, q);
     }
-    float var = jk2_hsum(q) / (float)n;
+    float var = jc_avx2_hsum(q) / (float)n;
     __m256 inv = _mm256_set1_ps(1.0f / sqrtf(var + eps));
     for (int i = 0; i < n; i += 8) {
-        __m256i k = jk2_mask(n - i);
+        __m256i k = jc_avx2_mask(n - i);
         __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm), inv);
         _mm256_maskstore_ps(y + i, k, _mm256_fmadd_ps(d, _mm256_maskload_ps(w + i, k), _mm256_maskload_ps(b + i, k)));
     }
 }
 
-JK2 static void jk2_geglu(float *u, const float *g, int n)
+JC_AVX2 static void jc_avx2_geglu(float *u, const float *g, int n)
 {
     for (int i = 0; i < n; i += 8) {
-        __m256i k = jk2_mask(n - i);
+        __m256i k = jc_avx2_mask(n - i);
         __m256 z = _mm256_maskload_ps(g + i, k), v = _mm256_maskload_ps(g + n + i, k);
-        __m256 e = jk2_erf(_mm256_mul_ps(z, _mm256_set1_ps(0.70710678118654752f)));
+        __m256 e = jc_avx2_erf(_mm256_mul_ps(z, _mm256_set1_ps(0.70710678118654752f)));
         __m256 h = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), z), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
         _mm256_maskstore_ps(u + i, k, _mm256_mul_ps(h, v));
     }
 }
 
-JK2 static void jk2_swiglu(float *u, const float *a, const float *b, int n)
+JC_AVX2 static void jc_avx2_swiglu(float *u, const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i += 8) {
-        __m256i k = jk2_mask(n - i);
+        __m256i k = jc_avx2_mask(n - i);
         __m256 z = _mm256_maskload_ps(a + i, k), v = _mm256_maskload_ps(b + i, k);
-        __m256 e = jk2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
+        __m256 e = jc_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
         __m256 s = _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
         _mm256_maskstore_ps(u + i, k, _mm256_mul_ps(s, v));
     }
 }
 
-JK2 static void jk2_add(float *y, const float *x, int n)
+JC_AVX2 static void jc_avx2_add(float *y, const float *x, int n)
 {
     for (int i = 0; i < n; i += 8) {
-        __m256i k = jk2_mask(n - i);
+        __m256i k = jc_avx2_mask(n - i);
         _mm256_maskstore_ps(y + i, k, _mm256_add_ps(_mm256_maskload_ps(y + i, k), _mm256_maskload_ps(x + i, k)));
     }
 }
@@ -387,18 +387,18 @@ JK2 static void jk2_add(float *y, const float *x, int n)
 
 /* Per query: all L scores into ws (8-wide dot products), a vector softmax, then the weighted
  * sum of v rows. Memory is the L-float score row (linear in L). */
-static size_t jk2_attention_ws(int L, int d_head, int nq)
+static size_t jc_avx2_attention_ws(int L, int d_head, int nq)
 {
     (void)d_head, (void)nq;
     return (size_t)L + 8;
 }
 
-JK2 static void jk2_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
+JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
                               const float *v, size_t ldv, const uint8_t *valid, int L, int d, int i0, int i1,
                               float scale, float slope, float *ws)
 {
     if (d % 8 || d > 256) {
-        jk_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, valid, L, d, i0, i1, scale, slope, ws);
+        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, valid, L, d, i0, i1, scale, slope, ws);
         return;
     }
     const int nv = d / 8;
@@ -415,22 +415,22 @@ JK2 static void jk2_attention(float *out, size_t ldo, const float *q, size_t ldq
                 a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c + 8), _mm256_loadu_ps(kj + c + 8), a1);
             }
             if (c < d) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + c), _mm256_loadu_ps(kj + c), a0);
-            float s = jk2_hsum(_mm256_add_ps(a0, a1)) * scale;
+            float s = jc_avx2_hsum(_mm256_add_ps(a0, a1)) * scale;
             if (slope != 0.0f) s -= slope * (float)(i > j ? i - j : j - i);
             ws[j] = s;
             if (s > mx) mx = s;
         }
         __m256 vmax = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
         for (int j = 0; j < L; j += 8) {
-            __m256i km = jk2_mask(L - j);
+            __m256i km = jc_avx2_mask(L - j);
             __m256 s = _mm256_maskload_ps(ws + j, km);
             /* invalid keys hold -inf: exp clamps, so zero them explicitly */
             __m256 ok = _mm256_and_ps(_mm256_castsi256_ps(km), _mm256_cmp_ps(s, _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
-            __m256 e = _mm256_and_ps(jk2_exp(_mm256_sub_ps(s, vmax)), ok);
+            __m256 e = _mm256_and_ps(jc_avx2_exp(_mm256_sub_ps(s, vmax)), ok);
             _mm256_maskstore_ps(ws + j, km, e);
             sum = _mm256_add_ps(sum, e);
         }
-        float inv = 1.0f / jk2_hsum(sum);
+        float inv = 1.0f / jc_avx2_hsum(sum);
         __m256 o[32];
         for (int cb = 0; cb < nv; cb++) o[cb] = _mm256_setzero_ps();
         for (int j = 0; j < L; j++) {
@@ -444,20 +444,20 @@ JK2 static void jk2_attention(float *out, size_t ldo, const float *q, size_t ldq
     }
 }
 
-static const jk_ops jk_avx2_ops = {
+static const jc_ops jc_avx2_ops = {
     "avx2",
-    JK2_NR,
-    jk2_linear_ws,
-    jk2_linear,
-    jk2_pack_size,
-    jk2_pack,
-    jk2_linear_packed,
-    jk2_layernorm,
-    jk2_attention_ws,
-    jk2_attention,
-    jk2_geglu,
-    jk2_swiglu,
-    jk2_add,
+    JC_AVX2_NR,
+    jc_avx2_linear_ws,
+    jc_avx2_linear,
+    jc_avx2_pack_size,
+    jc_avx2_pack,
+    jc_avx2_linear_packed,
+    jc_avx2_layernorm,
+    jc_avx2_attention_ws,
+    jc_avx2_attention,
+    jc_avx2_geglu,
+    jc_avx2_swiglu,
+    jc_avx2_add,
 };
 
 /* ============================================================================================
@@ -465,13 +465,13 @@ static const jk_ops jk_avx2_ops = {
  * ========================================================================================== */
 
 /* pmaddwd constant: (lo, hi) repeated, so that madd(pair(a, b), k) = a * lo + b * hi. */
-JK2_INLINE __m256i jk2j_k(int16_t lo, int16_t hi)
+JC_AVX2_INLINE __m256i jc_avx2_jpeg_k(int16_t lo, int16_t hi)
 {
     return _mm256_unpacklo_epi16(_mm256_set1_epi16(lo), _mm256_set1_epi16(hi));
 }
 
 /* The 8 column pairs (a[c], b[c]) of two 8 x int16 rows, columns 0-7 in order. */
-JK2_INLINE __m256i jk2j_pair(__m128i a, __m128i b)
+JC_AVX2_INLINE __m256i jc_avx2_jpeg_pair(__m128i a, __m128i b)
 {
     return _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
 }
@@ -479,23 +479,23 @@ JK2_INLINE __m256i jk2j_pair(__m128i a, __m128i b)
 /* One 1-D islow pass over 8 lanes, as jidctint-avx2.asm's dodct computes it: in[0..7] are the
  * 16-bit inputs, o[j] the wrapped 32-bit sums for outputs j = 0..7 before the descale shift
  * (rnd included). Sums in0 +- in4, in7 + in3 and in5 + in1 wrap at 16 bits, the rest at 32. */
-JK2_INLINE void jk2j_idct_1d(const __m128i in[8], __m256i rnd, __m256i o[8])
+JC_AVX2_INLINE void jc_avx2_jpeg_idct_1d(const __m128i in[8], __m256i rnd, __m256i o[8])
 {
-    __m256i p26 = jk2j_pair(in[2], in[6]);
-    __m256i t3 = _mm256_madd_epi16(p26, jk2j_k(10703, 4433));   /* i2 F130 + i6 F054 */
-    __m256i t2 = _mm256_madd_epi16(p26, jk2j_k(4433, -10704));  /* i2 F054 + i6 FM130 */
+    __m256i p26 = jc_avx2_jpeg_pair(in[2], in[6]);
+    __m256i t3 = _mm256_madd_epi16(p26, jc_avx2_jpeg_k(10703, 4433));   /* i2 F130 + i6 F054 */
+    __m256i t2 = _mm256_madd_epi16(p26, jc_avx2_jpeg_k(4433, -10704));  /* i2 F054 + i6 FM130 */
     __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepi16_epi32(_mm_add_epi16(in[0], in[4])), 13), rnd);
     __m256i t1 = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepi16_epi32(_mm_sub_epi16(in[0], in[4])), 13), rnd);
     __m256i e10 = _mm256_add_epi32(t0, t3), e13 = _mm256_sub_epi32(t0, t3);
     __m256i e11 = _mm256_add_epi32(t1, t2), e12 = _mm256_sub_epi32(t1, t2);
-    __m256i p34 = jk2j_pair(_mm_add_epi16(in[7], in[3]), _mm_add_epi16(in[5], in[1]));
-    __m256i z3 = _mm256_madd_epi16(p34, jk2j_k(-6436, 9633)); /* z3 FM078 + z4 F117 */
-    __m256i z4 = _mm256_madd_epi16(p34, jk2j_k(9633, 6437));  /* z3 F117 + z4 F078 */
-    __m256i p71 = jk2j_pair(in[7], in[1]), p53 = jk2j_pair(in[5], in[3]);
-    __m256i o0 = _mm256_add_epi32(_mm256_madd_epi16(p71, jk2j_k(-4927, -7373)), z3);  /* i7 FM060 + i1 FM089 */
-    __m256i o3 = _mm256_add_epi32(_mm256_madd_epi16(p71, jk2j_k(-7373, 4926)), z4);   /* i7 FM089 + i1 F060 */
-    __m256i o1 = _mm256_add_epi32(_mm256_madd_epi16(p53, jk2j_k(-4176, -20995)), z4); /* i5 FM050 + i3 FM256 */
-    __m256i o2 = _mm256_add_epi32(_mm256_madd_epi16(p53, jk2j_k(-20995, 4177)), z3);  /* i5 FM256 + i3 F050 */
+    __m256i p34 = jc_avx2_jpeg_pair(_mm_add_epi16(in[7], in[3]), _mm_add_epi16(in[5], in[1]));
+    __m256i z3 = _mm256_madd_epi16(p34, jc_avx2_jpeg_k(-6436, 9633)); /* z3 FM078 + z4 F117 */
+    __m256i z4 = _mm256_madd_epi16(p34, jc_avx2_jpeg_k(9633, 6437));  /* z3 F117 + z4 F078 */
+    __m256i p71 = jc_avx2_jpeg_pair(in[7], in[1]), p53 = jc_avx2_jpeg_pair(in[5], in[3]);
+    __m256i o0 = _mm256_add_epi32(_mm256_madd_epi16(p71, jc_avx2_jpeg_k(-4927, -7373)), z3);  /* i7 FM060 + i1 FM089 */
+    __m256i o3 = _mm256_add_epi32(_mm256_madd_epi16(p71, jc_avx2_jpeg_k(-7373, 4926)), z4);   /* i7 FM089 + i1 F060 */
+    __m256i o1 = _mm256_add_epi32(_mm256_madd_epi16(p53, jc_avx2_jpeg_k(-4176, -20995)), z4); /* i5 FM050 + i3 FM256 */
+    __m256i o2 = _mm256_add_epi32(_mm256_madd_epi16(p53, jc_avx2_jpeg_k(-20995, 4177)), z3);  /* i5 FM256 + i3 F050 */
     o[0] = _mm256_add_epi32(e10, o3);
     o[7] = _mm256_sub_epi32(e10, o3);
     o[1] = _mm256_add_epi32(e11, o2);
@@ -512,10 +512,10 @@ JK2_INLINE void jk2j_idct_1d(const __m128i in[8], __m256i rnd, __m256i o[8])
  *   o[j]   = output column j, rows 0..7 (int32)
  *   packs  -> [r0-3 c0-3 | r4-7 c0-3] and [r0-3 c4-7 | r4-7 c4-7] as bytes, then a byte
  *   shuffle and two dword unpacks give [row 0, row 1 | row 4, row 5], [row 2, row 3 | row 6, row 7]. */
-JK2_INLINE void jk2j_idct_pass2(const __m128i col[8], uint8_t *out, size_t stride)
+JC_AVX2_INLINE void jc_avx2_jpeg_idct_pass2(const __m128i col[8], uint8_t *out, size_t stride)
 {
     __m256i o[8];
-    jk2j_idct_1d(col, _mm256_set1_epi32(1 << 17), o);
+    jc_avx2_jpeg_idct_1d(col, _mm256_set1_epi32(1 << 17), o);
     for (int j = 0; j < 8; j++) o[j] = _mm256_srai_epi32(o[j], 18);
     __m256i a = _mm256_packs_epi16(_mm256_packs_epi32(o[0], o[1]), _mm256_packs_epi32(o[2], o[3]));
     __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(o[4], o[5]), _mm256_packs_epi32(o[6], o[7]));
@@ -538,11 +538,11 @@ JK2_INLINE void jk2j_idct_pass2(const __m128i col[8], uint8_t *out, size_t strid
     _mm_storel_epi64((__m128i *)(void *)(out + 7 * stride), _mm_unpackhi_epi64(h23, h23));
 }
 
-/* jk_jpeg_ops.idct. Pass 1 runs on the columns (one 8-lane row vector per coefficient row),
+/* jc_jpeg_ops.idct. Pass 1 runs on the columns (one 8-lane row vector per coefficient row),
  * its 16-bit results are transposed, pass 2 runs on the rows. When coefficient rows 1-7 are
  * all zero, pass 1 is the dequantised row 0 shifted left by 2 in 16 bits (psllw) for every
  * row, as in jidctint-avx2.asm; when row 0 has no AC term either the block is flat. */
-static JK2 void jk2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
+static JC_AVX2 void jc_avx2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out, size_t stride)
 {
     __m256i ac = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(const void *)(in + 8)),
                                  _mm256_loadu_si256((const __m256i *)(const void *)(in + 24)));
@@ -569,7 +569,7 @@ static JK2 void jk2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out,
         col[5] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 5));
         col[6] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 6));
         col[7] = _mm_set1_epi16((int16_t)_mm_extract_epi16(w, 7));
-        jk2j_idct_pass2(col, out, stride);
+        jc_avx2_jpeg_idct_pass2(col, out, stride);
         return;
     }
     __m128i row[8];
@@ -578,7 +578,7 @@ static JK2 void jk2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out,
         row[r] = _mm_mullo_epi16(_mm_loadu_si128((const __m128i *)(const void *)(in + 8 * r)),
                                  _mm_loadu_si128((const __m128i *)(const void *)(q + 8 * r)));
     __m256i o[8];
-    jk2j_idct_1d(row, _mm256_set1_epi32(1 << 10), o);
+    jc_avx2_jpeg_idct_1d(row, _mm256_set1_epi32(1 << 10), o);
     for (int j = 0; j < 8; j++) o[j] = _mm256_srai_epi32(o[j], 11);
     /* o[j] = pass-1 row j, columns [0-3 | 4-7]; packssdw saturates like the scalar code. The
      * 16-bit transpose: p01 = [r0 c0-3, r1 c0-3 | r0 c4-7, r1 c4-7], then word and qword
@@ -599,12 +599,12 @@ static JK2 void jk2_jpeg_idct(const int16_t *in, const int16_t *q, uint8_t *out,
     col[6] = _mm256_extracti128_si256(c26, 1);
     col[3] = _mm256_castsi256_si128(c37);
     col[7] = _mm256_extracti128_si256(c37, 1);
-    jk2j_idct_pass2(col, out, stride);
+    jc_avx2_jpeg_idct_pass2(col, out, stride);
 }
 
 /* Byte shuffles that interleave 16 R, G, B samples per 128-bit lane into 48 bytes of RGB:
- * jk2j_rgb_shuf[m][ch] picks channel ch's bytes of output chunk m (-1: none). */
-static const int8_t jk2j_rgb_shuf[3][3][16] = {
+ * jc_avx2_jpeg_rgb_shuf[m][ch] picks channel ch's bytes of output chunk m (-1: none). */
+static const int8_t jc_avx2_jpeg_rgb_shuf[3][3][16] = {
     {{0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1, 5},
      {-1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1},
      {-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1}},
@@ -618,7 +618,7 @@ static const int8_t jk2j_rgb_shuf[3][3][16] = {
 
 /* 32-bit madd of 16-bit pairs (a, b) for the 16 lanes of a and b, descaled by 16 and packed
  * back to 16 bits in the same lane order: sra(a * ka + b * kb + add, 16). */
-JK2_INLINE __m256i jk2j_term(__m256i a, __m256i b, __m256i k, __m256i add)
+JC_AVX2_INLINE __m256i jc_avx2_jpeg_term(__m256i a, __m256i b, __m256i k, __m256i add)
 {
     __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), k), add);
     __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), k), add);
@@ -630,13 +630,13 @@ JK2_INLINE __m256i jk2j_term(__m256i a, __m256i b, __m256i k, __m256i add)
  * B = y + sra(FIX(1.772) x_b + 2^15, 16), with FIX(1.772) = 2^17 - 14942;
  * G = y + sra(-FIX(0.34414) x_b - FIX(0.71414) x_r + 2^15, 16), with FIX(0.71414) = 2^16 - 18734;
  * the 2^16 multiples leave the shift exactly, the rest fits pmaddwd. Results are not clamped. */
-JK2_INLINE void jk2j_ycc16(__m256i y, __m256i cb, __m256i cr, __m256i *r, __m256i *g, __m256i *b)
+JC_AVX2_INLINE void jc_avx2_jpeg_ycc16(__m256i y, __m256i cb, __m256i cr, __m256i *r, __m256i *g, __m256i *b)
 {
     const __m256i c128 = _mm256_set1_epi16(128), two = _mm256_set1_epi16(2), zero = _mm256_setzero_si256();
     __m256i xb = _mm256_sub_epi16(cb, c128), xr = _mm256_sub_epi16(cr, c128);
-    __m256i tr = jk2j_term(xr, two, jk2j_k(26345, 16384), zero);
-    __m256i tb = jk2j_term(xb, two, jk2j_k(-14942, 16384), zero);
-    __m256i tg = jk2j_term(xb, xr, jk2j_k(-22554, 18734), _mm256_set1_epi32(32768));
+    __m256i tr = jc_avx2_jpeg_term(xr, two, jc_avx2_jpeg_k(26345, 16384), zero);
+    __m256i tb = jc_avx2_jpeg_term(xb, two, jc_avx2_jpeg_k(-14942, 16384), zero);
+    __m256i tg = jc_avx2_jpeg_term(xb, xr, jc_avx2_jpeg_k(-22554, 18734), _mm256_set1_epi32(32768));
     *r = _mm256_add_epi16(_mm256_add_epi16(y, xr), tr);
     *g = _mm256_add_epi16(_mm256_sub_epi16(y, xr), tg);
     *b = _mm256_add_epi16(_mm256_add_epi16(y, _mm256_add_epi16(xb, xb)), tb);
@@ -644,18 +644,18 @@ JK2_INLINE void jk2j_ycc16(__m256i y, __m256i cb, __m256i cr, __m256i *r, __m256
 
 /* 32 pixels: y as 32 bytes, chroma as 16-bit lanes in unpack order (lo = pixels [0-7 | 16-23],
  * hi = [8-15 | 24-31]), 96 bytes of RGB stored at out. */
-JK2_INLINE void jk2j_ycc32(__m256i y8, __m256i cb_lo, __m256i cb_hi, __m256i cr_lo, __m256i cr_hi, uint8_t *out)
+JC_AVX2_INLINE void jc_avx2_jpeg_ycc32(__m256i y8, __m256i cb_lo, __m256i cb_hi, __m256i cr_lo, __m256i cr_hi, uint8_t *out)
 {
     const __m256i zero = _mm256_setzero_si256();
     __m256i rl, gl, bl, rh, gh, bh;
-    jk2j_ycc16(_mm256_unpacklo_epi8(y8, zero), cb_lo, cr_lo, &rl, &gl, &bl);
-    jk2j_ycc16(_mm256_unpackhi_epi8(y8, zero), cb_hi, cr_hi, &rh, &gh, &bh);
+    jc_avx2_jpeg_ycc16(_mm256_unpacklo_epi8(y8, zero), cb_lo, cr_lo, &rl, &gl, &bl);
+    jc_avx2_jpeg_ycc16(_mm256_unpackhi_epi8(y8, zero), cb_hi, cr_hi, &rh, &gh, &bh);
     __m256i r = _mm256_packus_epi16(rl, rh), g = _mm256_packus_epi16(gl, gh), b = _mm256_packus_epi16(bl, bh);
     __m256i c[3];
     for (int m = 0; m < 3; m++) {
-        __m256i sr = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][0]));
-        __m256i sg = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][1]));
-        __m256i sb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jk2j_rgb_shuf[m][2]));
+        __m256i sr = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jc_avx2_jpeg_rgb_shuf[m][0]));
+        __m256i sg = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jc_avx2_jpeg_rgb_shuf[m][1]));
+        __m256i sb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)jc_avx2_jpeg_rgb_shuf[m][2]));
         c[m] = _mm256_or_si256(_mm256_or_si256(_mm256_shuffle_epi8(r, sr), _mm256_shuffle_epi8(g, sg)), _mm256_shuffle_epi8(b, sb));
     }
     /* c[m] = [bytes 16m .. 16m+15 | bytes 48+16m ..] */
@@ -665,34 +665,34 @@ JK2_INLINE void jk2j_ycc32(__m256i y8, __m256i cb_lo, __m256i cb_hi, __m256i cr_
 }
 
 /* 32 pixels of plain (full-resolution) YCbCr. */
-JK2_INLINE void jk2j_ycc_plain32(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *out)
+JC_AVX2_INLINE void jc_avx2_jpeg_ycc_plain32(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *out)
 {
     const __m256i zero = _mm256_setzero_si256();
     __m256i vb = _mm256_loadu_si256((const __m256i *)(const void *)cb), vr = _mm256_loadu_si256((const __m256i *)(const void *)cr);
-    jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)y), _mm256_unpacklo_epi8(vb, zero), _mm256_unpackhi_epi8(vb, zero),
+    jc_avx2_jpeg_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)y), _mm256_unpacklo_epi8(vb, zero), _mm256_unpackhi_epi8(vb, zero),
                _mm256_unpacklo_epi8(vr, zero), _mm256_unpackhi_epi8(vr, zero), out);
 }
 
-/* jk_jpeg_ops.ycc_row. The last n % 32 pixels go through padded copies so that no load or
+/* jc_jpeg_ops.ycc_row. The last n % 32 pixels go through padded copies so that no load or
  * store leaves the caller's rows. */
-static JK2 void jk2_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint32_t n, uint8_t *rgb)
+static JC_AVX2 void jc_avx2_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint32_t n, uint8_t *rgb)
 {
     uint32_t x = 0;
-    for (; x + 32 <= n; x += 32) jk2j_ycc_plain32(y + x, cb + x, cr + x, rgb + 3 * (size_t)x);
+    for (; x + 32 <= n; x += 32) jc_avx2_jpeg_ycc_plain32(y + x, cb + x, cr + x, rgb + 3 * (size_t)x);
     if (x < n) {
         uint8_t ty[32] = {0}, tb[32] = {0}, tr[32] = {0}, to[96];
         uint32_t m = n - x;
         memcpy(ty, y + x, m);
         memcpy(tb, cb + x, m);
         memcpy(tr, cr + x, m);
-        jk2j_ycc_plain32(ty, tb, tr, to);
+        jc_avx2_jpeg_ycc_plain32(ty, tb, tr, to);
         memcpy(rgb + 3 * (size_t)x, to, 3 * (size_t)m);
     }
 }
 
 /* Chroma sums of one component into s (int16): s[0] = c[0], s[1 + i] = c[i], s[dw + 1] =
  * c[dw - 1], zeros after that up to s[dw + 47], with c[i] = 3 near[i] + far[i] (v2) or near[i]. */
-JK2_INLINE void jk2j_chroma_sums(const uint8_t *near, const uint8_t *far, uint32_t dw, int v2, int16_t *s)
+JC_AVX2_INLINE void jc_avx2_jpeg_chroma_sums(const uint8_t *near, const uint8_t *far, uint32_t dw, int v2, int16_t *s)
 {
     uint32_t i = 0;
     if (v2) {
@@ -715,7 +715,7 @@ JK2_INLINE void jk2j_chroma_sums(const uint8_t *near, const uint8_t *far, uint32
 /* Upsampled chroma of 32 output pixels from the sums s around chroma sample i (s + i is
  * sample i - 1): even pixel 2i = (3 c[i] + c[i - 1] + be) >> sh, odd 2i + 1 = (3 c[i] + c[i + 1]
  * + bo) >> sh; the unpacks interleave them into pixel order [0-7 | 16-23], [8-15 | 24-31]. */
-JK2_INLINE void jk2j_fancy16(const int16_t *s, __m256i be, __m256i bo, __m128i sh, __m256i *lo, __m256i *hi)
+JC_AVX2_INLINE void jc_avx2_jpeg_fancy16(const int16_t *s, __m256i be, __m256i bo, __m128i sh, __m256i *lo, __m256i *hi)
 {
     __m256i p = _mm256_loadu_si256((const __m256i *)(const void *)s);
     __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(s + 1));
@@ -729,39 +729,39 @@ JK2_INLINE void jk2j_fancy16(const int16_t *s, __m256i be, __m256i bo, __m128i s
     *hi = _mm256_unpackhi_epi16(ev, od);
 }
 
-/* jk_jpeg_ops.ycc_fancy_row. */
-static JK2 void jk2_jpeg_ycc_fancy_row(const uint8_t *y, const uint8_t *cb0, const uint8_t *cb1, const uint8_t *cr0,
+/* jc_jpeg_ops.ycc_fancy_row. */
+static JC_AVX2 void jc_avx2_jpeg_ycc_fancy_row(const uint8_t *y, const uint8_t *cb0, const uint8_t *cb1, const uint8_t *cr0,
                                        const uint8_t *cr1, uint32_t dw, uint32_t W, int v2, uint8_t *rgb, int16_t *ws)
 {
     int16_t *sb = ws, *sr = ws + dw + 48;
-    jk2j_chroma_sums(cb0, cb1, dw, v2, sb);
-    jk2j_chroma_sums(cr0, cr1, dw, v2, sr);
+    jc_avx2_jpeg_chroma_sums(cb0, cb1, dw, v2, sb);
+    jc_avx2_jpeg_chroma_sums(cr0, cr1, dw, v2, sr);
     const __m256i be = _mm256_set1_epi16(v2 ? 8 : 1), bo = _mm256_set1_epi16(v2 ? 7 : 2);
     const __m128i sh = _mm_cvtsi32_si128(v2 ? 4 : 2);
     uint32_t x = 0;
     for (; x + 32 <= W; x += 32) {
         __m256i bl, bh, rl, rh;
-        jk2j_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
-        jk2j_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
-        jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)(y + x)), bl, bh, rl, rh, rgb + 3 * (size_t)x);
+        jc_avx2_jpeg_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
+        jc_avx2_jpeg_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
+        jc_avx2_jpeg_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)(y + x)), bl, bh, rl, rh, rgb + 3 * (size_t)x);
     }
     if (x < W) { /* the sums are padded to dw + 48; the luma and RGB tails go through copies */
         uint8_t ty[32] = {0}, to[96];
         uint32_t m = W - x;
         __m256i bl, bh, rl, rh;
         memcpy(ty, y + x, m);
-        jk2j_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
-        jk2j_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
-        jk2j_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)ty), bl, bh, rl, rh, to);
+        jc_avx2_jpeg_fancy16(sb + x / 2, be, bo, sh, &bl, &bh);
+        jc_avx2_jpeg_fancy16(sr + x / 2, be, bo, sh, &rl, &rh);
+        jc_avx2_jpeg_ycc32(_mm256_loadu_si256((const __m256i *)(const void *)ty), bl, bh, rl, rh, to);
         memcpy(rgb + 3 * (size_t)x, to, 3 * (size_t)m);
     }
 }
 
-static const jk_jpeg_ops jk_avx2_jpeg_ops = {
+static const jc_jpeg_ops jc_avx2_jpeg_ops = {
     "avx2",
-    jk2_jpeg_idct,
-    jk2_jpeg_ycc_row,
-    jk2_jpeg_ycc_fancy_row,
+    jc_avx2_jpeg_idct,
+    jc_avx2_jpeg_ycc_row,
+    jc_avx2_jpeg_ycc_fancy_row,
 };
 
 #endif /* x86-64 */

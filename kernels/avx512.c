@@ -6,7 +6,7 @@
  * same contract; test/t_kernels.c compares them on odd shapes.
  *
  * GEMM (Y = X W^T + b, W in PyTorch [N, K] layout, read in place from the mapped file):
- *  - M > JK512_DOT_MAX rows: BLIS-style blocking. Per thread and per K block of JK512_KC, X is
+ *  - M > JC_AVX512_DOT_MAX rows: BLIS-style blocking. Per thread and per K block of JC_AVX512_KC, X is
  *    packed into MR-row panels (k-major) and W into one NR-wide sliver at a time (k-major,
  *    48 floats per k, L1 resident); the 8 x 48 micro-kernel broadcasts X and FMAs W:
  *
@@ -18,28 +18,28 @@
  *
  *    The first K block writes C (+ bias), later ones add to it, so every element sums its K
  *    blocks in the same order whatever thread or tile it lands in.
- *  - M <= JK512_DOT_MAX (short texts): memory bound, so no packing: a dot-product kernel reads
+ *  - M <= JC_AVX512_DOT_MAX (short texts): memory bound, so no packing: a dot-product kernel reads
  *    up to 8 X rows and 3 W rows along k (24 accumulators), then reduces each accumulator. */
 #include "scalar.c"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define JK512 __attribute__((target("avx512f,avx2,fma")))
-#define JK512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+#define JC_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define JC_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 
-#define JK512_MR 8
-#define JK512_NR 48
-#ifndef JK512_KC
-#define JK512_KC 1024 /* 256 -> 1024: M = 197 from 89-93% to 93-96% of the FMA probe, M = 512 from 85% to 94% */
+#define JC_AVX512_MR 8
+#define JC_AVX512_NR 48
+#ifndef JC_AVX512_KC
+#define JC_AVX512_KC 1024 /* 256 -> 1024: M = 197 from 89-93% to 93-96% of the FMA probe, M = 512 from 85% to 94% */
 #endif
-#define JK512_MC 512
-#define JK512_DOT_MAX 8
-#ifndef JK512_PF_DIST
-#define JK512_PF_DIST 2 /* blocks of R W rows ahead: 2 measured 7% (K=768) and 3% (K=3072) above 1, M=8, one core */
+#define JC_AVX512_MC 512
+#define JC_AVX512_DOT_MAX 8
+#ifndef JC_AVX512_PF_DIST
+#define JC_AVX512_PF_DIST 2 /* blocks of R W rows ahead: 2 measured 7% (K=768) and 3% (K=3072) above 1, M=8, one core */
 #endif
-#ifndef JK512_PF_HINT
-#define JK512_PF_HINT _MM_HINT_T1 /* to L2: measured 1.5x faster than T0 at M = 8 (L1 would thrash) */
+#ifndef JC_AVX512_PF_HINT
+#define JC_AVX512_PF_HINT _MM_HINT_T1 /* to L2: measured 1.5x faster than T0 at M = 8 (L1 would thrash) */
 #endif
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -48,15 +48,15 @@
  * of them as a memory operand (vfmadd231ps (mem), ...), which turns the short-X kernel's 11
  * loads per 24 FMAs into 28 and makes it load-port bound (88 -> 105 GFLOP/s on one core with
  * the weights in L2, M = 8, K = 768). */
-#define JK512_KEEP(v) __asm__("" : "+v"(v))
+#define JC_AVX512_KEEP(v) __asm__("" : "+v"(v))
 
-JK512_INLINE __mmask16 jk512_mask(int n) /* first n lanes, n in [0, 16] */
+JC_AVX512_INLINE __mmask16 jc_avx512_mask(int n) /* first n lanes, n in [0, 16] */
 {
     return (__mmask16)(n >= 16 ? 0xFFFF : (1u << (n < 0 ? 0 : n)) - 1u);
 }
 
 /* In-place 16 x 16 transpose: r[i][j] -> r[j][i]. */
-JK512_INLINE void jk512_tr16(__m512 r[16])
+JC_AVX512_INLINE void jc_avx512_tr16(__m512 r[16])
 {
     __m512 t[16], u[16];
     for (int i = 0; i < 8; i++) {
@@ -83,7 +83,7 @@ JK512_INLINE void jk512_tr16(__m512 r[16])
 
 /* exp(x), Cephes-style: x = n ln2 + r, degree-6 polynomial on |r| <= ln2/2, 2^n by scalef.
  * About 1 ulp on [-104, 88.7]; inputs are clamped to that range (exp(-104) ~ 7e-46). */
-JK512_INLINE __m512 jk512_exp(__m512 x)
+JC_AVX512_INLINE __m512 jc_avx512_exp(__m512 x)
 {
     x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-104.0f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -103,7 +103,7 @@ JK512_INLINE __m512 jk512_exp(__m512 x)
 
 /* erf(x): N. Juffa's fp32 approximation (max error ~1 ulp): an odd polynomial below
  * |x| = 0.9277, 1 - exp(poly(|x|)) above, both evaluated and blended. */
-JK512_INLINE __m512 jk512_erf(__m512 a)
+JC_AVX512_INLINE __m512 jc_avx512_erf(__m512 a)
 {
     __m512 t = _mm512_abs_ps(a), s = _mm512_mul_ps(a, a);
     __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(-1.72853470e-5f), t, _mm512_set1_ps(3.83197126e-4f));
@@ -113,7 +113,7 @@ JK512_INLINE __m512 jk512_erf(__m512 a)
     r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-6.34846687e-1f));
     r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.28717512e-1f));
     r = _mm512_fmadd_ps(r, t, _mm512_sub_ps(_mm512_setzero_ps(), t));
-    r = _mm512_sub_ps(_mm512_set1_ps(1.0f), jk512_exp(r));
+    r = _mm512_sub_ps(_mm512_set1_ps(1.0f), jc_avx512_exp(r));
     /* copysign(r, a) */
     r = _mm512_castsi512_ps(_mm512_or_si512(
         _mm512_castps_si512(r), _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0x80000000u))));
@@ -131,19 +131,19 @@ JK512_INLINE __m512 jk512_erf(__m512 a)
 /* ---- GEMM: packing ------------------------------------------------------------------------ */
 
 /* Bp[k][j] = W[n + j][k0 + k] for j < NR, k < kc; rows >= N are zero. */
-JK512 static void jk512_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
+JC_AVX512 static void jc_avx512_pack_b(float *Bp, const float *W, int K, int n, int N, int k0, int kc)
 {
-    for (int jb = 0; jb < JK512_NR; jb += 16) {
+    for (int jb = 0; jb < JC_AVX512_NR; jb += 16) {
         for (int k = 0; k < kc; k += 16) {
-            __mmask16 km = jk512_mask(kc - k);
+            __mmask16 km = jc_avx512_mask(kc - k);
             __m512 r[16];
             for (int i = 0; i < 16; i++) {
                 int row = n + jb + i;
                 r[i] = row < N ? _mm512_maskz_loadu_ps(km, W + (size_t)row * K + k0 + k) : _mm512_setzero_ps();
             }
-            jk512_tr16(r);
+            jc_avx512_tr16(r);
             int nk = kc - k < 16 ? kc - k : 16;
-            for (int c = 0; c < nk; c++) _mm512_store_ps(Bp + (size_t)(k + c) * JK512_NR + jb, r[c]);
+            for (int c = 0; c < nk; c++) _mm512_store_ps(Bp + (size_t)(k + c) * JC_AVX512_NR + jb, r[c]);
         }
     }
 }
@@ -162,9 +162,9 @@ typedef struct {
     int rows;         /* rows left, this one included */
     int quota, every; /* lines for this call; k steps between two of them */
     int ahead;        /* > 0: streamed sliver: also prefetch the k step `ahead` floats past bp */
-} jk512_pf;
+} jc_avx512_pf;
 
-JK512_INLINE void jk512_pf_one(jk512_pf *pf)
+JC_AVX512_INLINE void jc_avx512_pf_one(jc_avx512_pf *pf)
 {
     if (pf->quota <= 0 || pf->rows <= 0) return;
     _mm_prefetch((const char *)(pf->row + 16 * pf->line), _MM_HINT_T1);
@@ -177,48 +177,48 @@ JK512_INLINE void jk512_pf_one(jk512_pf *pf)
  * of a forward pass in transposes. With pf->ahead > 0 (a packed sliver streamed once by a
  * short X, nothing to share between tiles) every k step also prefetches the 3 lines of the
  * step `ahead` floats further on. */
-JK512_INLINE void jk512_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
-                            size_t ldc, int nv, const float *bias, int first, jk512_pf *pf)
+JC_AVX512_INLINE void jc_avx512_ukr(const int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
+                            size_t ldc, int nv, const float *bias, int first, jc_avx512_pf *pf)
 {
     int countdown = pf->every;
-    const float *xr[JK512_MR];
+    const float *xr[JC_AVX512_MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < JK512_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
-    __m512 c[JK512_MR][3];
+    for (int i = 0; i < JC_AVX512_MR; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    __m512 c[JC_AVX512_MR][3];
 #pragma GCC unroll 8
-    for (int i = 0; i < JK512_MR; i++)
+    for (int i = 0; i < JC_AVX512_MR; i++)
         if (i < mr) c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
-        JK512_KEEP(b0); /* edge tiles (mr < 8) would fold them into the FMAs */
-        JK512_KEEP(b1);
-        JK512_KEEP(b2);
+        JC_AVX512_KEEP(b0); /* edge tiles (mr < 8) would fold them into the FMAs */
+        JC_AVX512_KEEP(b1);
+        JC_AVX512_KEEP(b2);
         if (pf->ahead) {
-            _mm_prefetch((const char *)(bp + pf->ahead), JK512_PF_HINT);
-            _mm_prefetch((const char *)(bp + pf->ahead + 16), JK512_PF_HINT);
-            _mm_prefetch((const char *)(bp + pf->ahead + 32), JK512_PF_HINT);
+            _mm_prefetch((const char *)(bp + pf->ahead), JC_AVX512_PF_HINT);
+            _mm_prefetch((const char *)(bp + pf->ahead + 16), JC_AVX512_PF_HINT);
+            _mm_prefetch((const char *)(bp + pf->ahead + 32), JC_AVX512_PF_HINT);
         }
 #pragma GCC unroll 8
-        for (int i = 0; i < JK512_MR; i++)
+        for (int i = 0; i < JC_AVX512_MR; i++)
             if (i < mr) {
                 __m512 a = _mm512_set1_ps(xr[i][k]);
                 c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
                 c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
                 c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
             }
-        bp += JK512_NR;
+        bp += JC_AVX512_NR;
         if (--countdown == 0) {
             countdown = pf->every;
-            jk512_pf_one(pf);
+            jc_avx512_pf_one(pf);
         }
     }
-    while (pf->quota > 0 && pf->rows > 0) jk512_pf_one(pf); /* the rest of this call's share */
-    __mmask16 mk[3] = {jk512_mask(nv), jk512_mask(nv - 16), jk512_mask(nv - 32)};
+    while (pf->quota > 0 && pf->rows > 0) jc_avx512_pf_one(pf); /* the rest of this call's share */
+    __mmask16 mk[3] = {jc_avx512_mask(nv), jc_avx512_mask(nv - 16), jc_avx512_mask(nv - 32)};
     __m512 bv[3];
     for (int j = 0; j < 3; j++)
         bv[j] = (first && bias) ? _mm512_maskz_loadu_ps(mk[j], bias + 16 * j) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-    for (int i = 0; i < JK512_MR; i++)
+    for (int i = 0; i < JC_AVX512_MR; i++)
         if (i < mr) {
             float *row = C + (size_t)i * ldc;
             for (int j = 0; j < 3; j++) {
@@ -228,22 +228,22 @@ JK512_INLINE void jk512_ukr(const int mr, int kc, const float *x, size_t ldx, co
         }
 }
 
-JK512 static void jk512_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
-                                size_t ldc, int nv, const float *bias, int first, jk512_pf *pf)
+JC_AVX512 static void jc_avx512_ukr_any(int mr, int kc, const float *x, size_t ldx, const float *bp, float *C,
+                                size_t ldc, int nv, const float *bias, int first, jc_avx512_pf *pf)
 {
     switch (mr) {
-    case 8: jk512_ukr(8, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 7: jk512_ukr(7, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 6: jk512_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 5: jk512_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 4: jk512_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 3: jk512_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    case 2: jk512_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
-    default: jk512_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 8: jc_avx512_ukr(8, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 7: jc_avx512_ukr(7, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 6: jc_avx512_ukr(6, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 5: jc_avx512_ukr(5, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 4: jc_avx512_ukr(4, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 3: jc_avx512_ukr(3, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    case 2: jc_avx512_ukr(2, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
+    default: jc_avx512_ukr(1, kc, x, ldx, bp, C, ldc, nv, bias, first, pf); break;
     }
 }
 
-/* Short X (M <= JK512_DOT_MAX rows, e.g. the 8 tokens of a short text): the weights stream
+/* Short X (M <= JC_AVX512_DOT_MAX rows, e.g. the 8 tokens of a short text): the weights stream
  * from memory once, so the kernel's job is to keep enough of them in flight. W is read in
  * place in blocks of 4 consecutive rows (one contiguous 4*K float run); while a block is being
  * multiplied, the next block is prefetched one cache line per row step, so one block's worth
@@ -260,7 +260,7 @@ JK512 static void jk512_ukr_any(int mr, int kc, const float *x, size_t ldx, cons
  * is reduced with one transpose-add tree into the 4 consecutive outputs of its row. */
 
 /* [sum(a), sum(b), sum(c), sum(d), (12 unspecified lanes)] */
-JK512_INLINE __m512 jk512_hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
+JC_AVX512_INLINE __m512 jc_avx512_hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
     __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
     __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
@@ -274,7 +274,7 @@ JK512_INLINE __m512 jk512_hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 
 /* Y[i][n + j] = X[i] . W[n + j] + bias[n + j] for i < mr, j < nn <= R, mr * R <= 24
  * accumulators. w: W + n*K; pf: the next block to prefetch (NULL for none), R*K floats. */
-JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
+JC_AVX512_INLINE void jc_avx512_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
                              const float *w, int K, int nn, const float *bias, const float *pf)
 {
     const float *wr[4];
@@ -292,7 +292,7 @@ JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, co
             const char *q = (const char *)(pf + (size_t)R * k);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                if (j < R) _mm_prefetch(q + 64 * j, JK512_PF_HINT);
+                if (j < R) _mm_prefetch(q + 64 * j, JC_AVX512_PF_HINT);
         }
         __m512 b[4];
 #pragma GCC unroll 4
@@ -302,14 +302,14 @@ JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, co
         for (int i = 0; i < 8; i++)
             if (i < mr) {
                 __m512 a = _mm512_loadu_ps(X + (size_t)i * ldx + k);
-                JK512_KEEP(a);
+                JC_AVX512_KEEP(a);
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++)
                     if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
             }
     }
     if (k < K) {
-        __mmask16 km = jk512_mask(K - k);
+        __mmask16 km = jc_avx512_mask(K - k);
         __m512 b[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
@@ -323,48 +323,48 @@ JK512_INLINE void jk512_dotr(const int mr, const int R, float *Y, size_t ldy, co
                     if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
             }
     }
-    __mmask16 nm = jk512_mask(nn);
+    __mmask16 nm = jc_avx512_mask(nn);
     __m512 bv = bias ? _mm512_maskz_loadu_ps(nm, bias) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         if (i < mr) {
             __m512 z = _mm512_setzero_ps();
-            __m512 s = jk512_hsum4(c[i][0], R > 1 ? c[i][1] : z, R > 2 ? c[i][2] : z, R > 3 ? c[i][3] : z);
+            __m512 s = jc_avx512_hsum4(c[i][0], R > 1 ? c[i][1] : z, R > 2 ? c[i][2] : z, R > 3 ? c[i][3] : z);
             _mm512_mask_storeu_ps(Y + (size_t)i * ldy, nm, _mm512_add_ps(s, bv));
         }
 }
 
 /* Blocks of R = 4 W rows for up to 6 X rows, R = 3 for 7 or 8 (24 accumulators either way):
  * one pass, so every W element is loaded once. */
-JK512 static void jk512_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+JC_AVX512 static void jc_avx512_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                                    const float *bias, int M, int K, int n0, int n1)
 {
     const int R = M <= 6 ? 4 : 3;
     for (int n = n0; n < n1; n += R) {
         int nn = n1 - n < R ? n1 - n : R;
         const float *w = W + (size_t)n * K;
-        const float *pf = n + R * JK512_PF_DIST < n1 ? w + (size_t)R * JK512_PF_DIST * K : NULL;
+        const float *pf = n + R * JC_AVX512_PF_DIST < n1 ? w + (size_t)R * JC_AVX512_PF_DIST * K : NULL;
         float *y = Y + n;
         const float *b = bias ? bias + n : NULL;
         switch (M) {
-        case 8: jk512_dotr(8, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 7: jk512_dotr(7, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 6: jk512_dotr(6, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 5: jk512_dotr(5, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 4: jk512_dotr(4, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 3: jk512_dotr(3, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 2: jk512_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        default: jk512_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 8: jc_avx512_dotr(8, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 7: jc_avx512_dotr(7, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 6: jc_avx512_dotr(6, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 5: jc_avx512_dotr(5, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 4: jc_avx512_dotr(4, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 3: jc_avx512_dotr(3, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        case 2: jc_avx512_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
+        default: jc_avx512_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
         }
     }
 }
 
 /* ---- GEMM: driver ------------------------------------------------------------------------- */
 
-static size_t jk512_linear_ws(int M, int K)
+static size_t jc_avx512_linear_ws(int M, int K)
 {
     (void)M, (void)K;
-    return (size_t)JK512_KC * JK512_NR + 32;
+    return (size_t)JC_AVX512_KC * JC_AVX512_NR + 32;
 }
 
 /* The blocked loops of both GEMM forms. In place (packed = 0), each K block of a 48-wide
@@ -372,44 +372,44 @@ static size_t jk512_linear_ws(int M, int K)
  * Either way the next block to use (this K block of the next sliver, or the first sliver of the
  * next K block) comes in to L2 a few lines per micro-kernel call: without it, 1 sliver in 8 of
  * an N = 768 GEMM was packed from memory. */
-JK512_INLINE void jk512_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
+JC_AVX512_INLINE void jc_avx512_gemm(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
                              int M, int K, int n0, int n1, float *Bp, const int packed)
 {
-    const size_t sl = (size_t)JK512_NR * K; /* floats per packed sliver */
-    for (int m0 = 0; m0 < M; m0 += JK512_MC) {
-        int mc = M - m0 < JK512_MC ? M - m0 : JK512_MC;
-        for (int k0 = 0; k0 < K; k0 += JK512_KC) {
-            int kc = K - k0 < JK512_KC ? K - k0 : JK512_KC;
-            int kc2 = K - k0 - JK512_KC < JK512_KC ? K - k0 - JK512_KC : JK512_KC; /* next K block */
-            for (int n = n0; n < n1; n += JK512_NR) {
-                int nv = n1 - n < JK512_NR ? n1 - n : JK512_NR;
+    const size_t sl = (size_t)JC_AVX512_NR * K; /* floats per packed sliver */
+    for (int m0 = 0; m0 < M; m0 += JC_AVX512_MC) {
+        int mc = M - m0 < JC_AVX512_MC ? M - m0 : JC_AVX512_MC;
+        for (int k0 = 0; k0 < K; k0 += JC_AVX512_KC) {
+            int kc = K - k0 < JC_AVX512_KC ? K - k0 : JC_AVX512_KC;
+            int kc2 = K - k0 - JC_AVX512_KC < JC_AVX512_KC ? K - k0 - JC_AVX512_KC : JC_AVX512_KC; /* next K block */
+            for (int n = n0; n < n1; n += JC_AVX512_NR) {
+                int nv = n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR;
                 const float *bp = Bp;
-                jk512_pf pf = {NULL, (size_t)K, 0, 0, 0, 0, 1, 0};
+                jc_avx512_pf pf = {NULL, (size_t)K, 0, 0, 0, 0, 1, 0};
                 if (packed) { /* contiguous runs: one "row" of lines */
-                    bp = W + (size_t)(n / JK512_NR) * sl + (size_t)k0 * JK512_NR;
+                    bp = W + (size_t)(n / JC_AVX512_NR) * sl + (size_t)k0 * JC_AVX512_NR;
                     pf.rows = 1;
-                    if (n + JK512_NR < n1)
-                        pf.row = bp + sl, pf.lines = kc * JK512_NR / 16;
+                    if (n + JC_AVX512_NR < n1)
+                        pf.row = bp + sl, pf.lines = kc * JC_AVX512_NR / 16;
                     else if (kc2 > 0)
-                        pf.row = W + (size_t)(n0 / JK512_NR) * sl + (size_t)(k0 + JK512_KC) * JK512_NR,
-                        pf.lines = kc2 * JK512_NR / 16;
+                        pf.row = W + (size_t)(n0 / JC_AVX512_NR) * sl + (size_t)(k0 + JC_AVX512_KC) * JC_AVX512_NR,
+                        pf.lines = kc2 * JC_AVX512_NR / 16;
                     else
                         pf.rows = 0;
                 } else { /* the next sliver's W rows, kc floats each */
-                    jk512_pack_b(Bp, W, K, n, n1, k0, kc);
-                    if (n + JK512_NR < n1)
-                        pf.row = W + (size_t)(n + JK512_NR) * K + k0, pf.lines = (kc + 15) / 16,
-                        pf.rows = n1 - n - JK512_NR < JK512_NR ? n1 - n - JK512_NR : JK512_NR;
+                    jc_avx512_pack_b(Bp, W, K, n, n1, k0, kc);
+                    if (n + JC_AVX512_NR < n1)
+                        pf.row = W + (size_t)(n + JC_AVX512_NR) * K + k0, pf.lines = (kc + 15) / 16,
+                        pf.rows = n1 - n - JC_AVX512_NR < JC_AVX512_NR ? n1 - n - JC_AVX512_NR : JC_AVX512_NR;
                     else if (kc2 > 0)
-                        pf.row = W + (size_t)n0 * K + k0 + JK512_KC, pf.lines = (kc2 + 15) / 16,
-                        pf.rows = n1 - n0 < JK512_NR ? n1 - n0 : JK512_NR;
+                        pf.row = W + (size_t)n0 * K + k0 + JC_AVX512_KC, pf.lines = (kc2 + 15) / 16,
+                        pf.rows = n1 - n0 < JC_AVX512_NR ? n1 - n0 : JC_AVX512_NR;
                 }
-                int tiles = (mc + JK512_MR - 1) / JK512_MR;
+                int tiles = (mc + JC_AVX512_MR - 1) / JC_AVX512_MR;
                 int per = (pf.rows * pf.lines + tiles - 1) / tiles;
                 pf.every = per > 0 && kc / per > 1 ? kc / per : 1;
-                for (int m = 0; m < mc; m += JK512_MR) {
+                for (int m = 0; m < mc; m += JC_AVX512_MR) {
                     pf.quota = per;
-                    jk512_ukr_any(mc - m < JK512_MR ? mc - m : JK512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
+                    jc_avx512_ukr_any(mc - m < JC_AVX512_MR ? mc - m : JC_AVX512_MR, kc, X + (size_t)(m0 + m) * ldx + k0, ldx,
                                   bp, Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, k0 == 0, &pf);
                 }
             }
@@ -417,13 +417,13 @@ JK512_INLINE void jk512_gemm(float *Y, size_t ldy, const float *X, size_t ldx, c
     }
 }
 
-JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+JC_AVX512 static void jc_avx512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                                const float *bias, int M, int K, int n0, int n1, float *ws)
 {
-    if (M <= JK512_DOT_MAX)
-        jk512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
+    if (M <= JC_AVX512_DOT_MAX)
+        jc_avx512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
     else
-        jk512_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jk_align64(ws), 0);
+        jc_avx512_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jc_align64(ws), 0);
 }
 
 /* ---- GEMM on weights packed once at load ------------------------------------------------- */
@@ -435,86 +435,86 @@ JK512 static void jk512_linear(float *Y, size_t ldy, const float *X, size_t ldx,
  *
  * A K block of a sliver is then one contiguous run the micro-kernel reads directly: no
  * per-call packing (7-16% of a forward pass), and the weights stream from memory in order. */
-static size_t jk512_pack_size(int N, int K)
+static size_t jc_avx512_pack_size(int N, int K)
 {
-    return (size_t)((N + JK512_NR - 1) / JK512_NR) * JK512_NR * (size_t)K;
+    return (size_t)((N + JC_AVX512_NR - 1) / JC_AVX512_NR) * JC_AVX512_NR * (size_t)K;
 }
 
-JK512 static void jk512_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
+JC_AVX512 static void jc_avx512_pack(float *Wp, const float *W, int N, int K, int s0, int s1)
 {
-    for (int s = s0; s < s1; s++) jk512_pack_b(Wp + (size_t)s * JK512_NR * K, W, K, s * JK512_NR, N, 0, K);
+    for (int s = s0; s < s1; s++) jc_avx512_pack_b(Wp + (size_t)s * JC_AVX512_NR * K, W, K, s * JC_AVX512_NR, N, 0, K);
 }
 
-#ifndef JK512_STREAM_AHEAD
-#define JK512_STREAM_AHEAD (JK512_NR * 16) /* 16 k steps (3 KB) ahead */
+#ifndef JC_AVX512_STREAM_AHEAD
+#define JC_AVX512_STREAM_AHEAD (JC_AVX512_NR * 16) /* 16 k steps (3 KB) ahead */
 #endif
 
-/* Same loops and the same sums as jk512_linear (results are bitwise equal for M > 8), reading
+/* Same loops and the same sums as jc_avx512_linear (results are bitwise equal for M > 8), reading
  * the packed slivers in place. Short X (M <= 8) streams every sliver once over the whole K. */
-JK512 static void jk512_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
+JC_AVX512 static void jc_avx512_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
                                       const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     (void)ws;
-    if (M > JK512_DOT_MAX) {
-        jk512_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
+    if (M > JC_AVX512_DOT_MAX) {
+        jc_avx512_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
         return;
     }
-    for (int n = n0; n < n1; n += JK512_NR) {
-        jk512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JK512_STREAM_AHEAD};
-        jk512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JK512_NR) * JK512_NR * K, Y + n, ldy,
-                      n1 - n < JK512_NR ? n1 - n : JK512_NR, bias ? bias + n : NULL, 1, &pf);
+    for (int n = n0; n < n1; n += JC_AVX512_NR) {
+        jc_avx512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JC_AVX512_STREAM_AHEAD};
+        jc_avx512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JC_AVX512_NR) * JC_AVX512_NR * K, Y + n, ldy,
+                      n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR, bias ? bias + n : NULL, 1, &pf);
     }
 }
 
 /* ---- row operations ----------------------------------------------------------------------- */
 
-JK512 static void jk512_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
+JC_AVX512 static void jc_avx512_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
 {
     __m512 s = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jk512_mask(n - i), x + i));
+    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jc_avx512_mask(n - i), x + i));
     float mean = _mm512_reduce_add_ps(s) / (float)n;
     __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = jk512_mask(n - i);
+        __mmask16 k = jc_avx512_mask(n - i);
         __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), vm);
         q = _mm512_fmadd_ps(d, d, q);
     }
     float var = _mm512_reduce_add_ps(q) / (float)n;
     __m512 inv = _mm512_set1_ps(1.0f / sqrtf(var + eps));
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = jk512_mask(n - i);
+        __mmask16 k = jc_avx512_mask(n - i);
         __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), inv);
         __m512 r = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));
         _mm512_mask_storeu_ps(y + i, k, r);
     }
 }
 
-JK512 static void jk512_geglu(float *u, const float *g, int n)
+JC_AVX512 static void jc_avx512_geglu(float *u, const float *g, int n)
 {
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = jk512_mask(n - i);
+        __mmask16 k = jc_avx512_mask(n - i);
         __m512 z = _mm512_maskz_loadu_ps(k, g + i), v = _mm512_maskz_loadu_ps(k, g + n + i);
-        __m512 e = jk512_erf(_mm512_mul_ps(z, _mm512_set1_ps(0.70710678118654752f)));
+        __m512 e = jc_avx512_erf(_mm512_mul_ps(z, _mm512_set1_ps(0.70710678118654752f)));
         __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), z), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
         _mm512_mask_storeu_ps(u + i, k, _mm512_mul_ps(h, v));
     }
 }
 
-JK512 static void jk512_swiglu(float *u, const float *a, const float *b, int n)
+JC_AVX512 static void jc_avx512_swiglu(float *u, const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = jk512_mask(n - i);
+        __mmask16 k = jc_avx512_mask(n - i);
         __m512 z = _mm512_maskz_loadu_ps(k, a + i), v = _mm512_maskz_loadu_ps(k, b + i);
-        __m512 e = jk512_exp(_mm512_sub_ps(_mm512_setzero_ps(), z));
+        __m512 e = jc_avx512_exp(_mm512_sub_ps(_mm512_setzero_ps(), z));
         __m512 s = _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
         _mm512_mask_storeu_ps(u + i, k, _mm512_mul_ps(s, v));
     }
 }
 
-JK512 static void jk512_add(float *y, const float *x, int n)
+JC_AVX512 static void jc_avx512_add(float *y, const float *x, int n)
 {
     for (int i = 0; i < n; i += 16) {
-        __mmask16 k = jk512_mask(n - i);
+        __mmask16 k = jc_avx512_mask(n - i);
         _mm512_mask_storeu_ps(y + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, x + i)));
     }
 }
@@ -528,14 +528,14 @@ JK512 static void jk512_add(float *y, const float *x, int n)
  *   kt  [d_head][64]   keys j0..j0+63 transposed (invalid columns 0)
  *   acc [nq][d_head]   un-normalised outputs;  mx, sum [nq]
  */
-#define JK512_KB 64
-#define JK512_DMAX 256
+#define JC_AVX512_KB 64
+#define JC_AVX512_DMAX 256
 
-static size_t jk512_attention_ws(int L, int d_head, int nq)
+static size_t jc_avx512_attention_ws(int L, int d_head, int nq)
 {
     (void)L;
-    if (d_head % 16 || d_head > JK512_DMAX) return (size_t)L; /* scalar fallback */
-    return (size_t)d_head * JK512_KB + (size_t)nq * (d_head + 2) + 2 * JK512_KB + 32;
+    if (d_head % 16 || d_head > JC_AVX512_DMAX) return (size_t)L; /* scalar fallback */
+    return (size_t)d_head * JC_AVX512_KB + (size_t)nq * (d_head + 2) + 2 * JC_AVX512_KB + 32;
 }
 
 /* The unroll pragmas below turn oa/ob/sa/sb into registers when d is a constant (d_head 64);
@@ -545,22 +545,22 @@ static size_t jk512_attention_ws(int L, int d_head, int nq)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
+JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
                              const float *v, size_t ldv, const uint8_t *valid, int L, const int d, int i0, int i1,
                              float scale, float slope, float *ws)
 {
     const int nv = d / 16, nq = i1 - i0;
-    float *kt = jk_align64(ws);
-    float *p = kt + (size_t)d * JK512_KB; /* [2][64] probabilities of the current query pair */
-    float *acc = p + 2 * JK512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
+    float *kt = jc_align64(ws);
+    float *p = kt + (size_t)d * JC_AVX512_KB; /* [2][64] probabilities of the current query pair */
+    float *acc = p + 2 * JC_AVX512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
     for (int i = 0; i < nq; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0;
         for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
     }
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int j0 = 0; j0 < L; j0 += JK512_KB) {
-        int jb = L - j0 < JK512_KB ? L - j0 : JK512_KB;
+    for (int j0 = 0; j0 < L; j0 += JC_AVX512_KB) {
+        int jb = L - j0 < JC_AVX512_KB ? L - j0 : JC_AVX512_KB;
         __mmask16 vm[4];
         int any = 0;
         #pragma GCC unroll 16
@@ -588,8 +588,8 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                     int j = 16 * b + l;
                     r[l] = j < jb ? _mm512_loadu_ps(k + (size_t)(j0 + j) * ldk + 16 * cb) : _mm512_setzero_ps();
                 }
-                jk512_tr16(r);
-                for (int l = 0; l < 16; l++) _mm512_store_ps(kt + (size_t)(16 * cb + l) * JK512_KB + 16 * b, r[l]);
+                jc_avx512_tr16(r);
+                for (int l = 0; l < 16; l++) _mm512_store_ps(kt + (size_t)(16 * cb + l) * JC_AVX512_KB + 16 * b, r[l]);
             }
         /* two queries per pass: every kt and v load feeds two FMAs */
         for (int i = i0; i < i1; i += 2) {
@@ -598,16 +598,16 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             __m512 sa[4], sb[4];
             #pragma GCC unroll 16
             for (int b = 0; b < 4; b++) sa[b] = sb[b] = _mm512_setzero_ps();
-            /* every kt / v vector is pinned in a register (JK512_KEEP) so that it is loaded once
+            /* every kt / v vector is pinned in a register (JC_AVX512_KEEP) so that it is loaded once
              * for both queries instead of being folded into both FMAs */
             if (nb == 4) {
                 for (int c = 0; c < d; c++) {
                     __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                    const float *kr = kt + (size_t)c * JK512_KB;
+                    const float *kr = kt + (size_t)c * JC_AVX512_KB;
                     #pragma GCC unroll 16
                     for (int b = 0; b < 4; b++) {
                         __m512 kv = _mm512_load_ps(kr + 16 * b);
-                        JK512_KEEP(kv);
+                        JC_AVX512_KEEP(kv);
                         sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
                         sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
                     }
@@ -615,10 +615,10 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             } else {
                 for (int c = 0; c < d; c++) {
                     __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                    const float *kr = kt + (size_t)c * JK512_KB;
+                    const float *kr = kt + (size_t)c * JC_AVX512_KB;
                     for (int b = 0; b < nb; b++) {
                         __m512 kv = _mm512_load_ps(kr + 16 * b);
-                        JK512_KEEP(kv);
+                        JC_AVX512_KEEP(kv);
                         sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
                         sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
                     }
@@ -646,9 +646,9 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
                 __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
                 #pragma GCC unroll 16
                 for (int b = 0; b < 4; b++) {
-                    __m512 e = _mm512_maskz_mov_ps(vm[b], jk512_exp(_mm512_sub_ps(sc[b], vmax)));
+                    __m512 e = _mm512_maskz_mov_ps(vm[b], jc_avx512_exp(_mm512_sub_ps(sc[b], vmax)));
                     ps = _mm512_add_ps(ps, e);
-                    _mm512_store_ps(p + JK512_KB * u + 16 * b, e);
+                    _mm512_store_ps(p + JC_AVX512_KB * u + 16 * b, e);
                 }
                 sum[r] = sum[r] * corr + _mm512_reduce_add_ps(ps);
                 mx[r] = mnew;
@@ -656,21 +656,21 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
             }
             if (!two) /* the second query's probabilities are unused: zero keeps them finite */
                 #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) _mm512_store_ps(p + JK512_KB + 16 * b, _mm512_setzero_ps());
+                for (int b = 0; b < 4; b++) _mm512_store_ps(p + JC_AVX512_KB + 16 * b, _mm512_setzero_ps());
             float *aa = acc + (size_t)(i - i0) * d, *ab = two ? aa + d : aa;
-            __m512 oa[JK512_DMAX / 16], ob[JK512_DMAX / 16];
+            __m512 oa[JC_AVX512_DMAX / 16], ob[JC_AVX512_DMAX / 16];
             #pragma GCC unroll 16
             for (int cb = 0; cb < nv; cb++) {
                 oa[cb] = _mm512_mul_ps(_mm512_loadu_ps(aa + 16 * cb), corr2[0]);
                 ob[cb] = _mm512_mul_ps(_mm512_loadu_ps(ab + 16 * cb), corr2[1]);
             }
             for (int j = 0; j < jb; j++) {
-                __m512 pa = _mm512_set1_ps(p[j]), pb = _mm512_set1_ps(p[JK512_KB + j]);
+                __m512 pa = _mm512_set1_ps(p[j]), pb = _mm512_set1_ps(p[JC_AVX512_KB + j]);
                 const float *vj = v + (size_t)(j0 + j) * ldv;
                 #pragma GCC unroll 16
                 for (int cb = 0; cb < nv; cb++) {
                     __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
-                    JK512_KEEP(vv);
+                    JC_AVX512_KEEP(vv);
                     oa[cb] = _mm512_fmadd_ps(pa, vv, oa[cb]);
                     ob[cb] = _mm512_fmadd_ps(pb, vv, ob[cb]);
                 }
@@ -695,32 +695,32 @@ JK512_INLINE void jk512_attn(float *out, size_t ldo, const float *q, size_t ldq,
 #pragma GCC diagnostic pop
 #endif
 
-JK512 static void jk512_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
+JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
                                   size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
                                   int d_head, int i0, int i1, float scale, float slope, float *ws)
 {
     if (d_head == 64)
-        jk512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, 64, i0, i1, scale, slope, ws);
-    else if (d_head % 16 == 0 && d_head <= JK512_DMAX)
-        jk512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
+        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, 64, i0, i1, scale, slope, ws);
+    else if (d_head % 16 == 0 && d_head <= JC_AVX512_DMAX)
+        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
     else
-        jk_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
+        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
 }
 
-static const jk_ops jk_avx512_ops = {
+static const jc_ops jc_avx512_ops = {
     "avx512",
-    JK512_NR,
-    jk512_linear_ws,
-    jk512_linear,
-    jk512_pack_size,
-    jk512_pack,
-    jk512_linear_packed,
-    jk512_layernorm,
-    jk512_attention_ws,
-    jk512_attention,
-    jk512_geglu,
-    jk512_swiglu,
-    jk512_add,
+    JC_AVX512_NR,
+    jc_avx512_linear_ws,
+    jc_avx512_linear,
+    jc_avx512_pack_size,
+    jc_avx512_pack,
+    jc_avx512_linear_packed,
+    jc_avx512_layernorm,
+    jc_avx512_attention_ws,
+    jc_avx512_attention,
+    jc_avx512_geglu,
+    jc_avx512_swiglu,
+    jc_avx512_add,
 };
 
 #endif /* x86-64 */

@@ -12,7 +12,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 
-static uint64_t jk_xgetbv0(void)
+static uint64_t jc_xgetbv0(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -20,13 +20,13 @@ static uint64_t jk_xgetbv0(void)
 }
 
 /* Bit 0: AVX2 + FMA usable; bit 1: AVX-512F usable. */
-static int jk_cpu_x86_features(void)
+static int jc_cpu_x86_features(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
     if (!osxsave || !avx) return 0;
-    uint64_t xcr0 = jk_xgetbv0();
+    uint64_t xcr0 = jc_xgetbv0();
     if ((xcr0 & 0x6) != 0x6) return 0; /* SSE + YMM state */
     if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
@@ -38,29 +38,29 @@ static int jk_cpu_x86_features(void)
 #endif
 
 /* The tables this CPU can run, best first; returns how many (at most cap). */
-static int jk_cpu_tables(const jk_ops **out, int cap)
+static int jc_cpu_tables(const jc_ops **out, int cap)
 {
     int n = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    int f = jk_cpu_x86_features();
-    if ((f & 2) && n < cap) out[n++] = &jk_avx512_ops;
-    if ((f & 1) && n < cap) out[n++] = &jk_avx2_ops;
+    int f = jc_cpu_x86_features();
+    if ((f & 2) && n < cap) out[n++] = &jc_avx512_ops;
+    if ((f & 1) && n < cap) out[n++] = &jc_avx2_ops;
 #endif
 #if defined(__aarch64__)
-    if (n < cap) out[n++] = &jk_neon_ops;
+    if (n < cap) out[n++] = &jc_neon_ops;
 #endif
-    if (n < cap) out[n++] = &jk_scalar_ops;
+    if (n < cap) out[n++] = &jc_scalar_ops;
     return n;
 }
 
 /* The JPEG decoder's SIMD pixel stages for this CPU, or NULL for its scalar code (image/jpeg.c).
  * JCLIP_ISA=scalar forces the scalar code; the AVX2 stages serve the avx2 and avx512 choices. */
-static JC_UNUSED const jk_jpeg_ops *jk_cpu_jpeg_ops(void)
+static JC_UNUSED const jc_jpeg_ops *jc_cpu_jpeg_ops(void)
 {
     const char *want = getenv("JCLIP_ISA");
     if (want && strcmp(want, "scalar") == 0) return NULL;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (jk_cpu_x86_features() & 1) return &jk_avx2_jpeg_ops;
+    if (jc_cpu_x86_features() & 1) return &jc_avx2_jpeg_ops;
 #endif
     return NULL;
 }

@@ -1,6 +1,6 @@
 /* kernels/kernels.h: the kernel table every tower calls through.
  *
- * One jk_ops table exists per instruction set (kernels/scalar.c, avx2.c, avx512.c, neon.c).
+ * One jc_ops table exists per instruction set (kernels/scalar.c, avx2.c, avx512.c, neon.c).
  * Model code never calls an ISA-specific function directly: it calls ops->fn, where ops was
  * chosen once when the model was loaded (jk_cpu_* in kernels/cpu.c, honouring JCLIP_ISA).
  *
@@ -12,12 +12,12 @@
  *  - No function allocates; scratch ("ws") is passed in by the caller, sized by the matching
  *    *_ws function. Scratch pointers need no particular alignment.
  */
-#ifndef JCLIP_KERNELS_H
-#define JCLIP_KERNELS_H
+#ifndef JC_KERNELS_H
+#define JC_KERNELS_H
 
-#include "../jclip_impl.h"
+#include "../jclip_base.h"
 
-typedef struct jk_ops {
+typedef struct jc_ops {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
 
     /* Output columns per work item: callers split [0, N) between threads in multiples of
@@ -73,13 +73,13 @@ typedef struct jk_ops {
 
     /* y[i] += x[i] for i < n. */
     void (*add)(float *y, const float *x, int n);
-} jk_ops;
+} jc_ops;
 
 /* The JPEG decoder's pixel stages with SIMD versions. The scalar twins, which are the reference,
- * live in image/jpeg.c (jpeg_idct, jpeg_ycc_fancy_row, jpeg_convert_row); the decoder calls
- * through this table when jk_cpu_jpeg_ops() returns one, and every entry gives the same bytes
+ * live in image/jpeg.c (jc_jpeg_idct, jc_jpeg_ycc_fancy_row, jc_jpeg_convert_row); the decoder calls
+ * through this table when jc_cpu_jpeg_ops() returns one, and every entry gives the same bytes
  * as its twin for every input, hostile coefficients included. */
-typedef struct jk_jpeg_ops {
+typedef struct jc_jpeg_ops {
     const char *name;
 
     /* libjpeg-turbo's AVX2 islow IDCT of one block: in [64] coefficients in natural order,
@@ -95,13 +95,13 @@ typedef struct jk_jpeg_ops {
      * ws: jpeg_ws(dw) int16 of scratch. */
     void (*ycc_fancy_row)(const uint8_t *y, const uint8_t *cb0, const uint8_t *cb1, const uint8_t *cr0,
                           const uint8_t *cr1, uint32_t dw, uint32_t W, int v2, uint8_t *rgb, int16_t *ws);
-} jk_jpeg_ops;
+} jc_jpeg_ops;
 
 /* int16 of scratch ycc_fancy_row needs for dw chroma samples: two padded rows of sums. */
-static JC_UNUSED size_t jk_jpeg_ws(size_t dw) { return 2 * (dw + 48); }
+static JC_UNUSED size_t jc_jpeg_ws(size_t dw) { return 2 * (dw + 48); }
 
 /* Rounds a scratch pointer up to a 64-byte boundary (callers of *_ws get 16 floats slack). */
-static JC_UNUSED float *jk_align64(float *p)
+static JC_UNUSED float *jc_align64(float *p)
 {
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }

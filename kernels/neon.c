@@ -8,7 +8,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-static inline float32x4_t jkn_exp(float32x4_t x)
+static inline float32x4_t jc_neon_exp(float32x4_t x)
 {
     x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(88.3f)), vdupq_n_f32(-87.3f));
     float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
@@ -25,7 +25,7 @@ static inline float32x4_t jkn_exp(float32x4_t x)
     return vmulq_f32(p, vreinterpretq_f32_s32(e));
 }
 
-static inline float32x4_t jkn_erf(float32x4_t a)
+static inline float32x4_t jc_neon_erf(float32x4_t a)
 {
     float32x4_t t = vabsq_f32(a), s = vmulq_f32(a, a);
     float32x4_t r = vfmaq_f32(vdupq_n_f32(3.83197126e-4f), vdupq_n_f32(-1.72853470e-5f), t);
@@ -35,7 +35,7 @@ static inline float32x4_t jkn_erf(float32x4_t a)
     r = vfmaq_f32(vdupq_n_f32(-6.34846687e-1f), r, t);
     r = vfmaq_f32(vdupq_n_f32(-1.28717512e-1f), r, t);
     r = vfmaq_f32(vnegq_f32(t), r, t);
-    r = vsubq_f32(vdupq_n_f32(1.0f), jkn_exp(r));
+    r = vsubq_f32(vdupq_n_f32(1.0f), jc_neon_exp(r));
     uint32x4_t sign = vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u));
     r = vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(r), sign));
     float32x4_t q = vdupq_n_f32(-5.96761703e-4f);
@@ -48,14 +48,14 @@ static inline float32x4_t jkn_erf(float32x4_t a)
     return vbslq_f32(vcgtq_f32(t, vdupq_n_f32(0.927734375f)), r, q);
 }
 
-static size_t jkn_linear_ws(int M, int K)
+static size_t jc_neon_linear_ws(int M, int K)
 {
     (void)M, (void)K;
     return 0;
 }
 
 /* Y[m][n] for up to 4 rows x 4 columns; k tail in scalar, added after the vector sum. */
-static void jkn_tile(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int K,
+static void jc_neon_tile(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int K,
                      int m, int mr, int n, int nn)
 {
     const float *x[4], *w[4];
@@ -83,7 +83,7 @@ static void jkn_tile(float *Y, size_t ldy, const float *X, size_t ldx, const flo
         }
 }
 
-static void jkn_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int M,
+static void jc_neon_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias, int M,
                        int K, int n0, int n1, float *ws)
 {
     (void)ws;
@@ -92,11 +92,11 @@ static void jkn_linear(float *Y, size_t ldy, const float *X, size_t ldx, const f
         int ne = n1 - nb < 64 ? n1 : nb + 64;
         for (int m = 0; m < M; m += 4)
             for (int n = nb; n < ne; n += 4)
-                jkn_tile(Y, ldy, X, ldx, W, bias, K, m, M - m < 4 ? M - m : 4, n, ne - n < 4 ? ne - n : 4);
+                jc_neon_tile(Y, ldy, X, ldx, W, bias, K, m, M - m < 4 ? M - m : 4, n, ne - n < 4 ? ne - n : 4);
     }
 }
 
-static void jkn_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
+static void jc_neon_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
 {
     float32x4_t s = vdupq_n_f32(0);
     int i = 0;
@@ -120,49 +120,49 @@ static void jkn_layernorm(float *y, const float *x, const float *w, const float 
     for (; i < n; i++) y[i] = (x[i] - mean) * inv * w[i] + b[i];
 }
 
-static void jkn_geglu(float *u, const float *g, int n)
+static void jc_neon_geglu(float *u, const float *g, int n)
 {
     int i = 0;
     for (; i + 4 <= n; i += 4) {
         float32x4_t z = vld1q_f32(g + i), v = vld1q_f32(g + n + i);
-        float32x4_t e = jkn_erf(vmulq_n_f32(z, 0.70710678118654752f));
+        float32x4_t e = jc_neon_erf(vmulq_n_f32(z, 0.70710678118654752f));
         vst1q_f32(u + i, vmulq_f32(vmulq_f32(vmulq_n_f32(z, 0.5f), vaddq_f32(vdupq_n_f32(1.0f), e)), v));
     }
     for (; i < n; i++) u[i] = 0.5f * g[i] * (1.0f + erff(g[i] * 0.70710678118654752f)) * g[n + i];
 }
 
-static void jkn_swiglu(float *u, const float *a, const float *b, int n)
+static void jc_neon_swiglu(float *u, const float *a, const float *b, int n)
 {
     int i = 0;
     for (; i + 4 <= n; i += 4) {
         float32x4_t z = vld1q_f32(a + i);
-        float32x4_t s = vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jkn_exp(vnegq_f32(z))));
+        float32x4_t s = vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jc_neon_exp(vnegq_f32(z))));
         vst1q_f32(u + i, vmulq_f32(s, vld1q_f32(b + i)));
     }
-    if (i < n) jk_scalar_swiglu(u + i, a + i, b + i, n - i);
+    if (i < n) jc_scalar_swiglu(u + i, a + i, b + i, n - i);
 }
 
-static void jkn_add(float *y, const float *x, int n)
+static void jc_neon_add(float *y, const float *x, int n)
 {
     int i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vld1q_f32(x + i)));
     for (; i < n; i++) y[i] += x[i];
 }
 
-static const jk_ops jk_neon_ops = {
+static const jc_ops jc_neon_ops = {
     "neon",
     16,
-    jkn_linear_ws,
-    jkn_linear,
+    jc_neon_linear_ws,
+    jc_neon_linear,
     NULL, /* weights read in place */
     NULL,
     NULL,
-    jkn_layernorm,
-    jk_scalar_attention_ws,
-    jk_scalar_attention,
-    jkn_geglu,
-    jkn_swiglu,
-    jkn_add,
+    jc_neon_layernorm,
+    jc_scalar_attention_ws,
+    jc_scalar_attention,
+    jc_neon_geglu,
+    jc_neon_swiglu,
+    jc_neon_add,
 };
 
 #endif /* __aarch64__ */

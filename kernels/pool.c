@@ -1,10 +1,10 @@
 /* kernels/pool.c: a small fork-join thread pool owned by each context.
  *
- * jk_pool_run(pool, fn, arg) calls fn(arg, t, n) once for every t in [0, n) where n is the
+ * jc_pool_run(pool, fn, arg) calls fn(arg, t, n) once for every t in [0, n) where n is the
  * pool's thread count, the calling thread taking t = 0, and returns when all calls are done.
- * Callers share fixed-bound work items through jk_claim, so the split never changes results.
+ * Callers share fixed-bound work items through jc_claim, so the split never changes results.
  * Build with -DJCLIP_NO_THREADS for a single-threaded library without pthreads. */
-#include "../jclip_impl.h"
+#include "../jclip_base.h"
 
 #ifndef JCLIP_NO_THREADS
 #include <pthread.h>
@@ -14,18 +14,18 @@
 /* Fork-join handoffs are short (a text forward pass makes ~100 of them, tens of microseconds
  * apart), so both sides first spin on an atomic for about this many polls (tens of
  * microseconds) before sleeping on a condition variable; a sleeping pool costs nothing. */
-#ifndef JK_POOL_SPIN
-#define JK_POOL_SPIN 20000
+#ifndef JC_POOL_SPIN
+#define JC_POOL_SPIN 20000
 #endif
 
-#define JK_MAX_THREADS 256
+#define JC_MAX_THREADS 256
 
-typedef void (*jk_task_fn)(void *arg, int t, int n);
+typedef void (*jc_task_fn)(void *arg, int t, int n);
 
-typedef struct jk_pool {
+typedef struct jc_pool {
     int n; /* threads including the caller */
 #ifndef JCLIP_NO_THREADS
-    pthread_t th[JK_MAX_THREADS];
+    pthread_t th[JC_MAX_THREADS];
     int started;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
@@ -34,17 +34,17 @@ typedef struct jk_pool {
     int sleepers;        /* workers blocked on `wake` (under mu) */
     int caller_sleeps;   /* the caller is blocked on `done` (under mu) */
     atomic_int quit;
-    jk_task_fn fn;
+    jc_task_fn fn;
     void *arg;
 #endif
-} jk_pool;
+} jc_pool;
 
 #ifndef JCLIP_NO_THREADS
-typedef struct { jk_pool *p; int t; } jk_worker_arg;
+typedef struct { jc_pool *p; int t; } jc_worker_arg;
 
-static void *jk_worker(void *vp)
+static void *jc_worker(void *vp)
 {
-    jk_pool *p = (jk_pool *)vp;
+    jc_pool *p = (jc_pool *)vp;
     unsigned long seen = 0;
     int t;
     pthread_mutex_lock(&p->mu);
@@ -52,7 +52,7 @@ static void *jk_worker(void *vp)
     pthread_mutex_unlock(&p->mu);
     for (;;) {
         unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
-        for (int spin = 0; g == seen && spin < JK_POOL_SPIN && !atomic_load_explicit(&p->quit, memory_order_relaxed); spin++)
+        for (int spin = 0; g == seen && spin < JC_POOL_SPIN && !atomic_load_explicit(&p->quit, memory_order_relaxed); spin++)
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -75,7 +75,7 @@ static void *jk_worker(void *vp)
 }
 #endif
 
-static void jk_pool_free(jk_pool *p)
+static void jc_pool_free(jc_pool *p)
 {
     if (!p) return;
 #ifndef JCLIP_NO_THREADS
@@ -93,48 +93,48 @@ static void jk_pool_free(jk_pool *p)
     JCLIP_FREE(p);
 }
 
-/* Creates a pool of n_threads (clamped to [1, JK_MAX_THREADS]; always 1 without threads). */
-static int jk_pool_create(int n_threads, jk_pool **out)
+/* Creates a pool of n_threads (clamped to [1, JC_MAX_THREADS]; always 1 without threads). */
+static int jc_pool_create(int n_threads, jc_pool **out)
 {
     *out = NULL;
-    jk_pool *p = (jk_pool *)JCLIP_MALLOC(sizeof *p);
-    if (!p) return JCLIP_ERR_NOMEM;
+    jc_pool *p = (jc_pool *)JCLIP_MALLOC(sizeof *p);
+    if (!p) return JC_ERR_NOMEM;
     memset(p, 0, sizeof *p);
     if (n_threads < 1) n_threads = 1;
-    if (n_threads > JK_MAX_THREADS) n_threads = JK_MAX_THREADS;
+    if (n_threads > JC_MAX_THREADS) n_threads = JC_MAX_THREADS;
 #ifdef JCLIP_NO_THREADS
     n_threads = 1;
 #endif
     p->n = 1;
 #ifndef JCLIP_NO_THREADS
     if (n_threads > 1) {
-        if (pthread_mutex_init(&p->mu, NULL)) { JCLIP_FREE(p); return JCLIP_ERR_THREAD; }
+        if (pthread_mutex_init(&p->mu, NULL)) { JCLIP_FREE(p); return JC_ERR_THREAD; }
         if (pthread_cond_init(&p->wake, NULL)) {
             pthread_mutex_destroy(&p->mu);
             JCLIP_FREE(p);
-            return JCLIP_ERR_THREAD;
+            return JC_ERR_THREAD;
         }
         if (pthread_cond_init(&p->done, NULL)) {
             pthread_cond_destroy(&p->wake);
             pthread_mutex_destroy(&p->mu);
             JCLIP_FREE(p);
-            return JCLIP_ERR_THREAD;
+            return JC_ERR_THREAD;
         }
         p->n = n_threads;
         for (int i = 0; i < n_threads - 1; i++) {
-            if (pthread_create(&p->th[i], NULL, jk_worker, p)) {
+            if (pthread_create(&p->th[i], NULL, jc_worker, p)) {
                 p->n = i + 1; /* join the ones that did start */
-                jk_pool_free(p);
-                return JCLIP_ERR_THREAD;
+                jc_pool_free(p);
+                return JC_ERR_THREAD;
             }
         }
     }
 #endif
     *out = p;
-    return JCLIP_OK;
+    return JC_OK;
 }
 
-static void jk_pool_run(jk_pool *p, jk_task_fn fn, void *arg)
+static void jc_pool_run(jc_pool *p, jc_task_fn fn, void *arg)
 {
 #ifndef JCLIP_NO_THREADS
     if (p->n > 1) {
@@ -148,7 +148,7 @@ static void jk_pool_run(jk_pool *p, jk_task_fn fn, void *arg)
         if (p->sleepers) pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
         fn(arg, 0, p->n);
-        for (int spin = 0; spin < JK_POOL_SPIN; spin++)
+        for (int spin = 0; spin < JC_POOL_SPIN; spin++)
             if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
         pthread_mutex_lock(&p->mu);
         p->caller_sleeps = 1;
@@ -173,9 +173,9 @@ typedef struct {
 #else
     int next;
 #endif
-} jk_claim;
+} jc_claim;
 
-static void jk_claim_init(jk_claim *c)
+static void jc_claim_init(jc_claim *c)
 {
 #ifndef JCLIP_NO_THREADS
     atomic_init(&c->next, 0);
@@ -184,7 +184,7 @@ static void jk_claim_init(jk_claim *c)
 #endif
 }
 
-static int jk_claim_next(jk_claim *c)
+static int jc_claim_next(jc_claim *c)
 {
 #ifndef JCLIP_NO_THREADS
     return atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);

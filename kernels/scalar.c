@@ -1,12 +1,12 @@
 /* kernels/scalar.c: portable reference kernels (the test oracle for every SIMD table).
  * Plain C11, no intrinsics; written so that compilers can still vectorise the inner loops. */
-#ifndef JK_SCALAR_C
-#define JK_SCALAR_C
+#ifndef JC_SCALAR_C
+#define JC_SCALAR_C
 #include "kernels.h"
 
 /* Dot product with 8 independent partial sums: keeps the reduction order fixed (so results
  * are reproducible) while letting the compiler use vector registers. */
-static float jk_scalar_dot(const float *a, const float *b, int n)
+static float jc_scalar_dot(const float *a, const float *b, int n)
 {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int k = 0;
@@ -25,13 +25,13 @@ static float jk_scalar_dot(const float *a, const float *b, int n)
  *      m2 [........]          -> Y[m0..m3, n]
  *      m3 [........]
  */
-static size_t jk_scalar_linear_ws(int M, int K)
+static size_t jc_scalar_linear_ws(int M, int K)
 {
     (void)M, (void)K;
     return 0;
 }
 
-static void jk_scalar_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
+static void jc_scalar_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                              const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     (void)ws;
@@ -41,20 +41,20 @@ static void jk_scalar_linear(float *Y, size_t ldy, const float *X, size_t ldx, c
         for (int n = n0; n < n1; n++) {
             const float *w = W + (size_t)n * K;
             float b = bias ? bias[n] : 0.0f;
-            Y[(size_t)m * ldy + n] = jk_scalar_dot(x0, w, K) + b;
-            Y[(size_t)(m + 1) * ldy + n] = jk_scalar_dot(x1, w, K) + b;
-            Y[(size_t)(m + 2) * ldy + n] = jk_scalar_dot(x2, w, K) + b;
-            Y[(size_t)(m + 3) * ldy + n] = jk_scalar_dot(x3, w, K) + b;
+            Y[(size_t)m * ldy + n] = jc_scalar_dot(x0, w, K) + b;
+            Y[(size_t)(m + 1) * ldy + n] = jc_scalar_dot(x1, w, K) + b;
+            Y[(size_t)(m + 2) * ldy + n] = jc_scalar_dot(x2, w, K) + b;
+            Y[(size_t)(m + 3) * ldy + n] = jc_scalar_dot(x3, w, K) + b;
         }
     }
     for (; m < M; m++) {
         const float *x = X + (size_t)m * ldx;
         for (int n = n0; n < n1; n++)
-            Y[(size_t)m * ldy + n] = jk_scalar_dot(x, W + (size_t)n * K, K) + (bias ? bias[n] : 0.0f);
+            Y[(size_t)m * ldy + n] = jc_scalar_dot(x, W + (size_t)n * K, K) + (bias ? bias[n] : 0.0f);
     }
 }
 
-static void jk_scalar_layernorm(float *y, const float *x, const float *w, const float *b, int n,
+static void jc_scalar_layernorm(float *y, const float *x, const float *w, const float *b, int n,
                                 float eps)
 {
     /* Two passes in double: mean, then the biased variance of the deviations. */
@@ -71,13 +71,13 @@ static void jk_scalar_layernorm(float *y, const float *x, const float *w, const 
     for (int i = 0; i < n; i++) y[i] = (x[i] - fm) * inv * w[i] + b[i];
 }
 
-static size_t jk_scalar_attention_ws(int L, int d_head, int nq)
+static size_t jc_scalar_attention_ws(int L, int d_head, int nq)
 {
     (void)d_head, (void)nq;
     return (size_t)L;
 }
 
-static void jk_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq,
+static void jc_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq,
                                 const float *k, size_t ldk, const float *v, size_t ldv,
                                 const uint8_t *key_valid, int L, int d_head, int i0, int i1,
                                 float scale, float slope, float *scratch)
@@ -87,7 +87,7 @@ static void jk_scalar_attention(float *out, size_t ldo, const float *q, size_t l
         float mx = -INFINITY;
         for (int j = 0; j < L; j++) {
             if (key_valid && !key_valid[j]) continue;
-            float s = jk_scalar_dot(qi, k + (size_t)j * ldk, d_head) * scale;
+            float s = jc_scalar_dot(qi, k + (size_t)j * ldk, d_head) * scale;
             if (slope != 0.0f) s -= slope * (float)(i > j ? i - j : j - i);
             scratch[j] = s;
             if (s > mx) mx = s;
@@ -111,7 +111,7 @@ static void jk_scalar_attention(float *out, size_t ldo, const float *q, size_t l
     }
 }
 
-static void jk_scalar_geglu(float *u, const float *g, int n)
+static void jc_scalar_geglu(float *u, const float *g, int n)
 {
     for (int i = 0; i < n; i++) {
         float z = g[i];
@@ -119,7 +119,7 @@ static void jk_scalar_geglu(float *u, const float *g, int n)
     }
 }
 
-static void jk_scalar_swiglu(float *u, const float *a, const float *b, int n)
+static void jc_scalar_swiglu(float *u, const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i++) {
         float z = a[i];
@@ -127,25 +127,25 @@ static void jk_scalar_swiglu(float *u, const float *a, const float *b, int n)
     }
 }
 
-static void jk_scalar_add(float *y, const float *x, int n)
+static void jc_scalar_add(float *y, const float *x, int n)
 {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
-static const jk_ops jk_scalar_ops = {
+static const jc_ops jc_scalar_ops = {
     "scalar",
     16,
-    jk_scalar_linear_ws,
-    jk_scalar_linear,
+    jc_scalar_linear_ws,
+    jc_scalar_linear,
     NULL, /* weights read in place */
     NULL,
     NULL,
-    jk_scalar_layernorm,
-    jk_scalar_attention_ws,
-    jk_scalar_attention,
-    jk_scalar_geglu,
-    jk_scalar_swiglu,
-    jk_scalar_add,
+    jc_scalar_layernorm,
+    jc_scalar_attention_ws,
+    jc_scalar_attention,
+    jc_scalar_geglu,
+    jc_scalar_swiglu,
+    jc_scalar_add,
 };
 
-#endif /* JK_SCALAR_C */
+#endif /* JC_SCALAR_C */

@@ -100,7 +100,7 @@ static void th_model_files(void)
     /* every byte xor 0xFF, and every byte + 1, through the fuzz target (which also loads a copy
      * with file size and CRC repaired, and uses whatever loads) */
     uint8_t *buf = (uint8_t *)malloc(len);
-    uint64_t data_off = jf_u64((const uint8_t *)file + 56); /* header, metadata, table: every byte */
+    uint64_t data_off = jc_file_u64((const uint8_t *)file + 56); /* header, metadata, table: every byte */
     size_t n_mut = 0;
     for (size_t pos = 0; pos < len; pos += pos < data_off ? 1 : 499) { /* data: floats only */
         n_mut += 2;
@@ -352,7 +352,7 @@ static void th_threads(const jclip_model *m)
     (void)m;
     T_NOTE("threads: skipped (JCLIP_NO_THREADS)");
 #else
-    size_t D = (size_t)jclip_embed_dim(m), S = (size_t)m->vision.image, npix = 3 * S * S;
+    size_t D = (size_t)jclip_embed_dim(m), S = (size_t)m->tower[JC_TOWER_VISION].image_size, npix = 3 * S * S;
     size_t per = (TH_TEXTS + 1) * D;
     float *pixels = (float *)malloc(sizeof(float) * npix);
     for (size_t i = 0; i < npix; i++) pixels[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;

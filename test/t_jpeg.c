@@ -5,13 +5,13 @@
  *  - pil.status "ok": sha256 of our RGB must equal pil.rgb_sha256 (Pillow 9.4 + libjpeg-turbo);
  *  - arithmetic-coded files over 64 KiB, which Pillow 9.4 cannot decode (its 64 KiB read
  *    chunks make libjpeg's non-suspending arithmetic decoder fail), must equal djpeg.rgb_sha256;
- *  - every other pil.status "error" file must make jpeg_decode return an error;
- *  - where the CPU has the SIMD pixel stages (kernels/, jk_cpu_jpeg_ops), every file decodes
+ *  - every other pil.status "error" file must make jc_jpeg_decode return an error;
+ *  - where the CPU has the SIMD pixel stages (kernels/, jc_cpu_jpeg_ops), every file decodes
  *    to the same status and bytes through them and through the scalar code, so the scalar
  *    path stays covered on x86; jpeg_simd_kernels() compares the stages one by one on hostile
  *    coefficients and every row width from 1 up.
  * Deliberate deviations are listed in jpeg_t_known below (file, what we do, why); a file listed
- * there is reported but not counted as a failure. jpeg_info is checked against the size,
+ * there is reported but not counted as a failure. jc_jpeg_info is checked against the size,
  * progressive flag and EXIF orientation Pillow reported. */
 
 typedef struct { const char *file; const char *why; } jpeg_t_known_t;
@@ -48,7 +48,7 @@ static uint32_t jpeg_t_rand(uint64_t *s)
  * large and full-range coefficients and multipliers, so that the 16-bit wraps and saturations
  * are exercised. Colour stages: every width from 1 to 200 in exactly sized heap buffers, so
  * that an over-read or over-write shows under ASan. */
-static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
+static void jpeg_simd_kernels(const jc_jpeg_ops *simd)
 {
     if (!simd) return;
     uint64_t seed = 0x9E3779B97F4A7C15ull;
@@ -68,18 +68,18 @@ static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
         }
         memset(a, 0xAA, sizeof a);
         memset(b, 0xAA, sizeof b);
-        jpeg_idct(in, q, a + 1, 11);
+        jc_jpeg_idct(in, q, a + 1, 11);
         simd->idct(in, q, b + 1, 11);
         n_idct++;
         if (memcmp(a, b, sizeof a) != 0 && bad_idct++ < 5) fprintf(stderr, "  IDCT differs: pattern %d range %d (case %d)\n", pattern, range, it);
     }
     T_CHECK(bad_idct == 0, "%s IDCT differs from the scalar one on %d of %d blocks", simd->name, bad_idct, n_idct);
 
-    jpeg_ycc *t = (jpeg_ycc *)malloc(sizeof *t);
-    jpeg_dec *d = (jpeg_dec *)calloc(1, sizeof *d);
+    jc_jpeg_ycc *t = (jc_jpeg_ycc *)malloc(sizeof *t);
+    jc_jpeg_dec *d = (jc_jpeg_dec *)calloc(1, sizeof *d);
     int bad_row = 0, bad_fancy = 0;
     if (!t || !d) { free(t); free(d); T_CHECK(0, "out of memory"); return; }
-    jpeg_ycc_init(t);
+    jc_jpeg_ycc_init(t);
     for (uint32_t n = 1; n <= 200; n++) {
         uint8_t *y = (uint8_t *)malloc(n), *cb = (uint8_t *)malloc(n), *cr = (uint8_t *)malloc(n);
         uint8_t *o1 = (uint8_t *)malloc(3 * (size_t)n), *o2 = (uint8_t *)malloc(3 * (size_t)n);
@@ -94,7 +94,7 @@ static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
         {
             const uint8_t *rows[3] = {y, cb, cr};
             d->W = n;
-            jpeg_convert_row(d, JPEG_CS_YCC, t, rows, o1);
+            jc_jpeg_convert_row(d, JC_JPEG_CS_YCC, t, rows, o1);
             simd->ycc_row(y, cb, cr, n, o2);
             if (memcmp(o1, o2, 3 * (size_t)n) != 0 && bad_row++ < 5) fprintf(stderr, "  YCbCr row of %u pixels differs\n", n);
         }
@@ -106,7 +106,7 @@ static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
             for (int v2 = 0; v2 < 2; v2++) {
                 uint8_t *y = (uint8_t *)malloc(W), *o1 = (uint8_t *)malloc(3 * (size_t)W), *o2 = (uint8_t *)malloc(3 * (size_t)W);
                 uint8_t *ch[4];
-                int16_t *ws = (int16_t *)malloc(jk_jpeg_ws(dw) * sizeof(int16_t));
+                int16_t *ws = (int16_t *)malloc(jc_jpeg_ws(dw) * sizeof(int16_t));
                 int ok = y && o1 && o2 && ws;
                 for (int k = 0; k < 4; k++) ok &= (ch[k] = (uint8_t *)malloc(dw)) != NULL;
                 if (ok) {
@@ -116,8 +116,8 @@ static void jpeg_simd_kernels(const jk_jpeg_ops *simd)
                             uint32_t r = jpeg_t_rand(&seed);
                             ch[k][i] = (uint8_t)((r & 7) == 0 ? 0 : (r & 7) == 1 ? 255 : r >> 8);
                         }
-                    if (v2) jpeg_ycc_h2v2_row(t, y, ch[0], ch[1], ch[2], ch[3], dw, W, o1);
-                    else jpeg_ycc_h2v1_row(t, y, ch[0], ch[2], dw, W, o1);
+                    if (v2) jc_jpeg_ycc_h2v2_row(t, y, ch[0], ch[1], ch[2], ch[3], dw, W, o1);
+                    else jc_jpeg_ycc_h2v1_row(t, y, ch[0], ch[2], dw, W, o1);
                     simd->ycc_fancy_row(y, ch[0], ch[1], ch[2], ch[3], dw, W, v2, o2, ws);
                     if (memcmp(o1, o2, 3 * (size_t)W) != 0 && bad_fancy++ < 5)
                         fprintf(stderr, "  fancy %s row dw=%u W=%u differs\n", v2 ? "h2v2" : "h2v1", dw, W);
@@ -149,7 +149,7 @@ static void suite_jpeg(void)
     int n_jpeg = 0, n_ident = 0, n_div = 0, n_err_ok = 0, n_err_bad = 0, n_known = 0, n_djpeg = 0;
     int n_info = 0, n_info_bad = 0, n_missing = 0;
     int shown_div = 0, shown_err = 0, shown_info = 0;
-    const jk_jpeg_ops *simd = jk_cpu_jpeg_ops();
+    const jc_jpeg_ops *simd = jc_cpu_jpeg_ops();
     int n_simd_same = 0, n_simd_div = 0, shown_simd = 0;
     for (const json_value *f = files ? files->child : NULL; f; f = f->next) {
         const char *kind = jpeg_t_str(f, "kind");
@@ -164,8 +164,8 @@ static void suite_jpeg(void)
         if (!data) { n_missing++; continue; }
 
         char err[256] = "";
-        jclip_image_info info;
-        int irc = jpeg_info(data, len, &info, err, sizeof err);
+        jc_image_info info;
+        int irc = jc_jpeg_info(data, len, &info, err, sizeof err);
 
         /* What should the decode give? */
         const char *want = NULL;
@@ -180,7 +180,7 @@ static void suite_jpeg(void)
             }
         }
 
-        /* jpeg_info against Pillow's header fields (files Pillow decodes). */
+        /* jc_jpeg_info against Pillow's header fields (files Pillow decodes). */
         const json_value *psize = pil ? json_get(pil, "size") : NULL;
         if (pstatus && strcmp(pstatus, "ok") == 0 && psize && psize->type == JSON_ARRAY && psize->child && psize->child->next) {
             n_info++;
@@ -206,12 +206,12 @@ static void suite_jpeg(void)
             cap = (size_t)info.width * info.height * 3;
             rgb = (uint8_t *)malloc(cap ? cap : 1);
         }
-        int rc = rgb ? jpeg_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err) : (irc ? irc : JCLIP_ERR_LIMIT);
+        int rc = rgb ? jc_jpeg_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, NULL, err, sizeof err) : (irc ? irc : JCLIP_ERR_LIMIT);
         if (simd && rgb) {
             /* the same decode through the scalar pixel stages */
             uint8_t *ref = (uint8_t *)malloc(cap ? cap : 1);
             char err2[256] = "";
-            int rc2 = ref ? jpeg_run(data, len, JCLIP_DEFAULT_MAX_PIXELS, ref, cap, NULL, err2, sizeof err2, 0, NULL) : JCLIP_ERR_NOMEM;
+            int rc2 = ref ? jc_jpeg_run(data, len, JCLIP_DEFAULT_MAX_PIXELS, ref, cap, NULL, err2, sizeof err2, 0, NULL) : JCLIP_ERR_NOMEM;
             if (rc2 == rc && (rc != 0 || memcmp(rgb, ref, cap) == 0)) {
                 n_simd_same++;
             } else {
@@ -247,7 +247,7 @@ static void suite_jpeg(void)
     }
     T_NOTE("%d JPEG files: %d identical (%d of them against djpeg), %d divergent, %d errors as expected, %d decoded where Pillow fails, %d known deviations",
            n_jpeg, n_ident, n_djpeg, n_div, n_err_ok, n_err_bad, n_known);
-    T_NOTE("jpeg_info: %d of %d headers agree with Pillow", n_info - n_info_bad, n_info);
+    T_NOTE("jc_jpeg_info: %d of %d headers agree with Pillow", n_info - n_info_bad, n_info);
     if (simd)
         T_NOTE("%s pixel stages against the scalar code: %d of %d decodes identical", simd->name, n_simd_same, n_simd_same + n_simd_div);
     else
@@ -257,7 +257,7 @@ static void suite_jpeg(void)
     T_CHECK(n_missing == 0, "%d JPEG files missing", n_missing);
     T_CHECK(n_jpeg > 0 && n_div == 0, "%d JPEG files decode differently from the golden", n_div);
     T_CHECK(n_err_bad == 0, "%d files decoded although Pillow reports an error", n_err_bad);
-    T_CHECK(n_info_bad == 0, "%d jpeg_info results disagree with Pillow", n_info_bad);
+    T_CHECK(n_info_bad == 0, "%d jc_jpeg_info results disagree with Pillow", n_info_bad);
     json_free(root);
     free(jtext);
 }

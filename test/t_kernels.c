@@ -16,7 +16,7 @@ static float *t_k_vec(size_t n, float scale)
 }
 static float *t_k_ws(size_t n) { return (float *)malloc((n + 16) * sizeof(float)); }
 
-static void t_k_linear(const jk_ops *ops)
+static void t_k_linear(const jc_ops *ops)
 {
     static const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 31, 64, 197};
     static const int Ns[] = {1, 3, 13, 17, 47, 48, 49, 97, 130};
@@ -31,7 +31,7 @@ static void t_k_linear(const jk_ops *ops)
             float *want = t_k_vec((size_t)M * ldy, 0), *got = t_k_vec((size_t)M * ldy, 0), *got2 = t_k_vec((size_t)M * ldy, 0);
             float *ws = t_k_ws(ops->linear_ws(M, K)), *ws0 = t_k_ws(0);
             const float *bias = (mi + ni) % 3 ? b : NULL;
-            jk_scalar_ops.linear(want, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, N, ws0);
+            jc_scalar_ops.linear(want, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, N, ws0);
             ops->linear(got, (size_t)ldy, X, (size_t)ldx, W, bias, M, K, 0, N, ws);
             /* the same columns in thread-sized pieces */
             int cut = (N / 2 + ops->n_grain - 1) / ops->n_grain * ops->n_grain;
@@ -78,7 +78,7 @@ static void t_k_linear(const jk_ops *ops)
     T_NOTE("%s linear: %d shapes, worst error %.3f of the bound", ops->name, cases, worst);
 }
 
-static void t_k_rows(const jk_ops *ops)
+static void t_k_rows(const jc_ops *ops)
 {
     static const int ns[] = {1, 3, 7, 15, 16, 17, 31, 128, 341, 768, 3072};
     double w_ln = 0, w_ge = 0, w_sw = 0;
@@ -88,19 +88,19 @@ static void t_k_rows(const jk_ops *ops)
         float *x = t_k_vec((size_t)2 * n, 3), *w = t_k_vec((size_t)n, 1), *b = t_k_vec((size_t)n, 1);
         for (int j = 0; j < n; j++) x[j] += 5.0f; /* a mean far from 0 */
         float *a = t_k_vec((size_t)2 * n, 0), *r = t_k_vec((size_t)2 * n, 0);
-        jk_scalar_ops.layernorm(r, x, w, b, n, 1e-6f);
+        jc_scalar_ops.layernorm(r, x, w, b, n, 1e-6f);
         ops->layernorm(a, x, w, b, n, 1e-6f);
         for (int j = 0; j < n; j++) if (fabs(a[j] - r[j]) > w_ln) w_ln = fabs(a[j] - r[j]);
         /* gates over a wide range: [-12, 12] */
         for (int j = 0; j < 2 * n; j++) x[j] = t_k_rand() * 12.0f;
-        jk_scalar_ops.geglu(r, x, n);
+        jc_scalar_ops.geglu(r, x, n);
         ops->geglu(a, x, n);
         for (int j = 0; j < n; j++) {
             /* relative, with a floor for 1 + erf(z) cancelling in fp32 (|z| large, z < 0) */
             double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 0.1 * fabs((double)x[j] * x[n + j]) + 1e-30);
             if (e > w_ge) w_ge = e;
         }
-        jk_scalar_ops.swiglu(r, x, x + n, n);
+        jc_scalar_ops.swiglu(r, x, x + n, n);
         memcpy(a, x, sizeof(float) * (size_t)n);
         ops->swiglu(a, a, x + n, n); /* in place, as the vision tower calls it */
         for (int j = 0; j < n; j++) {
@@ -109,7 +109,7 @@ static void t_k_rows(const jk_ops *ops)
         }
         memcpy(r, x, sizeof(float) * (size_t)n);
         memcpy(a, x, sizeof(float) * (size_t)n);
-        jk_scalar_ops.add(r, x + n, n);
+        jc_scalar_ops.add(r, x + n, n);
         ops->add(a, x + n, n);
         bad_add += memcmp(a, r, sizeof(float) * (size_t)n) != 0;
         free(x), free(w), free(b), free(a), free(r);
@@ -119,7 +119,7 @@ static void t_k_rows(const jk_ops *ops)
         int n = 4001;
         float *g = t_k_vec((size_t)2 * n, 0), *a = t_k_vec((size_t)n, 0), *r = t_k_vec((size_t)n, 0);
         for (int j = 0; j < n; j++) g[j] = (float)(j - 2000) / 400.0f, g[n + j] = 1.0f;
-        jk_scalar_ops.geglu(r, g, n);
+        jc_scalar_ops.geglu(r, g, n);
         ops->geglu(a, g, n);
         for (int j = 0; j < n; j++) {
             double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 0.1 * fabs(g[j]) + 1e-30);
@@ -134,7 +134,7 @@ static void t_k_rows(const jk_ops *ops)
     T_NOTE("%s rows: layernorm %.2g abs, geglu %.2g rel, swiglu %.2g rel", ops->name, w_ln, w_ge, w_sw);
 }
 
-static void t_k_attention(const jk_ops *ops)
+static void t_k_attention(const jc_ops *ops)
 {
     static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300};
     static const int ds[] = {64, 32, 24, 16};
@@ -153,9 +153,9 @@ static void t_k_attention(const jk_ops *ops)
             int i0 = L > 3 ? 1 : 0, i1 = L > 5 ? L - 2 : L;
             for (int h = 0; h < H; h++) {
                 const float *q = qkv + h * d, *k = qkv + H * d + h * d, *v = qkv + 2 * H * d + h * d;
-                float *ws0 = t_k_ws(jk_scalar_ops.attention_ws(L, d, i1 - i0));
+                float *ws0 = t_k_ws(jc_scalar_ops.attention_ws(L, d, i1 - i0));
                 float *ws = t_k_ws(ops->attention_ws(L, d, i1 - i0));
-                jk_scalar_ops.attention(want + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
+                jc_scalar_ops.attention(want + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
                                         masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws0);
                 ops->attention(got + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
                                masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws);
@@ -175,7 +175,7 @@ static void t_k_attention(const jk_ops *ops)
 
 /* Whole towers under every table: 1, 2 and 3 threads give bit-identical text and image
  * embeddings (work is split over output tiles only). Uses the tiny test model. */
-static void t_k_threads(const jk_ops *const *have, int n)
+static void t_k_threads(const jc_ops *const *have, int n)
 {
     const char *old = getenv("JCLIP_ISA");
     char saved[32] = "";
@@ -216,8 +216,8 @@ static void t_k_threads(const jk_ops *const *have, int n)
 
 static void suite_kernels(void)
 {
-    const jk_ops *have[8];
-    int n = jk_cpu_tables(have, 8);
+    const jc_ops *have[8];
+    int n = jc_cpu_tables(have, 8);
     char list[128] = "";
     for (int i = 0; i < n; i++) {
         size_t len = strlen(list);

@@ -183,7 +183,7 @@ static void t_loader_hostile(void)
     T_CHECK(rc == JCLIP_ERR_TRUNCATED && strstr(err, "truncated"), "truncation message: %s", err);
 
     /* bit flips anywhere before the tensor data: rejected or (for padding bytes) harmless */
-    uint64_t data_off = jf_u64(aligned + 56);
+    uint64_t data_off = jc_file_u64(aligned + 56);
     int flip_crash_free = 1, flips_rejected = 0, flips = 0;
     for (size_t pos = 0; pos < data_off; pos += (pos < 128 ? 1 : 61)) {
         aligned[pos] ^= 0x10;
@@ -201,23 +201,23 @@ static void t_loader_hostile(void)
 
     /* a shape that does not match the metadata, with a valid checksum: named in the message */
     {
-        uint64_t meta_off = jf_u64(aligned + 24), meta_size = jf_u64(aligned + 32), tab_size = jf_u64(aligned + 48);
+        uint64_t meta_off = jc_file_u64(aligned + 24), meta_size = jc_file_u64(aligned + 32), tab_size = jc_file_u64(aligned + 48);
         uint8_t *tab = aligned + meta_off + meta_size;
         /* first tensor: name, dtype, ndim, dims... patch its first dim */
         size_t nl = (size_t)(tab[4] | tab[5] << 8);
         uint8_t *dim0 = tab + 4 + 2 + nl + 2;
         uint8_t save[8];
         memcpy(save, dim0, 8);
-        uint64_t wrong = jf_u64(dim0) / 2;
+        uint64_t wrong = jc_file_u64(dim0) / 2;
         uint64_t fix_bytes = 0;
         for (int i = 0; i < 8; i++) dim0[i] = (uint8_t)(wrong >> (8 * i));
         /* keep nbytes consistent so only the shape check can catch it */
         uint8_t *nb = dim0 + 8 * tab[4 + 2 + nl + 1] + 8;
         uint8_t save_nb[8];
         memcpy(save_nb, nb, 8);
-        fix_bytes = jf_u64(nb) / 2;
+        fix_bytes = jc_file_u64(nb) / 2;
         for (int i = 0; i < 8; i++) nb[i] = (uint8_t)(fix_bytes >> (8 * i));
-        uint32_t crc = jf_crc32(aligned + meta_off, (size_t)(meta_size + tab_size));
+        uint32_t crc = jc_file_crc32(aligned + meta_off, (size_t)(meta_size + tab_size));
         uint8_t save_crc[4];
         memcpy(save_crc, aligned + 64, 4);
         for (int i = 0; i < 4; i++) aligned[64 + i] = (uint8_t)(crc >> (8 * i));
@@ -434,10 +434,132 @@ static void t_api_edges(void)
     jclip_model_free(m);
 }
 
+/* Files with one tower (made by tools/drop_tower.py + convert.py from the tiny checkpoint):
+ * the present tower gives bitwise the embeddings of the full file, the absent one is refused
+ * with JCLIP_ERR_UNSUPPORTED and a message that says so. */
+static void t_model_one_tower(void)
+{
+    char err[512];
+    jclip_model *full = NULL, *text = NULL, *vision = NULL;
+    int rc = jclip_model_load(t_model_path("tiny-s1"), &full, err, sizeof err);
+    T_CHECK(rc == 0, "load %s: %s", t_model_path("tiny-s1"), err);
+    rc |= jclip_model_load(t_model_path("tiny-s1-text"), &text, err, sizeof err);
+    T_CHECK(text != NULL, "load %s: %s (make test makes it)", t_model_path("tiny-s1-text"), err);
+    rc |= jclip_model_load(t_model_path("tiny-s1-vision"), &vision, err, sizeof err);
+    T_CHECK(vision != NULL, "load %s: %s (make test makes it)", t_model_path("tiny-s1-vision"), err);
+    jclip_ctx *cf = NULL, *ct = NULL, *cv = NULL;
+    if (!rc) {
+        rc = jclip_ctx_create(full, NULL, &cf, err, sizeof err) || jclip_ctx_create(text, NULL, &ct, err, sizeof err) ||
+             jclip_ctx_create(vision, NULL, &cv, err, sizeof err);
+        T_CHECK(rc == 0, "contexts: %s", err);
+    }
+    if (!rc) {
+        const int D = jclip_embed_dim(full);
+        T_CHECK(jclip_embed_dim(text) == D && jclip_embed_dim(vision) == D, "one-tower files keep embed_dim");
+        float *a = (float *)malloc(sizeof(float) * (size_t)D), *b = (float *)malloc(sizeof(float) * (size_t)D);
+        const char *txt = "a photo of two cats sleeping on a red sofa";
+        int same = jclip_embed_text(cf, txt, strlen(txt), a, (size_t)D) == 0 && jclip_embed_text(ct, txt, strlen(txt), b, (size_t)D) == 0 &&
+                   memcmp(a, b, sizeof(float) * (size_t)D) == 0;
+        T_CHECK(same, "text-only file: text embedding bitwise that of the full file");
+        size_t len;
+        char *jpg = t_read_file(t_shared("testdata/images/photos/skimage_rocket.jpg"), &len);
+        T_CHECK(jpg != NULL, "cannot read the test photo");
+        if (jpg) {
+            rc = jclip_embed_image(ct, jpg, len, b, (size_t)D);
+            T_CHECK(rc == JCLIP_ERR_UNSUPPORTED && strstr(jclip_ctx_error(ct), "no vision tower"),
+                    "text-only file refuses images: rc %d, \"%s\"", rc, jclip_ctx_error(ct));
+            same = jclip_embed_image(cf, jpg, len, a, (size_t)D) == 0 && jclip_embed_image(cv, jpg, len, b, (size_t)D) == 0 &&
+                   memcmp(a, b, sizeof(float) * (size_t)D) == 0;
+            T_CHECK(same, "vision-only file: image embedding bitwise that of the full file");
+            const void *imgs[2] = {jpg, jpg};
+            size_t lens[2] = {len, len};
+            float *two = (float *)malloc(sizeof(float) * 2 * (size_t)D);
+            rc = jclip_embed_images(ct, imgs, lens, 2, two, 2 * (size_t)D);
+            T_CHECK(rc == JCLIP_ERR_UNSUPPORTED, "text-only file refuses an image batch: rc %d", rc);
+            free(two);
+            free(jpg);
+        }
+        rc = jclip_embed_text(cv, txt, strlen(txt), b, (size_t)D);
+        T_CHECK(rc == JCLIP_ERR_UNSUPPORTED && strstr(jclip_ctx_error(cv), "no text tower"),
+                "vision-only file refuses text: rc %d, \"%s\"", rc, jclip_ctx_error(cv));
+        int32_t ids[8] = {101, 2000, 102};
+        size_t n_ids = 0;
+        T_CHECK(jclip_tokenize(cv, txt, strlen(txt), 0, ids, 8, &n_ids) == JCLIP_ERR_UNSUPPORTED &&
+                    jclip_embed_tokens(cv, ids, 3, b, (size_t)D) == JCLIP_ERR_UNSUPPORTED,
+                "vision-only file refuses tokens");
+        char desc[2048];
+        jclip_model_describe(text, desc, sizeof desc);
+        T_CHECK(strstr(desc, "no vision tower") != NULL, "describe names the missing tower: %s", desc);
+        free(a);
+        free(b);
+    }
+    jclip_ctx_free(cf);
+    jclip_ctx_free(ct);
+    jclip_ctx_free(cv);
+    jclip_model_free(full);
+    jclip_model_free(text);
+    jclip_model_free(vision);
+}
+
+/* A batch call that fails at input i leaves the embeddings of inputs 0..i-1 in out and rows
+ * i.. untouched (jclip.h). */
+static void t_batch_failure(void)
+{
+    char err[512];
+    jclip_model *m = NULL;
+    jclip_ctx *ctx = NULL;
+    if (jclip_model_load(t_model_path("tiny-s1"), &m, err, sizeof err)) { T_CHECK(0, "load: %s", err); return; }
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    p.max_text_bytes = 100;
+    if (jclip_ctx_create(m, &p, &ctx, err, sizeof err)) { T_CHECK(0, "ctx: %s", err); jclip_model_free(m); return; }
+    const size_t D = (size_t)jclip_embed_dim(m);
+    float *out = (float *)malloc(sizeof(float) * 3 * D), *one = (float *)malloc(sizeof(float) * D);
+    char long_text[200];
+    memset(long_text, 'a', sizeof long_text);
+    const char *texts[3] = {"a cat on a mat, sleeping in the warm sun", "two dogs", long_text};
+    size_t lens[3] = {strlen(texts[0]), strlen(texts[1]), sizeof long_text};
+    memset(out, 0x7f, sizeof(float) * 3 * D);
+    int rc = jclip_embed_texts(ctx, texts, lens, 3, out, 3 * D);
+    T_CHECK(rc == JCLIP_ERR_LIMIT && strstr(jclip_ctx_error(ctx), "text 2:"), "texts: failure names text 2: rc %d \"%s\"", rc,
+            jclip_ctx_error(ctx));
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        ok &= jclip_embed_text(ctx, texts[i], lens[i], one, D) == 0;
+        double c, d;
+        t_compare(one, out + (size_t)i * D, (int)D, &c, &d);
+        ok &= c > 0.99999;
+    }
+    for (size_t j = 2 * D; j < 3 * D; j++) ok &= ((const uint8_t *)(out + j))[0] == 0x7f;
+    T_CHECK(ok, "texts: rows before the failure embedded, the rest untouched");
+
+    size_t len;
+    char *png = t_read_file(t_shared("testdata/images/photos/skimage_rocket.jpg"), &len);
+    if (png) {
+        const void *imgs[3] = {png, png, "not an image"};
+        size_t ilen[3] = {len, len, 12};
+        memset(out, 0x7f, sizeof(float) * 3 * D);
+        rc = jclip_embed_images(ctx, imgs, ilen, 3, out, 3 * D);
+        T_CHECK(rc == JCLIP_ERR_UNSUPPORTED && strstr(jclip_ctx_error(ctx), "image 2:"), "images: failure names image 2: rc %d \"%s\"",
+                rc, jclip_ctx_error(ctx));
+        ok = jclip_embed_image(ctx, png, len, one, D) == 0 && memcmp(one, out, sizeof(float) * D) == 0 &&
+             memcmp(one, out + D, sizeof(float) * D) == 0;
+        for (size_t j = 2 * D; j < 3 * D; j++) ok &= ((const uint8_t *)(out + j))[0] == 0x7f;
+        T_CHECK(ok, "images: rows before the failure embedded (bitwise), the rest untouched");
+        free(png);
+    }
+    free(out);
+    free(one);
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+}
+
 static void suite_model(void)
 {
     t_loader_hostile();
     t_api_edges();
+    t_model_one_tower();
+    t_batch_failure();
     t_model_golden("tiny-s1");
     if (getenv("JCLIP_SKIP_FULL")) T_NOTE("full-s1 skipped (JCLIP_SKIP_FULL set)");
     else t_model_golden("full-s1");

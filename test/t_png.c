@@ -55,7 +55,7 @@ static int t_inflate(const uint8_t *z, size_t n, uint8_t **out, size_t cap, size
     char err[200];
     *out = (uint8_t *)malloc(cap ? cap : 1);
     if (!*out) return JCLIP_ERR_NOMEM;
-    return infl_zlib(z, n, *out, cap, got, NULL, err, sizeof err);
+    return jc_infl_zlib(z, n, *out, cap, got, NULL, err, sizeof err);
 }
 
 static void t_png_inflate_units(void)
@@ -79,11 +79,11 @@ static void t_png_inflate_units(void)
         tn += (size_t)snprintf(text + tn, 20000 - tn, "the quick brown fox %d jumps over the lazy dog %d\n", i, i * i % 97);
     T_CHECK(tn == 10056, "dynamic text length %zu", tn);
     out = (uint8_t *)malloc(tn);
-    rc = infl_zlib(tinf_dynamic, sizeof tinf_dynamic, out, tn, &got, &used, err, sizeof err);
+    rc = jc_infl_zlib(tinf_dynamic, sizeof tinf_dynamic, out, tn, &got, &used, err, sizeof err);
     T_CHECK(rc == JCLIP_OK && got == tn && used == sizeof tinf_dynamic && memcmp(out, text, tn) == 0,
             "dynamic block: rc %d (%s) got %zu used %zu", rc, rc ? err : "", got, used);
     /* Output one byte short: refused, never written past the capacity (ASan would see it). */
-    rc = infl_zlib(tinf_dynamic, sizeof tinf_dynamic, out, tn - 1, &got, NULL, err, sizeof err);
+    rc = jc_infl_zlib(tinf_dynamic, sizeof tinf_dynamic, out, tn - 1, &got, NULL, err, sizeof err);
     T_CHECK(rc == JCLIP_ERR_FORMAT, "dynamic into cap-1: rc %d", rc);
     free(out);
 
@@ -138,12 +138,12 @@ static void t_png_inflate_units(void)
     out = (uint8_t *)malloc(tn);
     int trunc_err = 0, flip_err = 0, flip_same = 0, flips = 0;
     for (size_t n = 0; n < sizeof tinf_dynamic; n++)
-        trunc_err += infl_zlib(tinf_dynamic, n, out, tn, &got, NULL, err, sizeof err) != JCLIP_OK;
+        trunc_err += jc_infl_zlib(tinf_dynamic, n, out, tn, &got, NULL, err, sizeof err) != JCLIP_OK;
     for (size_t i = 0; i < sizeof tinf_dynamic; i++)
         for (int b = 0; b < 8; b++, flips++) {
             memcpy(bad, tinf_dynamic, sizeof tinf_dynamic);
             bad[i] ^= (uint8_t)(1u << b);
-            if (infl_zlib(bad, sizeof tinf_dynamic, out, tn, &got, NULL, err, sizeof err) != JCLIP_OK) flip_err++;
+            if (jc_infl_zlib(bad, sizeof tinf_dynamic, out, tn, &got, NULL, err, sizeof err) != JCLIP_OK) flip_err++;
             else flip_same += got == tn && memcmp(out, text, tn) == 0 && i == sizeof tinf_dynamic - 5;
         }
     free(out);
@@ -159,9 +159,9 @@ static void t_png_fix_crcs(uint8_t *p, size_t n, const uint32_t crct[8][256])
 {
     size_t pos = 8;
     while (n - pos >= 12) {
-        uint32_t clen = png_be32(p + pos);
+        uint32_t clen = jc_png_be32(p + pos);
         if (clen > n - pos - 12) break;
-        uint32_t c = png_crc(crct, p + pos + 4, (size_t)clen + 4);
+        uint32_t c = jc_png_crc(crct, p + pos + 4, (size_t)clen + 4);
         p[pos + 8 + clen] = (uint8_t)(c >> 24);
         p[pos + 9 + clen] = (uint8_t)(c >> 16);
         p[pos + 10 + clen] = (uint8_t)(c >> 8);
@@ -177,7 +177,7 @@ static void t_png_mutate(void)
     static const char *files[] = {"pngsuite/basi0g04.png", "pngsuite/basn2c16.png", "pngsuite/basi3p02.png",
                                   "pngsuite/basn4a08.png", "pngsuite/basi6a16.png", "pngsuite/s09n3p02.png"};
     uint32_t(*crct)[256] = (uint32_t(*)[256])malloc(sizeof(uint32_t[8][256]));
-    png_crc_init(crct);
+    jc_png_crc_init(crct);
     int runs = 0, ok = 0, errors = 0, bad_rc = 0;
     uint32_t seed = 12345;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
@@ -197,8 +197,8 @@ static void t_png_mutate(void)
             }
             t_png_fix_crcs(m, n, (const uint32_t(*)[256])crct);
             char err[200];
-            jclip_image_info info;
-            int rc = png_decode(m, n, 1u << 16, rgb, 1 << 20, &info, err, sizeof err);
+            jc_image_info info;
+            int rc = jc_png_decode(m, n, 1u << 16, rgb, 1 << 20, &info, err, sizeof err);
             runs++;
             if (rc == JCLIP_OK) ok++;
             else if (rc == JCLIP_ERR_FORMAT || rc == JCLIP_ERR_TRUNCATED || rc == JCLIP_ERR_UNSUPPORTED || rc == JCLIP_ERR_LIMIT ||
@@ -251,9 +251,9 @@ static void t_png_corpus(void)
         size_t n;
         uint8_t *data = (uint8_t *)t_read_file(t_shared(t_png_shared_rel(path)), &n);
         if (!data) { T_CHECK(0, "cannot read %s", path); continue; }
-        jclip_image_info info, hinfo;
+        jc_image_info info, hinfo;
         char err[256] = "", herr[256] = "";
-        int hrc = img_info(data, n, &hinfo, herr, sizeof herr);
+        int hrc = jc_img_info(data, n, &hinfo, herr, sizeof herr);
         /* Decode into a buffer sized from the header (the caller's usual path). */
         uint8_t *rgb = NULL;
         size_t cap = 0;
@@ -261,7 +261,7 @@ static void t_png_corpus(void)
             cap = (size_t)hinfo.width * hinfo.height * 3;
             rgb = (uint8_t *)malloc(cap ? cap : 1);
         }
-        int rc = img_decode(data, n, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, &info, err, sizeof err);
+        int rc = jc_img_decode(data, n, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, &info, err, sizeof err);
         int expect_ok = dv ? dv->ours == JCLIP_OK : pil_ok;
         if (dv) table_hits++;
         char hex[65] = "";
@@ -325,27 +325,27 @@ static void t_png_corpus(void)
 static void t_png_dispatch(void)
 {
     char err[200];
-    jclip_image_info info;
+    jc_image_info info;
     static const uint8_t gif[] = "GIF89a....";
-    int rc = img_info(gif, sizeof gif, &info, err, sizeof err);
+    int rc = jc_img_info(gif, sizeof gif, &info, err, sizeof err);
     T_CHECK(rc == JCLIP_ERR_UNSUPPORTED && strstr(err, "not a JPEG or PNG") != NULL, "GIF: rc %d (%s)", rc, err);
-    rc = img_decode(NULL, 0, 0, NULL, 0, &info, err, sizeof err);
+    rc = jc_img_decode(NULL, 0, 0, NULL, 0, &info, err, sizeof err);
     T_CHECK(rc == JCLIP_ERR_UNSUPPORTED, "empty input: rc %d", rc);
     size_t n;
     uint8_t *data = (uint8_t *)t_read_file(t_shared("testdata/images/pngsuite/basn2c08.png"), &n);
     if (!data) { T_CHECK(0, "cannot read basn2c08.png"); return; }
     uint8_t small[32 * 32 * 3 - 1];
-    rc = img_decode(data, n, 0, small, sizeof small, &info, err, sizeof err);
+    rc = jc_img_decode(data, n, 0, small, sizeof small, &info, err, sizeof err);
     T_CHECK(rc == JCLIP_ERR_CAPACITY, "capacity one byte short: rc %d", rc);
-    rc = img_decode(data, n, 32 * 32 - 1, small, sizeof small, &info, err, sizeof err);
+    rc = jc_img_decode(data, n, 32 * 32 - 1, small, sizeof small, &info, err, sizeof err);
     T_CHECK(rc == JCLIP_ERR_LIMIT, "pixel limit: rc %d", rc);
-    rc = img_info(data, n, &info, err, sizeof err);
+    rc = jc_img_info(data, n, &info, err, sizeof err);
     T_CHECK(rc == JCLIP_OK && info.width == 32 && info.height == 32 && info.bit_depth == 8 && info.components == 3 &&
                 strcmp(info.color, "rgb") == 0 && info.format == JCLIP_FORMAT_PNG,
             "basn2c08 info: rc %d %ux%u", rc, info.width, info.height);
     for (size_t cut = 0; cut < n; cut += 7) {
         uint8_t full[32 * 32 * 3];
-        rc = img_decode(data, cut, 0, full, sizeof full, &info, err, sizeof err);
+        rc = jc_img_decode(data, cut, 0, full, sizeof full, &info, err, sizeof err);
         if (rc == JCLIP_OK || (rc != JCLIP_ERR_TRUNCATED && rc != JCLIP_ERR_UNSUPPORTED)) {
             T_CHECK(0, "basn2c08 cut at %zu: rc %d (%s)", cut, rc, err);
             break;
@@ -354,7 +354,7 @@ static void t_png_dispatch(void)
     free(data);
 }
 
-/* png_paeth's reformulation against the predictor exactly as the PNG spec writes it. */
+/* jc_png_paeth's reformulation against the predictor exactly as the PNG spec writes it. */
 static void t_png_paeth(void)
 {
     long bad = 0;
@@ -363,9 +363,9 @@ static void t_png_paeth(void)
             for (int c = 0; c < 256; c++) {
                 int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
                 int want = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
-                bad += png_paeth(a, b, c) != want;
+                bad += jc_png_paeth(a, b, c) != want;
             }
-    T_CHECK(bad == 0, "png_paeth differs from the spec on %ld of 2^24 inputs", bad);
+    T_CHECK(bad == 0, "jc_png_paeth differs from the spec on %ld of 2^24 inputs", bad);
 }
 
 static void suite_png(void)

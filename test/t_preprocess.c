@@ -1,7 +1,7 @@
 /* test/t_preprocess.c: preprocess suite (included by test/run.c).
  *
- * Golden check: every image of golden/images/preprocess.json is decoded with img_info +
- * img_decode, then resized and cropped; the crop must hash to rgb_first_sha256, equal the raw
+ * Golden check: every image of golden/images/preprocess.json is decoded with jc_img_info +
+ * jc_img_decode, then resized and cropped; the crop must hash to rgb_first_sha256, equal the raw
  * preprocess/NAME.rgb file where one is given, and normalise to the tensors/NAME.npy float32 values
  * bit for bit. Small synthetic checks cover geometry, the no-resize paths and error returns. */
 
@@ -75,15 +75,15 @@ static size_t tp_cmp_f32(const float *a, const uint8_t *le, size_t n, size_t *fi
     return bad;
 }
 
-/* Runs pre_resize_crop with exactly pre_scratch_size bytes of scratch, deliberately misaligned
+/* Runs jc_pre_resize_crop with exactly jc_pre_scratch_size bytes of scratch, deliberately misaligned
  * by one byte to prove the function aligns it itself. */
 static int tp_resize(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop, char *err, size_t errcap)
 {
-    size_t need = pre_scratch_size(w, h);
-    if (!need) return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "pre_scratch_size(%u, %u) = 0", w, h);
+    size_t need = jc_pre_scratch_size(w, h);
+    if (!need) return jc_fail(err, errcap, JCLIP_ERR_LIMIT, "jc_pre_scratch_size(%u, %u) = 0", w, h);
     uint8_t *mem = (uint8_t *)malloc(need + 1);
     if (!mem) return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "no memory");
-    int rc = pre_resize_crop(rgb, w, h, crop, mem + 1, need, err, errcap);
+    int rc = jc_pre_resize_crop(rgb, w, h, crop, mem + 1, need, err, errcap);
     free(mem);
     return rc;
 }
@@ -91,30 +91,30 @@ static int tp_resize(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop, 
 static void tp_synthetic(void)
 {
     /* Crop offsets: Python round() of (d / 2.0), halves to even. */
-    T_CHECK(pre_half_even(77) == 38 && pre_half_even(75) == 38 && pre_half_even(76) == 38 &&
-                pre_half_even(0) == 0 && pre_half_even(1) == 0 && pre_half_even(3) == 2 &&
-                pre_half_even(5) == 2,
+    T_CHECK(jc_pre_half_even(77) == 38 && jc_pre_half_even(75) == 38 && jc_pre_half_even(76) == 38 &&
+                jc_pre_half_even(0) == 0 && jc_pre_half_even(1) == 0 && jc_pre_half_even(3) == 2 &&
+                jc_pre_half_even(5) == 2,
             "round half even of d/2");
 
     /* Geometry: torchvision's int(224 * long / short). */
-    pre_plan p;
-    T_CHECK(pre_make_plan(640, 480, &p) && p.x.out_size == 298 && p.y.out_size == 224 && p.x.first == 37,
+    jc_pre_plan p;
+    T_CHECK(jc_pre_make_plan(640, 480, &p) && p.x.out_size == 298 && p.y.out_size == 224 && p.x.first == 37,
             "640x480 -> %dx%d first %d", p.x.out_size, p.y.out_size, p.x.first);
-    T_CHECK(pre_make_plan(193, 31237, &p) && p.x.out_size == 224 && p.y.out_size == 36254,
+    T_CHECK(jc_pre_make_plan(193, 31237, &p) && p.x.out_size == 224 && p.y.out_size == 36254,
             "193x31237 -> %dx%d", p.x.out_size, p.y.out_size);
-    T_CHECK(pre_make_plan(224, 300, &p) && !p.x.needed && !p.y.needed, "224x300 is not resized");
+    T_CHECK(jc_pre_make_plan(224, 300, &p) && !p.x.needed && !p.y.needed, "224x300 is not resized");
 
     /* Error returns. */
     uint8_t px[3] = {1, 2, 3}, *crop = (uint8_t *)malloc(TP_CROP_BYTES);
     uint8_t scratch[64];
     char err[128] = "";
-    T_CHECK(pre_scratch_size(0, 10) == 0 && pre_scratch_size(10, 0) == 0, "zero size has no scratch");
-    T_CHECK(pre_scratch_size(0x80000000u, 1) == 0, "side above INT_MAX is rejected");
-    T_CHECK(pre_resize_crop(px, 0, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_LIMIT,
+    T_CHECK(jc_pre_scratch_size(0, 10) == 0 && jc_pre_scratch_size(10, 0) == 0, "zero size has no scratch");
+    T_CHECK(jc_pre_scratch_size(0x80000000u, 1) == 0, "side above INT_MAX is rejected");
+    T_CHECK(jc_pre_resize_crop(px, 0, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_LIMIT,
             "w = 0 gives LIMIT");
-    T_CHECK(pre_resize_crop(px, 1, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_CAPACITY,
+    T_CHECK(jc_pre_resize_crop(px, 1, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_CAPACITY,
             "small scratch gives CAPACITY");
-    T_CHECK(pre_resize_crop(NULL, 1, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_ARG,
+    T_CHECK(jc_pre_resize_crop(NULL, 1, 1, crop, scratch, sizeof scratch, err, sizeof err) == JCLIP_ERR_ARG,
             "NULL image gives ARG");
     if (!crop) { T_CHECK(0, "no memory"); return; }
 
@@ -162,7 +162,7 @@ static void tp_synthetic(void)
         if (chw) {
             memset(crop, 0, TP_CROP_BYTES);
             crop[0] = 255;
-            pre_normalize(crop, chw);
+            jc_pre_normalize(crop, chw);
             volatile float m0 = (float)0.48145466, s0 = (float)0.26862954, m2 = (float)0.40821073,
                            s2 = (float)0.27577711;
             T_CHECK(chw[0] == (1.0f - m0) / s0 && chw[1] == (0.0f - m0) / s0 &&
@@ -205,27 +205,27 @@ static void suite_preprocess(void)
         size_t len;
         uint8_t *data = (uint8_t *)t_read_file(t_shared(rel), &len);
         if (!data) { T_CHECK(0, "%s: cannot read", rel); continue; }
-        jclip_image_info info;
+        jc_image_info info;
         uint8_t *rgb = NULL;
-        int rc = img_info(data, len, &info, err, sizeof err);
+        int rc = jc_img_info(data, len, &info, err, sizeof err);
         size_t cap = 0;
         if (rc == 0 && jc_mul3(info.width, info.height, 3, &cap) && (rgb = (uint8_t *)malloc(cap ? cap : 1)))
-            rc = img_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, &info, err, sizeof err);
+            rc = jc_img_decode(data, len, JCLIP_DEFAULT_MAX_PIXELS, rgb, cap, &info, err, sizeof err);
         else if (rc == 0)
             rc = JCLIP_ERR_NOMEM;
         free(data);
         if (rc != 0) { T_CHECK(0, "%s: decode failed (%d %s)", e->key, rc, err); free(rgb); continue; }
 
         /* The resized size that torchvision reported. */
-        pre_plan plan;
-        int geom = pre_make_plan(info.width, info.height, &plan) && jrs && jrs->type == JSON_ARRAY &&
+        jc_pre_plan plan;
+        int geom = jc_pre_make_plan(info.width, info.height, &plan) && jrs && jrs->type == JSON_ARRAY &&
                    jrs->len == 2 && jrs->child->num == plan.x.out_size && jrs->child->next->num == plan.y.out_size;
         n_geom += geom;
         T_CHECK(geom, "%s: resized size differs from the golden", e->key);
 
         rc = tp_resize(rgb, info.width, info.height, crop, err, sizeof err);
         free(rgb);
-        if (rc != 0) { T_CHECK(0, "%s: pre_resize_crop failed (%d %s)", e->key, rc, err); continue; }
+        if (rc != 0) { T_CHECK(0, "%s: jc_pre_resize_crop failed (%d %s)", e->key, rc, err); continue; }
         char hex[65];
         t_sha256_hex(crop, TP_CROP_BYTES, hex);
         int ok = jsha && jsha->type == JSON_STRING && strcmp(hex, jsha->str) == 0;
@@ -256,7 +256,7 @@ static void suite_preprocess(void)
             const uint8_t *gf = nb ? tp_npy_f32_chw(nb, nlen, &why) : NULL;
             n_npy++;
             if (!gf) { T_CHECK(0, "%s: %s", np, why); free(nb); continue; }
-            pre_normalize(crop, chw);
+            jc_pre_normalize(crop, chw);
             size_t first = 0, bad = tp_cmp_f32(chw, gf, TP_CHW_FLOATS, &first);
             n_npy_ok += bad == 0;
             T_CHECK(bad == 0, "%s: %zu of %zu floats differ (first at %zu)", np, bad, TP_CHW_FLOATS, first);

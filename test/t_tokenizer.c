@@ -7,9 +7,9 @@
 
 static const int32_t t_tok_special[] = {0, 100, 101, 102, 103};
 
-static tok_wordpiece_config t_tok_config(void)
+static jc_tok_wordpiece_config t_tok_config(void)
 {
-    tok_wordpiece_config c;
+    jc_tok_wordpiece_config c;
     memset(&c, 0, sizeof c);
     c.unk_id = 100;
     c.cls_id = 101;
@@ -42,7 +42,7 @@ static int t_tok_hex(int c)
 }
 
 /* Runs every line of a golden file through the tokenizer; returns the number of lines. */
-static size_t t_tok_golden(const tok_wordpiece *t, const char *rel, size_t max_tokens, int hex,
+static size_t t_tok_golden(const jc_tok_wordpiece *t, const char *rel, size_t max_tokens, int hex,
                            size_t *identical)
 {
     size_t flen = 0, lines = 0, shown = 0;
@@ -77,7 +77,7 @@ static size_t t_tok_golden(const tok_wordpiece *t, const char *rel, size_t max_t
             in_len = text->len;
         }
         size_t n = 0;
-        int rc = ok ? tok_wp_encode(t, in, in_len, max_tokens, got, CAP, &n) : JCLIP_ERR_FORMAT;
+        int rc = ok ? jc_tok_wp_encode(t, in, in_len, max_tokens, got, CAP, &n) : JCLIP_ERR_FORMAT;
         int same = ok && rc == JCLIP_OK && n == ids->len;
         size_t k = 0, diff = 0;
         for (json_value *c = ok ? ids->child : NULL; c; c = c->next, k++) {
@@ -99,11 +99,11 @@ static size_t t_tok_golden(const tok_wordpiece *t, const char *rel, size_t max_t
 }
 
 /* Encodes a NUL-terminated string; returns n_out, ids in out (cap 64). */
-static size_t t_tok_enc(const tok_wordpiece *t, const char *s, size_t len, size_t max_tokens,
+static size_t t_tok_enc(const jc_tok_wordpiece *t, const char *s, size_t len, size_t max_tokens,
                         int32_t *out, int *rc)
 {
     size_t n = 0;
-    *rc = tok_wp_encode(t, s, len, max_tokens, out, 64, &n);
+    *rc = jc_tok_wp_encode(t, s, len, max_tokens, out, 64, &n);
     return n;
 }
 
@@ -112,7 +112,7 @@ static int t_tok_eq(const int32_t *a, size_t n, const int32_t *b, size_t m)
     return n == m && memcmp(a, b, n * sizeof *a) == 0;
 }
 
-static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, uint32_t nv)
+static void t_tok_edges(const jc_tok_wordpiece *t, const char *vocab, size_t vlen, uint32_t nv)
 {
     int32_t a[64], b[64];
     int rc;
@@ -170,15 +170,15 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
     n = t_tok_enc(t, txt, strlen(txt), 11, b, &rc);
     T_CHECK(rc == JCLIP_OK && t_tok_eq(a, full, b, n), "max_tokens == length is untouched");
     memset(b, 0x55, sizeof b);
-    rc = tok_wp_encode(t, txt, strlen(txt), 512, b, 3, &n);
+    rc = jc_tok_wp_encode(t, txt, strlen(txt), 512, b, 3, &n);
     T_CHECK(rc == JCLIP_ERR_CAPACITY && n == full && memcmp(a, b, 3 * sizeof *a) == 0 &&
                 b[3] == 0x55555555,
             "capacity 3: error, full length, first 3 ids, nothing past cap");
-    rc = tok_wp_encode(t, txt, strlen(txt), 512, NULL, 0, &n);
+    rc = jc_tok_wp_encode(t, txt, strlen(txt), 512, NULL, 0, &n);
     T_CHECK(rc == JCLIP_ERR_CAPACITY && n == full, "size query with NULL ids");
-    rc = tok_wp_encode(t, txt, strlen(txt), 1, a, 64, &n);
+    rc = jc_tok_wp_encode(t, txt, strlen(txt), 1, a, 64, &n);
     T_CHECK(rc == JCLIP_ERR_ARG, "max_tokens 1 rejected");
-    rc = tok_wp_encode(t, txt, strlen(txt), 512, a, 64, NULL);
+    rc = jc_tok_wp_encode(t, txt, strlen(txt), 512, a, 64, NULL);
     T_CHECK(rc == JCLIP_ERR_ARG, "NULL n_out rejected");
 
     /* UTF-8 decoder: maximal subparts. */
@@ -191,7 +191,7 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
     int u8ok = 1;
     for (size_t i = 0; i < sizeof u8 / sizeof u8[0]; i++) {
         uint32_t cp;
-        size_t used = tok_utf8_next((const uint8_t *)u8[i].s, u8[i].n, &cp);
+        size_t used = jc_tok_utf8_next((const uint8_t *)u8[i].s, u8[i].n, &cp);
         if (used != u8[i].used || cp != u8[i].cp) {
             u8ok = 0;
             fprintf(stderr, "  utf8 case %zu: used %zu cp %X\n", i, used, (unsigned)cp);
@@ -207,7 +207,7 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
         clock_t c0 = clock();
         memset(big, 'x', BIG);
         n = 0;
-        rc = tok_wp_encode(t, big, BIG, 1 << 20, ids, 200000, &n);
+        rc = jc_tok_wp_encode(t, big, BIG, 1 << 20, ids, 200000, &n);
         T_CHECK(rc == JCLIP_OK && n == 3 && ids[1] == 100, "1 MB single word -> [UNK]");
         double s1 = (double)(clock() - c0) / CLOCKS_PER_SEC;
         /* 1 MB of pseudo-random bytes: valid and invalid UTF-8, specials, CJK, punctuation. */
@@ -224,7 +224,7 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
             pos += fl;
         }
         c0 = clock();
-        rc = tok_wp_encode(t, big, pos, 1 << 20, ids, 200000, &n);
+        rc = jc_tok_wp_encode(t, big, pos, 1 << 20, ids, 200000, &n);
         double s2 = (double)(clock() - c0) / CLOCKS_PER_SEC;
         T_CHECK((rc == JCLIP_OK || rc == JCLIP_ERR_CAPACITY) && n > 100000, "1 MB mixed line (%zu ids)", n);
         /* 100k words */
@@ -236,7 +236,7 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
             pos += fl;
         }
         c0 = clock();
-        rc = tok_wp_encode(t, big, pos, 1 << 20, ids, 200000, &n);
+        rc = jc_tok_wp_encode(t, big, pos, 1 << 20, ids, 200000, &n);
         int rc3 = rc;
         double s3 = (double)(clock() - c0) / CLOCKS_PER_SEC;
         /* 16667 repeats of the 6 words: each repeat gives what one alone gives, less 2. */
@@ -252,36 +252,36 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
     free(ids);
 
     /* Bad vocab blobs and configs are rejected (never crash). */
-    tok_wordpiece_config c = t_tok_config();
-    tok_wordpiece *x = NULL;
+    jc_tok_wordpiece_config c = t_tok_config();
+    jc_tok_wordpiece *x = NULL;
     char err[160];
     int bad = 0;
-    bad += tok_wp_create(vocab, vlen - 1, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* no final NUL */
-    bad += tok_wp_create(vocab, vlen, nv + 1, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* too few */
-    bad += tok_wp_create(vocab, vlen, nv - 1, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* too many */
-    bad += tok_wp_create(vocab, vlen, 0, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
-    bad += tok_wp_create(vocab, 0, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
-    bad += tok_wp_create("a\0b\0", 4, 0xFFFFFFFFu, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
-    bad += tok_wp_create("a\0b\0", 4, 2, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* ids out of range */
+    bad += jc_tok_wp_create(vocab, vlen - 1, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* no final NUL */
+    bad += jc_tok_wp_create(vocab, vlen, nv + 1, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* too few */
+    bad += jc_tok_wp_create(vocab, vlen, nv - 1, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* too many */
+    bad += jc_tok_wp_create(vocab, vlen, 0, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create(vocab, 0, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create("a\0b\0", 4, 0xFFFFFFFFu, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create("a\0b\0", 4, 2, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT; /* ids out of range */
     c.sep_id = -1;
-    bad += tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
     c = t_tok_config();
     int32_t sbad[] = {101, 40000};
     c.special_ids = sbad;
     c.n_special = 2;
-    bad += tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
     c = t_tok_config();
-    c.max_word_chars = TOK_WP_WORD_CAP + 1;
-    bad += tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_ARG;
+    c.max_word_chars = JC_TOK_WP_WORD_CAP + 1;
+    bad += jc_tok_wp_create(vocab, vlen, nv, &c, &x, err, sizeof err) == JCLIP_ERR_ARG;
     c = t_tok_config();
-    bad += tok_wp_create(NULL, 10, nv, &c, &x, err, sizeof err) == JCLIP_ERR_ARG;
-    bad += tok_wp_create(vocab, vlen, nv, NULL, &x, err, sizeof err) == JCLIP_ERR_ARG;
+    bad += jc_tok_wp_create(NULL, 10, nv, &c, &x, err, sizeof err) == JCLIP_ERR_ARG;
+    bad += jc_tok_wp_create(vocab, vlen, nv, NULL, &x, err, sizeof err) == JCLIP_ERR_ARG;
     /* An empty special literal, and a special literal that is invalid UTF-8. */
     int32_t s0[] = {0};
     c.special_ids = s0;
     c.n_special = 1;
-    bad += tok_wp_create("\0b\0c\0d\0", 8, 4, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
-    bad += tok_wp_create("\xff\0b\0c\0d\0", 9, 4, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create("\0b\0c\0d\0", 8, 4, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
+    bad += jc_tok_wp_create("\xff\0b\0c\0d\0", 9, 4, &c, &x, err, sizeof err) == JCLIP_ERR_FORMAT;
     T_CHECK(bad == 14 && x == NULL, "bad vocab blobs / configs rejected (%d/14)", bad);
 
     /* A tiny vocab with its own ids and no specials: config ids are honored, "##" pieces work,
@@ -290,21 +290,21 @@ static void t_tok_edges(const tok_wordpiece *t, const char *vocab, size_t vlen, 
     c = t_tok_config();
     c.unk_id = 0; c.cls_id = 1; c.sep_id = 2; c.pad_id = 0;
     c.special_ids = NULL; c.n_special = 0;
-    int tiny_rc = tok_wp_create(tiny, sizeof tiny - 1, 8, &c, &x, err, sizeof err);
+    int tiny_rc = jc_tok_wp_create(tiny, sizeof tiny - 1, 8, &c, &x, err, sizeof err);
     T_CHECK(tiny_rc == JCLIP_OK, "tiny vocab: %s", tiny_rc ? err : "ok");
     if (tiny_rc == JCLIP_OK) {
         static const int32_t e1[] = {1, 5, 4, 7, 0, 0, 0, 2};
         n = t_tok_enc(x, "ABC \xc3\x89 [SEP]", 12, 64, a, &rc);
         T_CHECK(rc == JCLIP_OK && t_tok_eq(a, n, e1, 8), "tiny vocab encode (%zu ids)", n);
-        tok_wp_free(x);
+        jc_tok_wp_free(x);
         c.strip_accents = 0;
         c.lowercase = 0;
-        tiny_rc = tok_wp_create(tiny, sizeof tiny - 1, 8, &c, &x, err, sizeof err);
+        tiny_rc = jc_tok_wp_create(tiny, sizeof tiny - 1, 8, &c, &x, err, sizeof err);
         static const int32_t e2[] = {1, 0, 6, 2};
         n = t_tok_enc(x, "ABC \xc3\x89", 6, 64, a, &rc);
         T_CHECK(tiny_rc == JCLIP_OK && rc == JCLIP_OK && t_tok_eq(a, n, e2, 4),
                 "no lowercase / no strip_accents (%zu ids)", n);
-        tok_wp_free(x);
+        jc_tok_wp_free(x);
     }
 }
 
@@ -318,11 +318,11 @@ static void suite_tokenizer(void)
     char *vocab = t_tok_vocab_blob(&vlen, &nv);
     T_CHECK(vocab && nv == 30522, "vocab blob: %u entries", (unsigned)nv);
     if (!vocab) return;
-    tok_wordpiece_config cfg = t_tok_config();
-    tok_wordpiece *t = NULL;
+    jc_tok_wordpiece_config cfg = t_tok_config();
+    jc_tok_wordpiece *t = NULL;
     char err[160] = "";
-    int rc = tok_wp_create(vocab, vlen, nv, &cfg, &t, err, sizeof err);
-    T_CHECK(rc == JCLIP_OK && t, "tok_wp_create: %s", err);
+    int rc = jc_tok_wp_create(vocab, vlen, nv, &cfg, &t, err, sizeof err);
+    T_CHECK(rc == JCLIP_OK && t, "jc_tok_wp_create: %s", err);
     if (rc == JCLIP_OK) {
         static const struct { const char *rel; size_t max_tokens; int hex; } g[] = {
             {"golden/tokenizer/bert_wordpiece.jsonl", (size_t)1 << 20, 0},
@@ -339,6 +339,6 @@ static void suite_tokenizer(void)
         }
         t_tok_edges(t, vocab, vlen, nv);
     }
-    tok_wp_free(t);
+    jc_tok_wp_free(t);
     free(vocab);
 }

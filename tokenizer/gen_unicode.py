@@ -11,11 +11,11 @@ older than the UCD in places), so the C tokenizer matches the crate rather than 
 OUTPUT defaults to tokenizer/unicode_tables.h. Standard library only.
 
 What is generated (all `static const`, names prefixed tok_uc_):
-  * tok_uc_range_start[] / tok_uc_range_class[]: a sorted list of range starts covering every
+  * jc_tok_uc_range_start[] / jc_tok_uc_range_class[]: a sorted list of range starts covering every
     code point 0..0x10FFFF, each with a class byte (see TOK_UC_* below); adjacent ranges with the
     same class are merged. Surrogates (never produced by the UTF-8 decoder) join the range before.
-  * tok_uc_map[]: code points whose strip_accents or lowercase result differs from the code
-    point itself, sorted by code point, with offsets into tok_uc_pool[] (deduplicated code point
+  * jc_tok_uc_map[]: code points whose strip_accents or lowercase result differs from the code
+    point itself, sorted by code point, with offsets into jc_tok_uc_pool[] (deduplicated code point
     sequences). Hangul syllables U+AC00..U+D7A3 are left out: their strip_accents result is the
     algorithmic NFD decomposition, which the generator checks against the input and the C code
     computes.
@@ -131,44 +131,44 @@ def main():
     w(" *     python3 tokenizer/gen_unicode.py ../shared/golden/tokenizer/unicode tokenizer/unicode_tables.h")
     w(" * The input tables describe the Hugging Face `tokenizers` crate (BertNormalizer,")
     w(" * BertPreTokenizer) per code point; see the generator's docstring for the layout. */")
-    w("#ifndef JCLIP_TOK_UNICODE_TABLES_H")
-    w("#define JCLIP_TOK_UNICODE_TABLES_H")
+    w("#ifndef JC_TOK_UNICODE_TABLES_H")
+    w("#define JC_TOK_UNICODE_TABLES_H")
     w("")
     w("/* Class byte: bits 0-1 clean_text (0 keep, 1 drop, 2 -> space), bit 2 handle_chinese_chars")
     w(" * (CJK ideograph), bits 3-4 BertPreTokenizer (0 other, 1 whitespace, 2 punctuation). */")
-    w("#define TOK_UC_CLEAN_MASK 3u")
-    w("#define TOK_UC_CLEAN_DROP 1u")
-    w("#define TOK_UC_CLEAN_SPACE 2u")
-    w("#define TOK_UC_CJK 4u")
-    w("#define TOK_UC_PRE_WS 8u")
-    w("#define TOK_UC_PRE_PUNCT 16u")
-    w("/* Packed sequence reference: (offset into tok_uc_pool << 3) | length; length 0 = removed,")
+    w("#define JC_TOK_UC_CLEAN_MASK 3u")
+    w("#define JC_TOK_UC_CLEAN_DROP 1u")
+    w("#define JC_TOK_UC_CLEAN_SPACE 2u")
+    w("#define JC_TOK_UC_CJK 4u")
+    w("#define JC_TOK_UC_PRE_WS 8u")
+    w("#define JC_TOK_UC_PRE_PUNCT 16u")
+    w("/* Packed sequence reference: (offset into jc_tok_uc_pool << 3) | length; length 0 = removed,")
     w(" * length 7 = unchanged. */")
-    w(f"#define TOK_UC_SEQ_KEEP {KEEP_LEN}u")
-    w(f"#define TOK_UC_SEQ_MAX {MAX_SEQ}u")
-    w(f"#define TOK_UC_HANGUL_FIRST 0x{HANGUL_S:X}u")
-    w(f"#define TOK_UC_HANGUL_COUNT {HANGUL_N}u")
+    w(f"#define JC_TOK_UC_SEQ_KEEP {KEEP_LEN}u")
+    w(f"#define JC_TOK_UC_SEQ_MAX {MAX_SEQ}u")
+    w(f"#define JC_TOK_UC_HANGUL_FIRST 0x{HANGUL_S:X}u")
+    w(f"#define JC_TOK_UC_HANGUL_COUNT {HANGUL_N}u")
     w("")
-    w(f"#define TOK_UC_N_RANGES {len(ranges)}")
-    w("static const uint32_t tok_uc_range_start[TOK_UC_N_RANGES] = {")
+    w(f"#define JC_TOK_UC_N_RANGES {len(ranges)}")
+    w("static const uint32_t jc_tok_uc_range_start[JC_TOK_UC_N_RANGES] = {")
     for i in range(0, len(ranges), 10):
         w("    " + " ".join(f"0x{lo:X}," for lo, _ in ranges[i:i + 10]))
     w("};")
-    w("static const uint8_t tok_uc_range_class[TOK_UC_N_RANGES] = {")
+    w("static const uint8_t jc_tok_uc_range_class[JC_TOK_UC_N_RANGES] = {")
     for i in range(0, len(ranges), 20):
         w("    " + " ".join(f"{c}," for _, c in ranges[i:i + 20]))
     w("};")
     w("")
-    w(f"#define TOK_UC_N_POOL {len(pool)}")
-    w("static const uint32_t tok_uc_pool[TOK_UC_N_POOL] = {")
+    w(f"#define JC_TOK_UC_N_POOL {len(pool)}")
+    w("static const uint32_t jc_tok_uc_pool[JC_TOK_UC_N_POOL] = {")
     for i in range(0, len(pool), 10):
         w("    " + " ".join(f"0x{c:X}," for c in pool[i:i + 10]))
     w("};")
     w("")
     w("/* {code point, strip_accents (NFD, drop Mn) result, char::to_lowercase result} */")
-    w("typedef struct tok_uc_mapping { uint32_t cp; uint16_t strip, lower; } tok_uc_mapping;")
-    w(f"#define TOK_UC_N_MAP {len(entries)}")
-    w("static const tok_uc_mapping tok_uc_map[TOK_UC_N_MAP] = {")
+    w("typedef struct jc_tok_uc_mapping { uint32_t cp; uint16_t strip, lower; } jc_tok_uc_mapping;")
+    w(f"#define JC_TOK_UC_N_MAP {len(entries)}")
+    w("static const jc_tok_uc_mapping jc_tok_uc_map[JC_TOK_UC_N_MAP] = {")
     for i in range(0, len(entries), 5):
         w("    " + " ".join(f"{{0x{cp:X},{s},{l}}}," for cp, s, l in entries[i:i + 5]))
     w("};")

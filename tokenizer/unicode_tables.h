@@ -4,26 +4,26 @@
  *     python3 tokenizer/gen_unicode.py ../shared/golden/tokenizer/unicode tokenizer/unicode_tables.h
  * The input tables describe the Hugging Face `tokenizers` crate (BertNormalizer,
  * BertPreTokenizer) per code point; see the generator's docstring for the layout. */
-#ifndef JCLIP_TOK_UNICODE_TABLES_H
-#define JCLIP_TOK_UNICODE_TABLES_H
+#ifndef JC_TOK_UNICODE_TABLES_H
+#define JC_TOK_UNICODE_TABLES_H
 
 /* Class byte: bits 0-1 clean_text (0 keep, 1 drop, 2 -> space), bit 2 handle_chinese_chars
  * (CJK ideograph), bits 3-4 BertPreTokenizer (0 other, 1 whitespace, 2 punctuation). */
-#define TOK_UC_CLEAN_MASK 3u
-#define TOK_UC_CLEAN_DROP 1u
-#define TOK_UC_CLEAN_SPACE 2u
-#define TOK_UC_CJK 4u
-#define TOK_UC_PRE_WS 8u
-#define TOK_UC_PRE_PUNCT 16u
-/* Packed sequence reference: (offset into tok_uc_pool << 3) | length; length 0 = removed,
+#define JC_TOK_UC_CLEAN_MASK 3u
+#define JC_TOK_UC_CLEAN_DROP 1u
+#define JC_TOK_UC_CLEAN_SPACE 2u
+#define JC_TOK_UC_CJK 4u
+#define JC_TOK_UC_PRE_WS 8u
+#define JC_TOK_UC_PRE_PUNCT 16u
+/* Packed sequence reference: (offset into jc_tok_uc_pool << 3) | length; length 0 = removed,
  * length 7 = unchanged. */
-#define TOK_UC_SEQ_KEEP 7u
-#define TOK_UC_SEQ_MAX 6u
-#define TOK_UC_HANGUL_FIRST 0xAC00u
-#define TOK_UC_HANGUL_COUNT 11172u
+#define JC_TOK_UC_SEQ_KEEP 7u
+#define JC_TOK_UC_SEQ_MAX 6u
+#define JC_TOK_UC_HANGUL_FIRST 0xAC00u
+#define JC_TOK_UC_HANGUL_COUNT 11172u
 
-#define TOK_UC_N_RANGES 375
-static const uint32_t tok_uc_range_start[TOK_UC_N_RANGES] = {
+#define JC_TOK_UC_N_RANGES 375
+static const uint32_t jc_tok_uc_range_start[JC_TOK_UC_N_RANGES] = {
     0x0, 0x9, 0xB, 0xD, 0xE, 0x20, 0x21, 0x30, 0x3A, 0x41,
     0x5B, 0x61, 0x7B, 0x7F, 0x85, 0x86, 0xA0, 0xA1, 0xA2, 0xA7,
     0xA8, 0xAB, 0xAC, 0xAD, 0xAE, 0xB6, 0xB8, 0xBB, 0xBC, 0xBF,
@@ -63,7 +63,7 @@ static const uint32_t tok_uc_range_start[TOK_UC_N_RANGES] = {
     0x2A6E0, 0x2A700, 0x2B820, 0x2B920, 0x2CEB0, 0x2F800, 0x2FA20, 0xE0001, 0xE0002, 0xE0020,
     0xE0080, 0xF0000, 0xFFFFE, 0x100000, 0x10FFFE,
 };
-static const uint8_t tok_uc_range_class[TOK_UC_N_RANGES] = {
+static const uint8_t jc_tok_uc_range_class[JC_TOK_UC_N_RANGES] = {
     1, 10, 9, 10, 1, 8, 16, 0, 16, 0, 16, 0, 16, 1, 9, 1, 10, 16, 0, 16,
     0, 16, 0, 1, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16,
     0, 16, 0, 16, 0, 16, 0, 16, 0, 1, 0, 16, 0, 16, 0, 16, 1, 0, 16, 0,
@@ -85,8 +85,8 @@ static const uint8_t tok_uc_range_class[TOK_UC_N_RANGES] = {
     0, 4, 0, 4, 0, 4, 0, 1, 0, 1, 0, 1, 0, 1, 0,
 };
 
-#define TOK_UC_N_POOL 2701
-static const uint32_t tok_uc_pool[TOK_UC_N_POOL] = {
+#define JC_TOK_UC_N_POOL 2701
+static const uint32_t jc_tok_uc_pool[JC_TOK_UC_N_POOL] = {
     0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A,
     0x6B, 0x6C, 0x6D, 0x6E, 0x6F, 0x70, 0x71, 0x72, 0x73, 0x74,
     0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x41, 0xE0, 0xE1, 0xE2,
@@ -361,9 +361,9 @@ static const uint32_t tok_uc_pool[TOK_UC_N_POOL] = {
 };
 
 /* {code point, strip_accents (NFD, drop Mn) result, char::to_lowercase result} */
-typedef struct tok_uc_mapping { uint32_t cp; uint16_t strip, lower; } tok_uc_mapping;
-#define TOK_UC_N_MAP 4717
-static const tok_uc_mapping tok_uc_map[TOK_UC_N_MAP] = {
+typedef struct jc_tok_uc_mapping { uint32_t cp; uint16_t strip, lower; } jc_tok_uc_mapping;
+#define JC_TOK_UC_N_MAP 4717
+static const jc_tok_uc_mapping jc_tok_uc_map[JC_TOK_UC_N_MAP] = {
     {0x41,7,1}, {0x42,7,9}, {0x43,7,17}, {0x44,7,25}, {0x45,7,33},
     {0x46,7,41}, {0x47,7,49}, {0x48,7,57}, {0x49,7,65}, {0x4A,7,73},
     {0x4B,7,81}, {0x4C,7,89}, {0x4D,7,97}, {0x4E,7,105}, {0x4F,7,113},

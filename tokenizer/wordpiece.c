@@ -1,7 +1,7 @@
 /* tokenizer/wordpiece.c: BERT uncased WordPiece, token for token what Hugging Face's
  * BertTokenizerFast (the `tokenizers` crate) produces for bert-base-uncased / jina-clip-v1.
  *
- * Pipeline of tok_wp_encode, in one left-to-right pass over the bytes, with no allocation:
+ * Pipeline of jc_tok_wp_encode, in one left-to-right pass over the bytes, with no allocation:
  *   1. UTF-8 decoding; each maximal invalid subpart becomes U+FFFD (WHATWG, Rust
  *      from_utf8_lossy, Python errors="replace").
  *   2. Added special tokens (`[SEP]` ...) are matched on the raw text, leftmost-longest, before
@@ -23,78 +23,78 @@
  * against the crate on 50000 random texts aimed at these marks: all identical.)
  *
  * Cost: O(len * (longest vocab entry + total bytes of the special literals)), no allocation. */
-#include "../jclip_impl.h"
+#include "../jclip_base.h"
 #include "unicode_tables.h"
 
 /* Longest word (in normalized code points) that WordPiece can be asked to split: the limit
  * on max_word_chars. Longer words are counted but never stored. */
-#define TOK_WP_WORD_CAP 1024u
+#define JC_TOK_WP_WORD_CAP 1024u
 /* Limits on the added special tokens matched in raw text: keeps matching linear in the text. */
-#define TOK_WP_MAX_SPECIAL 64u
-#define TOK_WP_MAX_SPECIAL_BYTES 64u
+#define JC_TOK_WP_MAX_SPECIAL 64u
+#define JC_TOK_WP_MAX_SPECIAL_BYTES 64u
 
-typedef struct tok_wordpiece_config {
+typedef struct jc_tok_wordpiece_config {
     int32_t unk_id, cls_id, sep_id, pad_id; /* 100, 101, 102, 0 for bert-base-uncased */
     int lowercase;                          /* 1 */
     int strip_accents;                      /* 1 */
     int tokenize_chinese;                   /* 1 */
     int clean_text;                         /* 1 */
-    uint32_t max_word_chars;                /* 100; at most TOK_WP_WORD_CAP */
+    uint32_t max_word_chars;                /* 100; at most JC_TOK_WP_WORD_CAP */
     const int32_t *special_ids; /* ids of added special tokens whose literal text (the vocab
                                    string) is matched in raw text */
     size_t n_special;
-} tok_wordpiece_config;
+} jc_tok_wordpiece_config;
 
-typedef struct tok_wp_slot {
+typedef struct jc_tok_wp_slot {
     uint32_t id1;  /* vocab id + 1; 0 = empty slot */
     uint32_t hash; /* high 32 bits of the entry's 64-bit hash */
-} tok_wp_slot;
+} jc_tok_wp_slot;
 
-typedef struct tok_wordpiece {
-    tok_wordpiece_config cfg; /* cfg.special_ids points to special[] below */
+typedef struct jc_tok_wordpiece {
+    jc_tok_wordpiece_config cfg; /* cfg.special_ids points to special[] below */
     const char *vocab;        /* [vocab_len] NUL-terminated entries, not owned */
     uint32_t n_vocab;
     uint32_t *off;            /* [n_vocab + 1] byte offset of each entry; off[n_vocab] = vocab_len */
-    tok_wp_slot *slots;       /* [mask + 1] open-addressing hash table of the entries */
+    jc_tok_wp_slot *slots;       /* [mask + 1] open-addressing hash table of the entries */
     uint32_t mask;
     uint32_t max_entry_bytes; /* longest entry, in bytes: bounds the WordPiece search */
-    int32_t special[TOK_WP_MAX_SPECIAL];
+    int32_t special[JC_TOK_WP_MAX_SPECIAL];
     uint8_t special_first[32]; /* bitmap of the first bytes of the special literals */
-} tok_wordpiece;
+} jc_tok_wordpiece;
 
 /* ---- Hashing and vocab lookup ------------------------------------------------------------- */
 
-#define TOK_FNV_OFFSET 14695981039346656037ull
-#define TOK_FNV_PRIME 1099511628211ull
+#define JC_TOK_FNV_OFFSET 14695981039346656037ull
+#define JC_TOK_FNV_PRIME 1099511628211ull
 
-static uint64_t tok_fnv(uint64_t h, const char *p, size_t n)
+static uint64_t jc_tok_fnv(uint64_t h, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * TOK_FNV_PRIME;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * JC_TOK_FNV_PRIME;
     return h;
 }
 
 /* Table position and check value of a 64-bit hash. */
-static uint32_t tok_slot_of(uint64_t h, uint32_t mask) { return (uint32_t)(h ^ (h >> 29)) & mask; }
-static uint32_t tok_check_of(uint64_t h) { return (uint32_t)(h >> 32); }
+static uint32_t jc_tok_slot_of(uint64_t h, uint32_t mask) { return (uint32_t)(h ^ (h >> 29)) & mask; }
+static uint32_t jc_tok_check_of(uint64_t h) { return (uint32_t)(h >> 32); }
 
-static size_t tok_entry_len(const tok_wordpiece *t, uint32_t id)
+static size_t jc_tok_entry_len(const jc_tok_wordpiece *t, uint32_t id)
 {
     return (size_t)(t->off[id + 1] - t->off[id]) - 1;
 }
 
 /* Id of the vocab entry equal to prefix (plen bytes, may be 0) followed by p[0..n), whose
  * hash (over the whole string) is h; -1 when none. */
-static int32_t tok_lookup(const tok_wordpiece *t, uint64_t h, const char *prefix, size_t plen,
+static int32_t jc_tok_lookup(const jc_tok_wordpiece *t, uint64_t h, const char *prefix, size_t plen,
                           const char *p, size_t n)
 {
-    uint32_t i = tok_slot_of(h, t->mask), check = tok_check_of(h);
+    uint32_t i = jc_tok_slot_of(h, t->mask), check = jc_tok_check_of(h);
     for (;;) {
-        const tok_wp_slot *s = &t->slots[i];
+        const jc_tok_wp_slot *s = &t->slots[i];
         if (!s->id1) return -1;
         if (s->hash == check) {
             uint32_t id = s->id1 - 1;
             const char *e = t->vocab + t->off[id];
-            if (tok_entry_len(t, id) == plen + n && memcmp(e, prefix, plen) == 0 &&
+            if (jc_tok_entry_len(t, id) == plen + n && memcmp(e, prefix, plen) == 0 &&
                 memcmp(e + plen, p, n) == 0)
                 return (int32_t)id;
         }
@@ -106,7 +106,7 @@ static int32_t tok_lookup(const tok_wordpiece *t, uint64_t h, const char *prefix
 
 /* Decodes one code point from s[0..n), n >= 1; returns the number of bytes consumed. An
  * invalid sequence yields U+FFFD for its maximal subpart (at least one byte). */
-static size_t tok_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
+static size_t jc_tok_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
 {
     uint8_t b = s[0];
     uint32_t c;
@@ -137,7 +137,7 @@ static size_t tok_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
 }
 
 /* Appends the UTF-8 encoding of a scalar value cp to out; returns its length (1..4). */
-static size_t tok_utf8_put(uint32_t cp, char *out)
+static size_t jc_tok_utf8_put(uint32_t cp, char *out)
 {
     if (cp < 0x80) { out[0] = (char)cp; return 1; }
     if (cp < 0x800) {
@@ -159,12 +159,12 @@ static size_t tok_utf8_put(uint32_t cp, char *out)
 }
 
 /* 1 when s[0..n) is valid UTF-8 without U+FFFD. */
-static int tok_utf8_clean(const char *s, size_t n)
+static int jc_tok_utf8_clean(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         uint32_t cp;
-        size_t k = tok_utf8_next((const uint8_t *)s + i, n - i, &cp);
+        size_t k = jc_tok_utf8_next((const uint8_t *)s + i, n - i, &cp);
         if (cp == 0xFFFD) return 0;
         i += k;
     }
@@ -173,65 +173,65 @@ static int tok_utf8_clean(const char *s, size_t n)
 
 /* ---- Unicode properties ------------------------------------------------------------------ */
 
-static unsigned tok_uc_class(uint32_t cp)
+static unsigned jc_tok_uc_class(uint32_t cp)
 {
-    size_t lo = 0, hi = TOK_UC_N_RANGES; /* last range whose start <= cp */
+    size_t lo = 0, hi = JC_TOK_UC_N_RANGES; /* last range whose start <= cp */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (tok_uc_range_start[mid] <= cp) lo = mid;
+        if (jc_tok_uc_range_start[mid] <= cp) lo = mid;
         else hi = mid;
     }
-    return tok_uc_range_class[lo];
+    return jc_tok_uc_range_class[lo];
 }
 
-static const tok_uc_mapping *tok_uc_find(uint32_t cp)
+static const jc_tok_uc_mapping *jc_tok_uc_find(uint32_t cp)
 {
-    size_t lo = 0, hi = TOK_UC_N_MAP;
-    if (cp < tok_uc_map[0].cp) return NULL;
+    size_t lo = 0, hi = JC_TOK_UC_N_MAP;
+    if (cp < jc_tok_uc_map[0].cp) return NULL;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (tok_uc_map[mid].cp <= cp) lo = mid;
+        if (jc_tok_uc_map[mid].cp <= cp) lo = mid;
         else hi = mid;
     }
-    return tok_uc_map[lo].cp == cp ? &tok_uc_map[lo] : NULL;
+    return jc_tok_uc_map[lo].cp == cp ? &jc_tok_uc_map[lo] : NULL;
 }
 
-/* Expands a packed sequence reference for cp into out (TOK_UC_SEQ_MAX room); returns its length. */
-static size_t tok_uc_seq(uint32_t cp, unsigned ref, uint32_t *out)
+/* Expands a packed sequence reference for cp into out (JC_TOK_UC_SEQ_MAX room); returns its length. */
+static size_t jc_tok_uc_seq(uint32_t cp, unsigned ref, uint32_t *out)
 {
     unsigned n = ref & 7u;
-    if (n == TOK_UC_SEQ_KEEP) { out[0] = cp; return 1; }
-    for (unsigned i = 0; i < n; i++) out[i] = tok_uc_pool[(ref >> 3) + i];
+    if (n == JC_TOK_UC_SEQ_KEEP) { out[0] = cp; return 1; }
+    for (unsigned i = 0; i < n; i++) out[i] = jc_tok_uc_pool[(ref >> 3) + i];
     return n;
 }
 
 /* strip_accents of one code point: NFD, then drop nonspacing marks. */
-static size_t tok_strip(uint32_t cp, uint32_t *out)
+static size_t jc_tok_strip(uint32_t cp, uint32_t *out)
 {
-    if (cp - TOK_UC_HANGUL_FIRST < TOK_UC_HANGUL_COUNT) {
-        uint32_t s = cp - TOK_UC_HANGUL_FIRST;
+    if (cp - JC_TOK_UC_HANGUL_FIRST < JC_TOK_UC_HANGUL_COUNT) {
+        uint32_t s = cp - JC_TOK_UC_HANGUL_FIRST;
         out[0] = 0x1100 + s / (21 * 28);
         out[1] = 0x1161 + (s % (21 * 28)) / 28;
         if (s % 28 == 0) return 2;
         out[2] = 0x11A7 + s % 28;
         return 3;
     }
-    const tok_uc_mapping *m = tok_uc_find(cp);
+    const jc_tok_uc_mapping *m = jc_tok_uc_find(cp);
     if (!m) { out[0] = cp; return 1; }
-    return tok_uc_seq(cp, m->strip, out);
+    return jc_tok_uc_seq(cp, m->strip, out);
 }
 
-static size_t tok_lower(uint32_t cp, uint32_t *out)
+static size_t jc_tok_lower(uint32_t cp, uint32_t *out)
 {
     if (cp < 0x80) { out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp; return 1; }
-    const tok_uc_mapping *m = tok_uc_find(cp);
+    const jc_tok_uc_mapping *m = jc_tok_uc_find(cp);
     if (!m) { out[0] = cp; return 1; }
-    return tok_uc_seq(cp, m->lower, out);
+    return jc_tok_uc_seq(cp, m->lower, out);
 }
 
 /* ---- Create / free ----------------------------------------------------------------------- */
 
-static void tok_wp_free(tok_wordpiece *t)
+static void jc_tok_wp_free(jc_tok_wordpiece *t)
 {
     if (!t) return;
     JCLIP_FREE(t->off);
@@ -241,40 +241,40 @@ static void tok_wp_free(tok_wordpiece *t)
 
 /* vocab: n_vocab tokens, each a UTF-8 string terminated by a NUL byte, concatenated (id =
  * index); vocab_len bytes in total. The blob is referenced, not copied: it must outlive the
- * tokenizer. The special ids' vocab strings must be 1..TOK_WP_MAX_SPECIAL_BYTES bytes of valid
- * UTF-8 (no U+FFFD); at most TOK_WP_MAX_SPECIAL of them; max_word_chars <= TOK_WP_WORD_CAP.
- * Returns JCLIP_OK and *out, or JCLIP_ERR_ARG / JCLIP_ERR_FORMAT / JCLIP_ERR_NOMEM with a
+ * tokenizer. The special ids' vocab strings must be 1..JC_TOK_WP_MAX_SPECIAL_BYTES bytes of valid
+ * UTF-8 (no U+FFFD); at most JC_TOK_WP_MAX_SPECIAL of them; max_word_chars <= JC_TOK_WP_WORD_CAP.
+ * Returns JC_OK and *out, or JC_ERR_ARG / JC_ERR_FORMAT / JC_ERR_NOMEM with a
  * message in err. The tokenizer is immutable: share it between threads freely. */
-static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
-                         const tok_wordpiece_config *cfg, tok_wordpiece **out, char *err,
+static int jc_tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
+                         const jc_tok_wordpiece_config *cfg, jc_tok_wordpiece **out, char *err,
                          size_t errcap)
 {
-    if (!out) return jc_fail(err, errcap, JCLIP_ERR_ARG, "tokenizer: out is NULL");
+    if (!out) return jc_fail(err, errcap, JC_ERR_ARG, "tokenizer: out is NULL");
     *out = NULL;
     if (!cfg || (!vocab && vocab_len))
-        return jc_fail(err, errcap, JCLIP_ERR_ARG, "tokenizer: NULL vocab or config");
-    if (cfg->max_word_chars > TOK_WP_WORD_CAP)
-        return jc_fail(err, errcap, JCLIP_ERR_ARG, "tokenizer: max_word_chars %u exceeds %u",
-                       (unsigned)cfg->max_word_chars, TOK_WP_WORD_CAP);
-    if (cfg->n_special > TOK_WP_MAX_SPECIAL || (cfg->n_special && !cfg->special_ids))
-        return jc_fail(err, errcap, JCLIP_ERR_ARG, "tokenizer: %zu special tokens (at most %u)",
-                       cfg->n_special, TOK_WP_MAX_SPECIAL);
+        return jc_fail(err, errcap, JC_ERR_ARG, "tokenizer: NULL vocab or config");
+    if (cfg->max_word_chars > JC_TOK_WP_WORD_CAP)
+        return jc_fail(err, errcap, JC_ERR_ARG, "tokenizer: max_word_chars %u exceeds %u",
+                       (unsigned)cfg->max_word_chars, JC_TOK_WP_WORD_CAP);
+    if (cfg->n_special > JC_TOK_WP_MAX_SPECIAL || (cfg->n_special && !cfg->special_ids))
+        return jc_fail(err, errcap, JC_ERR_ARG, "tokenizer: %zu special tokens (at most %u)",
+                       cfg->n_special, JC_TOK_WP_MAX_SPECIAL);
     if (n_vocab == 0 || vocab_len == 0)
-        return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: empty vocab");
+        return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: empty vocab");
     if (vocab_len >= UINT32_MAX || n_vocab > vocab_len || n_vocab > (UINT32_MAX >> 2))
-        return jc_fail(err, errcap, JCLIP_ERR_FORMAT,
+        return jc_fail(err, errcap, JC_ERR_FORMAT,
                        "tokenizer: vocab of %u entries in %zu bytes is out of range",
                        (unsigned)n_vocab, vocab_len);
     if (vocab[vocab_len - 1] != '\0')
-        return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: vocab does not end with NUL");
+        return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: vocab does not end with NUL");
     const int32_t fixed[4] = {cfg->unk_id, cfg->cls_id, cfg->sep_id, cfg->pad_id};
     for (int i = 0; i < 4; i++)
         if (fixed[i] < 0 || (uint32_t)fixed[i] >= n_vocab)
-            return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: id %d out of range (%u entries)",
+            return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: id %d out of range (%u entries)",
                            (int)fixed[i], (unsigned)n_vocab);
 
-    tok_wordpiece *t = (tok_wordpiece *)JCLIP_MALLOC(sizeof *t);
-    if (!t) return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "tokenizer: out of memory");
+    jc_tok_wordpiece *t = (jc_tok_wordpiece *)JCLIP_MALLOC(sizeof *t);
+    if (!t) return jc_fail(err, errcap, JC_ERR_NOMEM, "tokenizer: out of memory");
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
     t->vocab = vocab;
@@ -287,14 +287,14 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
     size_t off_bytes, slot_bytes;
     if (!jc_mul((size_t)n_vocab + 1, sizeof *t->off, &off_bytes) ||
         !jc_mul(slots, sizeof *t->slots, &slot_bytes)) {
-        tok_wp_free(t);
-        return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: vocab too large");
+        jc_tok_wp_free(t);
+        return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: vocab too large");
     }
     t->off = (uint32_t *)JCLIP_MALLOC(off_bytes);
-    t->slots = (tok_wp_slot *)JCLIP_MALLOC(slot_bytes);
+    t->slots = (jc_tok_wp_slot *)JCLIP_MALLOC(slot_bytes);
     if (!t->off || !t->slots) {
-        tok_wp_free(t);
-        return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "tokenizer: out of memory");
+        jc_tok_wp_free(t);
+        return jc_fail(err, errcap, JC_ERR_NOMEM, "tokenizer: out of memory");
     }
     memset(t->slots, 0, slot_bytes);
 
@@ -304,8 +304,8 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
     for (size_t i = 0; i < vocab_len; i++) {
         if (vocab[i] != '\0') continue;
         if (id == n_vocab) {
-            tok_wp_free(t);
-            return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: vocab has more than %u entries",
+            jc_tok_wp_free(t);
+            return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: vocab has more than %u entries",
                            (unsigned)n_vocab);
         }
         t->off[id++] = (uint32_t)start;
@@ -313,8 +313,8 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
         start = i + 1;
     }
     if (id != n_vocab) {
-        tok_wp_free(t);
-        return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: vocab has %u entries, expected %u",
+        jc_tok_wp_free(t);
+        return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: vocab has %u entries, expected %u",
                        (unsigned)id, (unsigned)n_vocab);
     }
     t->off[n_vocab] = (uint32_t)vocab_len;
@@ -323,13 +323,13 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
      * map does). */
     for (id = 0; id < n_vocab; id++) {
         const char *e = vocab + t->off[id];
-        size_t n = tok_entry_len(t, id);
-        uint64_t h = tok_fnv(TOK_FNV_OFFSET, e, n);
-        uint32_t i = tok_slot_of(h, t->mask);
+        size_t n = jc_tok_entry_len(t, id);
+        uint64_t h = jc_tok_fnv(JC_TOK_FNV_OFFSET, e, n);
+        uint32_t i = jc_tok_slot_of(h, t->mask);
         for (;;) {
-            tok_wp_slot *s = &t->slots[i];
-            if (!s->id1) { s->id1 = id + 1; s->hash = tok_check_of(h); break; }
-            if (s->hash == tok_check_of(h) && tok_entry_len(t, s->id1 - 1) == n &&
+            jc_tok_wp_slot *s = &t->slots[i];
+            if (!s->id1) { s->id1 = id + 1; s->hash = jc_tok_check_of(h); break; }
+            if (s->hash == jc_tok_check_of(h) && jc_tok_entry_len(t, s->id1 - 1) == n &&
                 memcmp(vocab + t->off[s->id1 - 1], e, n) == 0) {
                 s->id1 = id + 1;
                 break;
@@ -341,17 +341,17 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
     for (size_t k = 0; k < cfg->n_special; k++) {
         int32_t sid = cfg->special_ids[k];
         if (sid < 0 || (uint32_t)sid >= n_vocab) {
-            tok_wp_free(t);
-            return jc_fail(err, errcap, JCLIP_ERR_FORMAT, "tokenizer: special id %d out of range",
+            jc_tok_wp_free(t);
+            return jc_fail(err, errcap, JC_ERR_FORMAT, "tokenizer: special id %d out of range",
                            (int)sid);
         }
         const char *e = vocab + t->off[sid];
-        size_t n = tok_entry_len(t, (uint32_t)sid);
-        if (n == 0 || n > TOK_WP_MAX_SPECIAL_BYTES || !tok_utf8_clean(e, n)) {
-            tok_wp_free(t);
-            return jc_fail(err, errcap, JCLIP_ERR_FORMAT,
+        size_t n = jc_tok_entry_len(t, (uint32_t)sid);
+        if (n == 0 || n > JC_TOK_WP_MAX_SPECIAL_BYTES || !jc_tok_utf8_clean(e, n)) {
+            jc_tok_wp_free(t);
+            return jc_fail(err, errcap, JC_ERR_FORMAT,
                            "tokenizer: special token %d must be 1..%u bytes of valid UTF-8",
-                           (int)sid, TOK_WP_MAX_SPECIAL_BYTES);
+                           (int)sid, JC_TOK_WP_MAX_SPECIAL_BYTES);
         }
         t->special[k] = sid;
         uint8_t b = (uint8_t)e[0];
@@ -359,14 +359,14 @@ static int tok_wp_create(const char *vocab, size_t vocab_len, uint32_t n_vocab,
     }
     t->cfg.special_ids = t->special;
     *out = t;
-    return JCLIP_OK;
+    return JC_OK;
 }
 
 /* ---- Encode ------------------------------------------------------------------------------ */
 
 /* Per-call state, on the caller's stack. */
-typedef struct tok_wp_state {
-    const tok_wordpiece *t;
+typedef struct jc_tok_wp_state {
+    const jc_tok_wordpiece *t;
     int32_t *ids;
     size_t cap;
     size_t n;     /* ids produced so far, [CLS] included */
@@ -374,105 +374,105 @@ typedef struct tok_wp_state {
     /* The current word: normalized code points as UTF-8, and each code point's byte offset. */
     size_t nchar;      /* code points in the word (may exceed max_word_chars: then not stored) */
     size_t nbyte;
-    uint16_t coff[TOK_WP_WORD_CAP + 1];
-    char bytes[TOK_WP_WORD_CAP * 4];
-    int32_t pieces[TOK_WP_WORD_CAP];
-} tok_wp_state;
+    uint16_t coff[JC_TOK_WP_WORD_CAP + 1];
+    char bytes[JC_TOK_WP_WORD_CAP * 4];
+    int32_t pieces[JC_TOK_WP_WORD_CAP];
+} jc_tok_wp_state;
 
-static void tok_put(tok_wp_state *st, int32_t id)
+static void jc_tok_put(jc_tok_wp_state *st, int32_t id)
 {
     if (st->n < st->cap) st->ids[st->n] = id;
     st->n++;
 }
 
-static int tok_done(const tok_wp_state *st) { return st->n >= st->limit; }
+static int jc_tok_done(const jc_tok_wp_state *st) { return st->n >= st->limit; }
 
 /* Appends one id of the text; those past the truncation point are dropped. */
-static void tok_emit(tok_wp_state *st, int32_t id)
+static void jc_tok_emit(jc_tok_wp_state *st, int32_t id)
 {
-    if (!tok_done(st)) tok_put(st, id);
+    if (!jc_tok_done(st)) jc_tok_put(st, id);
 }
 
 /* WordPiece of the current word, then starts a new word. */
-static void tok_flush(tok_wp_state *st)
+static void jc_tok_flush(jc_tok_wp_state *st)
 {
-    const tok_wordpiece *t = st->t;
+    const jc_tok_wordpiece *t = st->t;
     size_t nc = st->nchar;
     if (nc == 0) return;
     st->nchar = 0;
     st->nbyte = 0;
-    if (nc > t->cfg.max_word_chars) { tok_emit(st, t->cfg.unk_id); return; }
+    if (nc > t->cfg.max_word_chars) { jc_tok_emit(st, t->cfg.unk_id); return; }
     size_t np = 0, s = 0;
     while (s < nc) {
         /* Longest entry (with "##" unless at the start) equal to chars [s, e). */
         const char *prefix = s ? "##" : "";
         size_t plen = s ? 2 : 0;
-        uint64_t h = tok_fnv(TOK_FNV_OFFSET, prefix, plen);
+        uint64_t h = jc_tok_fnv(JC_TOK_FNV_OFFSET, prefix, plen);
         int32_t best = -1;
         size_t best_e = s;
         for (size_t e = s + 1; e <= nc; e++) {
             size_t b0 = st->coff[s], b1 = st->coff[e];
             if (plen + (b1 - b0) > t->max_entry_bytes) break;
-            h = tok_fnv(h, st->bytes + st->coff[e - 1], b1 - st->coff[e - 1]);
-            int32_t id = tok_lookup(t, h, prefix, plen, st->bytes + b0, b1 - b0);
+            h = jc_tok_fnv(h, st->bytes + st->coff[e - 1], b1 - st->coff[e - 1]);
+            int32_t id = jc_tok_lookup(t, h, prefix, plen, st->bytes + b0, b1 - b0);
             if (id >= 0) { best = id; best_e = e; }
         }
-        if (best < 0) { tok_emit(st, t->cfg.unk_id); return; }
+        if (best < 0) { jc_tok_emit(st, t->cfg.unk_id); return; }
         st->pieces[np++] = best;
         s = best_e;
     }
-    for (size_t i = 0; i < np; i++) tok_emit(st, st->pieces[i]);
+    for (size_t i = 0; i < np; i++) jc_tok_emit(st, st->pieces[i]);
 }
 
-static void tok_push(tok_wp_state *st, uint32_t cp)
+static void jc_tok_push(jc_tok_wp_state *st, uint32_t cp)
 {
     if (st->nchar < st->t->cfg.max_word_chars) {
-        st->nbyte += tok_utf8_put(cp, st->bytes + st->nbyte);
+        st->nbyte += jc_tok_utf8_put(cp, st->bytes + st->nbyte);
         st->coff[st->nchar + 1] = (uint16_t)st->nbyte;
     }
     st->nchar++;
 }
 
 /* BertPreTokenizer step on one normalized code point. */
-static void tok_feed(tok_wp_state *st, uint32_t cp)
+static void jc_tok_feed(jc_tok_wp_state *st, uint32_t cp)
 {
     unsigned cls = cp < 0x80 && cp > 0x20 && ((cp | 0x20) - 'a' < 26 || cp - '0' < 10)
                        ? 0u
-                       : tok_uc_class(cp);
-    if (cls & TOK_UC_PRE_WS) {
-        tok_flush(st);
-    } else if (cls & TOK_UC_PRE_PUNCT) {
-        tok_flush(st);
-        tok_push(st, cp);
-        tok_flush(st);
+                       : jc_tok_uc_class(cp);
+    if (cls & JC_TOK_UC_PRE_WS) {
+        jc_tok_flush(st);
+    } else if (cls & JC_TOK_UC_PRE_PUNCT) {
+        jc_tok_flush(st);
+        jc_tok_push(st, cp);
+        jc_tok_flush(st);
     } else {
-        tok_push(st, cp);
+        jc_tok_push(st, cp);
     }
 }
 
 /* strip_accents and lowercase of one code point, then pre-tokenization of the result. */
-static void tok_normalize(tok_wp_state *st, uint32_t cp)
+static void jc_tok_normalize(jc_tok_wp_state *st, uint32_t cp)
 {
-    const tok_wordpiece_config *c = &st->t->cfg;
-    uint32_t a[TOK_UC_SEQ_MAX], b[TOK_UC_SEQ_MAX];
+    const jc_tok_wordpiece_config *c = &st->t->cfg;
+    uint32_t a[JC_TOK_UC_SEQ_MAX], b[JC_TOK_UC_SEQ_MAX];
     size_t na = 1;
     a[0] = cp;
-    if (c->strip_accents) na = tok_strip(cp, a);
+    if (c->strip_accents) na = jc_tok_strip(cp, a);
     for (size_t i = 0; i < na; i++) {
         size_t nb = 1;
         b[0] = a[i];
-        if (c->lowercase) nb = tok_lower(a[i], b);
-        for (size_t j = 0; j < nb; j++) tok_feed(st, b[j]);
+        if (c->lowercase) nb = jc_tok_lower(a[i], b);
+        for (size_t j = 0; j < nb; j++) jc_tok_feed(st, b[j]);
     }
 }
 
 /* Length of the longest special literal at text[p..len), 0 when none; its id in *id. */
-static size_t tok_match_special(const tok_wordpiece *t, const uint8_t *s, size_t n, int32_t *id)
+static size_t jc_tok_match_special(const jc_tok_wordpiece *t, const uint8_t *s, size_t n, int32_t *id)
 {
     size_t best = 0;
     for (size_t k = 0; k < t->cfg.n_special; k++) {
         const char *e = t->vocab + t->off[t->special[k]];
-        size_t el = tok_entry_len(t, (uint32_t)t->special[k]);
+        size_t el = jc_tok_entry_len(t, (uint32_t)t->special[k]);
         if (el > best && el <= n && memcmp(e, s, el) == 0) { best = el; *id = t->special[k]; }
     }
     return best;
@@ -480,15 +480,15 @@ static size_t tok_match_special(const tok_wordpiece *t, const uint8_t *s, size_t
 
 /* Tokenizes text[0..len) (arbitrary bytes; NUL is U+0000) into [CLS] ... [SEP], truncated to
  * max_tokens (>= 2) ids by keeping the first max_tokens-1 and [SEP]. Writes at most cap ids;
- * *n_out = the length of the (truncated) result. Returns JCLIP_OK, JCLIP_ERR_CAPACITY when
- * cap < *n_out (ids holds the first cap), or JCLIP_ERR_ARG. Never allocates; linear in len;
+ * *n_out = the length of the (truncated) result. Returns JC_OK, JC_ERR_CAPACITY when
+ * cap < *n_out (ids holds the first cap), or JC_ERR_ARG. Never allocates; linear in len;
  * thread-safe (t is only read). Uses about 11 KB of stack. */
-static int tok_wp_encode(const tok_wordpiece *t, const char *text, size_t len, size_t max_tokens,
+static int jc_tok_wp_encode(const jc_tok_wordpiece *t, const char *text, size_t len, size_t max_tokens,
                          int32_t *ids, size_t cap, size_t *n_out)
 {
     if (n_out) *n_out = 0;
-    if (!t || !n_out || (!text && len) || (!ids && cap) || max_tokens < 2) return JCLIP_ERR_ARG;
-    tok_wp_state st;
+    if (!t || !n_out || (!text && len) || (!ids && cap) || max_tokens < 2) return JC_ERR_ARG;
+    jc_tok_wp_state st;
     st.t = t;
     st.ids = ids;
     st.cap = cap;
@@ -497,38 +497,38 @@ static int tok_wp_encode(const tok_wordpiece *t, const char *text, size_t len, s
     st.nchar = 0;
     st.nbyte = 0;
     st.coff[0] = 0;
-    const tok_wordpiece_config *c = &t->cfg;
+    const jc_tok_wordpiece_config *c = &t->cfg;
     const uint8_t *s = (const uint8_t *)text;
-    tok_put(&st, c->cls_id);
+    jc_tok_put(&st, c->cls_id);
     size_t p = 0;
-    while (p < len && !tok_done(&st)) {
+    while (p < len && !jc_tok_done(&st)) {
         if (t->special_first[s[p] >> 3] & (1u << (s[p] & 7))) {
             int32_t sid = 0;
-            size_t m = tok_match_special(t, s + p, len - p, &sid);
+            size_t m = jc_tok_match_special(t, s + p, len - p, &sid);
             if (m) {
-                tok_flush(&st);
-                tok_emit(&st, sid);
+                jc_tok_flush(&st);
+                jc_tok_emit(&st, sid);
                 p += m;
                 continue;
             }
         }
         uint32_t cp;
-        p += tok_utf8_next(s + p, len - p, &cp);
-        unsigned cls = tok_uc_class(cp);
+        p += jc_tok_utf8_next(s + p, len - p, &cp);
+        unsigned cls = jc_tok_uc_class(cp);
         if (c->clean_text) {
-            if (cp == 0 || cp == 0xFFFD || (cls & TOK_UC_CLEAN_MASK) == TOK_UC_CLEAN_DROP) continue;
-            if ((cls & TOK_UC_CLEAN_MASK) == TOK_UC_CLEAN_SPACE) cp = ' ';
+            if (cp == 0 || cp == 0xFFFD || (cls & JC_TOK_UC_CLEAN_MASK) == JC_TOK_UC_CLEAN_DROP) continue;
+            if ((cls & JC_TOK_UC_CLEAN_MASK) == JC_TOK_UC_CLEAN_SPACE) cp = ' ';
         }
-        if (c->tokenize_chinese && (cls & TOK_UC_CJK)) {
-            tok_flush(&st);
-            tok_normalize(&st, cp);
-            tok_flush(&st);
+        if (c->tokenize_chinese && (cls & JC_TOK_UC_CJK)) {
+            jc_tok_flush(&st);
+            jc_tok_normalize(&st, cp);
+            jc_tok_flush(&st);
         } else {
-            tok_normalize(&st, cp);
+            jc_tok_normalize(&st, cp);
         }
     }
-    if (!tok_done(&st)) tok_flush(&st);
-    tok_put(&st, c->sep_id);
+    if (!jc_tok_done(&st)) jc_tok_flush(&st);
+    jc_tok_put(&st, c->sep_id);
     *n_out = st.n;
-    return st.n > cap ? JCLIP_ERR_CAPACITY : JCLIP_OK;
+    return st.n > cap ? JC_ERR_CAPACITY : JC_OK;
 }

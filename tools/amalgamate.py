@@ -23,7 +23,7 @@ def git_stamp(root):
         commit = subprocess.check_output(["git", "-C", root, "rev-parse", "HEAD"],
                                          stderr=subprocess.DEVNULL, text=True).strip()
         dirty = subprocess.call(["git", "-C", root, "diff", "--quiet", "HEAD", "--",
-                                 "jclip.c", "jclip.h", "jclip_impl.h", "kernels", "tokenizer",
+                                 "jclip.c", "jclip.h", "jclip_base.h", "kernels", "tokenizer",
                                  "image"], stderr=subprocess.DEVNULL)
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -71,7 +71,7 @@ static int fz_image(const uint8_t *data, size_t size)
     for (size_t pos = 8; size - pos >= 12;) {
         uint32_t len = fz_be32(c + pos);
         if (len > size - pos - 12) break;
-        uint32_t crc = jf_crc32(c + pos + 4, (size_t)len + 4); /* PNG's CRC is CRC-32/IEEE too */
+        uint32_t crc = jc_file_crc32(c + pos + 4, (size_t)len + 4); /* PNG's CRC is CRC-32/IEEE too */
         uint8_t *q = c + pos + 8 + len;
         if (fz_be32(q) != crc) {
             q[0] = (uint8_t)(crc >> 24); q[1] = (uint8_t)(crc >> 16); q[2] = (uint8_t)(crc >> 8); q[3] = (uint8_t)crc;

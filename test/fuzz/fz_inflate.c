@@ -1,5 +1,5 @@
 /* test/fuzz/fz_inflate.c: image/inflate.c on arbitrary bytes. The input is used twice: as a
- * zlib stream (infl_zlib, header + deflate + Adler-32) and, behind a valid zlib header, as a
+ * zlib stream (jc_infl_zlib, header + deflate + Adler-32) and, behind a valid zlib header, as a
  * raw deflate stream, so mutations reach the block decoder without first having to match a
  * checksum. The first byte picks the output capacity (1 .. 64 KiB) to exercise the
  * output-full path. Invariants: never more output than the capacity; deterministic. */
@@ -16,8 +16,8 @@ static int fz_inflate(const uint8_t *data, size_t size)
     static uint8_t out[(256 + 1) * 256], out2[(256 + 1) * 256];
     char err[256];
     size_t got = 0, used = 0, got2 = 0;
-    int rc = infl_zlib(data, size, out, cap, &got, &used, err, sizeof err);
-    int rc2 = infl_zlib(data, size, out2, cap, &got2, NULL, err, sizeof err);
+    int rc = jc_infl_zlib(data, size, out, cap, &got, &used, err, sizeof err);
+    int rc2 = jc_infl_zlib(data, size, out2, cap, &got2, NULL, err, sizeof err);
     FZ_ASSERT(rc == rc2);
     if (rc == JCLIP_OK) FZ_ASSERT(got <= cap && used <= size && got == got2 && memcmp(out, out2, got) == 0);
     else FZ_ASSERT(got == 0);
@@ -27,7 +27,7 @@ static int fz_inflate(const uint8_t *data, size_t size)
     FZ_ASSERT(z);
     z[0] = 0x78; z[1] = 0x01;
     memcpy(z + 2, data, size);
-    rc = infl_zlib(z, size + 2, out, cap, &got, &used, err, sizeof err);
+    rc = jc_infl_zlib(z, size + 2, out, cap, &got, &used, err, sizeof err);
     if (rc == JCLIP_OK) FZ_ASSERT(got <= cap && used <= size + 2);
     free(z);
     return 0;

@@ -32,7 +32,7 @@ static void fz_model_use(jclip_model *m)
         FZ_ASSERT(jclip_embed_text(ctx, txt, strlen(txt), again, (size_t)D) == JCLIP_OK);
         FZ_ASSERT(memcmp(out, again, sizeof(float) * (size_t)D) == 0);
     }
-    size_t S = (size_t)m->vision.image, nf = 3 * S * S;
+    size_t S = (size_t)m->tower[JC_TOWER_VISION].image_size, nf = 3 * S * S;
     if (nf <= ((size_t)1 << 22)) {
         float *px = (float *)calloc(nf, sizeof(float));
         FZ_ASSERT(px);
@@ -69,14 +69,14 @@ static void fz_put64(uint8_t *p, uint64_t v)
 static int fz_model(const uint8_t *data, size_t size)
 {
     fz_model_try(data, size);
-    if (size < JF_HEADER_SIZE) return 0;
+    if (size < JC_FILE_HEADER_SIZE) return 0;
     uint8_t *a = (uint8_t *)aligned_alloc(64, (size + 63) / 64 * 64);
     FZ_ASSERT(a);
     memcpy(a, data, size);
     fz_put64(a + 16, size);
-    uint64_t mo = jf_u64(a + 24), ms = jf_u64(a + 32), ts = jf_u64(a + 48);
+    uint64_t mo = jc_file_u64(a + 24), ms = jc_file_u64(a + 32), ts = jc_file_u64(a + 48);
     if (mo <= size && ms <= size - mo && ts <= size - mo - ms) {
-        uint32_t crc = jf_crc32(a + mo, (size_t)(ms + ts));
+        uint32_t crc = jc_file_crc32(a + mo, (size_t)(ms + ts));
         for (int i = 0; i < 4; i++) a[64 + i] = (uint8_t)(crc >> (8 * i));
     }
     fz_model_try(a, size);

@@ -1,0 +1,46 @@
+/* model/file.h: a parsed .jclip weight file (reader: model/file.c, layout: convert/FORMAT.md). */
+#ifndef JC_FILE_H
+#define JC_FILE_H
+
+#include "../jclip.h"
+#include "../jclip_base.h"
+
+#define JC_FILE_MAGIC "JCLIPWTS"
+#define JC_FILE_VERSION 1u
+#define JC_FILE_HEADER_SIZE 128u
+#define JC_FILE_ALIGN 64u
+#define JC_FILE_MAX_META 4096u
+#define JC_FILE_MAX_TENSORS 65536u
+#define JC_FILE_MAX_DIMS 4u
+
+enum { JC_FILE_U64 = 0, JC_FILE_F64 = 1, JC_FILE_STR = 2, JC_FILE_F32A = 3, JC_FILE_I32A = 4, JC_FILE_BLOB = 5 };
+
+typedef struct {
+    const char *key; size_t key_len;
+    int type;
+    uint64_t u;       /* JC_FILE_U64 */
+    double f;         /* JC_FILE_F64 */
+    const uint8_t *data; /* STR/F32A/I32A/BLOB payload */
+    uint64_t n;       /* bytes (STR/BLOB) or elements (arrays) */
+} jc_file_meta;
+
+typedef struct {
+    const char *name; size_t name_len;
+    int dtype, ndim;
+    uint64_t dims[JC_FILE_MAX_DIMS];
+    const uint8_t *data;
+    uint64_t nbytes;
+} jc_file_tensor;
+
+
+/* A parsed .jclip file: the whole image plus its metadata and tensor table. */
+typedef struct jc_file {
+    const uint8_t *data;      /* the whole file (mapped or in memory), 64-byte aligned */
+    size_t size;              /* bytes */
+    jc_file_meta *meta;       /* [n_meta] */
+    uint32_t n_meta;
+    jc_file_tensor *tensors;  /* [n_tensors] */
+    uint32_t n_tensors;
+} jc_file;
+
+#endif /* JC_FILE_H */

@@ -1,0 +1,260 @@
+/* model/parallel.c: the building blocks every forward pass is written with.
+ *
+ * Each one runs on the context's thread pool and splits its work over output columns (linear
+ * layers) or rows (row operations) or (sequence, head, query block) items (attention), never
+ * over a reduction, so every output element is computed by the same operations whatever the
+ * thread count: results are bit-identical for any n_threads.
+ *
+ *   jc_linear(ctx, Y, X, W, bias, n_rows, d_in, d_out)    Y = X W^T + bias
+ *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head
+ *   jc_layernorm_rows(ctx, y, x, w, b, rows, n, eps)      y = LN(x)
+ *   jc_add_layernorm_rows(ctx, x, y, w, b, rows, n, eps)  x = LN(x + y)
+ *   jc_add_rows(ctx, x, y, rows, n)                       x += y
+ *   jc_geglu_rows(ctx, u, g, rows, n)                     u = GELU(g[:, :n]) * g[:, n:]
+ *   jc_swiglu_layernorm_rows(ctx, a, b, w, bb, rows, n, eps)  a = LN(SiLU(a) * b)
+ *   jc_for_rows(ctx, &task)                               any per-row function (e.g. RoPE)
+ */
+#include "model.h"
+
+#ifdef JCLIP_BLAS_OPENBLAS
+#include <cblas.h>
+#endif
+
+/* ---- Linear layers ----------------------------------------------------------------------- */
+
+typedef struct {
+    const jc_ops *ops;
+    float *Y; size_t ldy;
+    const float *X; size_t ldx;
+    const float *W, *bias;
+    int M, K, N;
+    float *ws; size_t ws_stride;
+    int packed; /* W is the packed copy (ops->linear_packed) */
+    jc_claim claim;
+} jc_linear_task;
+
+static void jc_linear_run(void *arg, int t, int n)
+{
+    jc_linear_task *a = (jc_linear_task *)arg;
+    float *ws = a->ws + (size_t)t * a->ws_stride;
+    void (*linear)(float *, size_t, const float *, size_t, const float *, const float *, int, int, int, int, float *) =
+        a->packed ? a->ops->linear_packed : a->ops->linear;
+    if (n == 1) { /* one thread: one call */
+        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, 0, a->N, ws);
+        return;
+    }
+    /* column chunks claimed dynamically (kernels give the same result for any split at grain
+     * multiples); wider chunks for the packed GEMM, which repacks X once per call */
+    int chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (a->N + chunk - 1) / chunk;
+    for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
+        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
+        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi, ws);
+    }
+}
+
+/* Y [n_rows, d_out] = X [n_rows, d_in] W [d_out, d_in]^T + bias [d_out] (bias may be NULL).
+ * W is read in place, or from its packed copy once the running tower is packed. */
+static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
+                      int n_rows, int d_in, int d_out)
+{
+#ifdef JCLIP_BLAS_OPENBLAS
+    /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
+     * the streaming kernels, which OpenBLAS does not beat. */
+    if (n_rows > 8) {
+        openblas_set_num_threads(ctx->pool->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, d_out, d_in, 1.0f, X, d_in, W, d_in, 0.0f, Y, d_out);
+        if (bias)
+            for (int i = 0; i < n_rows; i++) ctx->ops->add(Y + (size_t)i * d_out, bias, d_out);
+        return;
+    }
+#endif
+    jc_linear_task a;
+    a.ops = ctx->ops;
+    a.Y = Y; a.ldy = (size_t)d_out;
+    a.X = X; a.ldx = (size_t)d_in;
+    a.W = W; a.bias = bias;
+    a.M = n_rows; a.K = d_in; a.N = d_out;
+    a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
+    const float *Wp = n_rows > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W, d_out, d_in) : NULL;
+    a.packed = Wp != NULL;
+    if (Wp) a.W = Wp;
+    jc_claim_init(&a.claim);
+    jc_pool_run(ctx->pool, jc_linear_run, &a);
+}
+
+/* ---- Attention --------------------------------------------------------------------------- */
+
+/* Inputs stacked in the rows of one pass: input s has len[s] rows from row off[s]. */
+typedef struct { int n, off[JC_MAX_SEQ], len[JC_MAX_SEQ]; } jc_seqs;
+
+/* Multi-head attention within each input of a pass. q, k, v, out: [n_tok, n_head * d_head]
+ * with row strides ldq, ldk, ldv, ldo (heads side by side). key_valid: per row, or NULL.
+ * slopes: ALiBi slope per head (score -= slope * |i - j|), or NULL. */
+typedef struct {
+    float *out; size_t ldo;
+    const float *q, *k, *v; size_t ldq, ldk, ldv;
+    const uint8_t *key_valid;
+    const jc_seqs *seqs;
+    int n_head, d_head;
+    float scale;
+    const float *slopes;
+} jc_attn;
+
+typedef struct {
+    jclip_ctx *ctx;
+    const jc_attn *a;
+    int first[JC_MAX_SEQ + 1]; /* first work item of each input */
+    jc_claim claim;
+} jc_attn_task;
+
+static int jc_attn_blocks(int n_tok) { return (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK; }
+
+/* One work item = (input, head, block of at most JC_ATTN_QBLOCK queries). */
+static void jc_attn_run(void *arg, int t, int n)
+{
+    jc_attn_task *task = (jc_attn_task *)arg;
+    const jc_attn *a = task->a;
+    const jc_seqs *sq = a->seqs;
+    (void)n;
+    float *scratch = task->ctx->ws + (size_t)t * task->ctx->ws_stride;
+    int s = 0;
+    for (int it; (it = jc_claim_next(&task->claim)) < task->first[sq->n];) {
+        while (it >= task->first[s + 1]) s++; /* a thread's claims only grow */
+        const int len = sq->len[s], blocks = jc_attn_blocks(len);
+        const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
+        int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
+        size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
+        task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
+                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, len,
+                                  a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+    }
+}
+
+static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
+{
+    jc_attn_task task;
+    task.ctx = ctx;
+    task.a = a;
+    task.first[0] = 0;
+    for (int s = 0; s < a->seqs->n; s++) task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s]);
+    jc_claim_init(&task.claim);
+    jc_pool_run(ctx->pool, jc_attn_run, &task);
+}
+
+/* ---- Row operations ---------------------------------------------------------------------- */
+
+typedef struct jc_rows_task jc_rows_task;
+struct jc_rows_task {
+    void (*row)(const jc_rows_task *a, int r); /* the operation on row r */
+    const jc_ops *ops;
+    int rows, n;            /* rows of n floats */
+    float *y;               /* the row operated on */
+    const float *x;         /* the other operand */
+    float *y2;              /* a second row operated on (RoPE: the keys) */
+    const float *w, *b;     /* LayerNorm weight and bias */
+    float eps;
+    const void *user;       /* anything else a tower's row function needs */
+    jc_claim claim;
+};
+
+static void jc_rows_run(void *arg, int t, int nt)
+{
+    jc_rows_task *a = (jc_rows_task *)arg;
+    (void)t, (void)nt;
+    const int per = 8; /* rows per claimed chunk */
+    for (int c; (c = jc_claim_next(&a->claim)) * per < a->rows;) {
+        const int lo = c * per, hi = lo + per < a->rows ? lo + per : a->rows;
+        for (int r = lo; r < hi; r++) a->row(a, r);
+    }
+}
+
+/* Runs a->row on rows [0, a->rows) split between the threads. */
+static void jc_for_rows(jclip_ctx *ctx, jc_rows_task *a)
+{
+    a->ops = ctx->ops;
+    jc_claim_init(&a->claim);
+    jc_pool_run(ctx->pool, jc_rows_run, a);
+}
+
+static void jc_rows(jclip_ctx *ctx, void (*row)(const jc_rows_task *, int), int rows, int n, float *y, const float *x,
+                    const float *w, const float *b, float eps)
+{
+    jc_rows_task a;
+    memset(&a, 0, sizeof a);
+    a.row = row; a.rows = rows; a.n = n;
+    a.y = y; a.x = x; a.w = w; a.b = b; a.eps = eps;
+    jc_for_rows(ctx, &a);
+}
+
+static void jc_row_ln(const jc_rows_task *a, int r)
+{
+    size_t o = (size_t)r * (size_t)a->n;
+    a->ops->layernorm(a->y + o, a->x + o, a->w, a->b, a->n, a->eps);
+}
+
+static void jc_row_add_ln(const jc_rows_task *a, int r)
+{
+    float *y = a->y + (size_t)r * (size_t)a->n;
+    a->ops->add(y, a->x + (size_t)r * (size_t)a->n, a->n);
+    a->ops->layernorm(y, y, a->w, a->b, a->n, a->eps);
+}
+
+static void jc_row_add(const jc_rows_task *a, int r)
+{
+    a->ops->add(a->y + (size_t)r * (size_t)a->n, a->x + (size_t)r * (size_t)a->n, a->n);
+}
+
+static void jc_row_geglu(const jc_rows_task *a, int r)
+{
+    a->ops->geglu(a->y + (size_t)r * (size_t)a->n, a->x + (size_t)r * 2 * (size_t)a->n, a->n);
+}
+
+static void jc_row_swiglu_ln(const jc_rows_task *a, int r)
+{
+    float *y = a->y + (size_t)r * (size_t)a->n;
+    a->ops->swiglu(y, y, a->x + (size_t)r * (size_t)a->n, a->n);
+    a->ops->layernorm(y, y, a->w, a->b, a->n, a->eps);
+}
+
+/* y = LN(x), rows of n (y may be x). */
+static void jc_layernorm_rows(jclip_ctx *ctx, float *y, const float *x, const float *w, const float *b, int rows, int n,
+                              float eps)
+{
+    jc_rows(ctx, jc_row_ln, rows, n, y, x, w, b, eps);
+}
+
+/* x = LN(x + y): a post-LN residual. */
+static void jc_add_layernorm_rows(jclip_ctx *ctx, float *x, const float *y, const float *w, const float *b, int rows,
+                                  int n, float eps)
+{
+    jc_rows(ctx, jc_row_add_ln, rows, n, x, y, w, b, eps);
+}
+
+/* x += y: a pre-LN residual. */
+static void jc_add_rows(jclip_ctx *ctx, float *x, const float *y, int rows, int n)
+{
+    jc_rows(ctx, jc_row_add, rows, n, x, y, NULL, NULL, 0);
+}
+
+/* u [rows, n] = GELU(g[:, :n]) * g[:, n:2n], g [rows, 2n]. */
+static void jc_geglu_rows(jclip_ctx *ctx, float *u, const float *g, int rows, int n)
+{
+    jc_rows(ctx, jc_row_geglu, rows, n, u, g, NULL, NULL, 0);
+}
+
+/* a = LN(SiLU(a) * b): a SwiGLU gate followed by its sub-LayerNorm. */
+static void jc_swiglu_layernorm_rows(jclip_ctx *ctx, float *a, const float *b, const float *w, const float *bias,
+                                     int rows, int n, float eps)
+{
+    jc_rows(ctx, jc_row_swiglu_ln, rows, n, a, b, w, bias, eps);
+}
+
+/* out = v / max(||v||, 1e-12) */
+static void jc_l2_normalize(float *out, const float *v, int n)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    float norm = (float)sqrt(ss);
+    if (norm < 1e-12f) norm = 1e-12f;
+    for (int i = 0; i < n; i++) out[i] = v[i] / norm;
+}

@@ -71,7 +71,7 @@ static int af_embed_all(jclip_ctx *ctx, const jclip_model *m, float *e, float *p
     size_t D = (size_t)jclip_embed_dim(m);
     static const char txt[] = "A photo of a cat, sitting on the red sofa! \xff\xfe caf\xc3\xa9 \xe4\xb8\xad";
     int32_t ids[4] = {101, 1037, 4937, 102};
-    int32_t v = (int32_t)m->text.n_vocab;
+    int32_t v = (int32_t)m->tower[JC_TOWER_TEXT].n_vocab;
     for (int i = 0; i < 4; i++) ids[i] %= v;
     int rc = jclip_embed_text(ctx, txt, sizeof txt - 1, e, D);
     if (!rc) rc = jclip_embed_tokens(ctx, ids, 4, e + D, D);
@@ -104,7 +104,7 @@ static void af_model(const char *name)
     p.n_threads = 1;
     rc = jclip_ctx_create(m, &p, &ctx, err, sizeof err);
     T_CHECK(rc == 0, "ctx: %s", err);
-    size_t D = (size_t)jclip_embed_dim(m), S = (size_t)m->vision.image, npix = 3 * S * S;
+    size_t D = (size_t)jclip_embed_dim(m), S = (size_t)m->tower[JC_TOWER_VISION].image_size, npix = 3 * S * S;
     float *pixels = (float *)malloc(sizeof(float) * npix);
     for (size_t i = 0; i < npix; i++) pixels[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     float *ref = (float *)malloc(sizeof(float) * 3 * D), *got = (float *)malloc(sizeof(float) * 3 * D);

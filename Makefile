@@ -32,8 +32,10 @@ help:
 	@echo "test:    make test [SUITES='model cli'] | test-arm64 | alloc-test | tsan-test"
 	@echo "dist:    make amalgamate | dist-check | amalg-test | example | install-check"
 	@echo "fuzz:    make fuzz | fuzz-replay | fuzz-run T=image [FUZZ_TIME=600]"
-	@echo "bench:   make bench-gemm   (./jclip bench for the model)"
-	@echo "model:   make model        (download and convert jinaai/jina-clip-v1)"
+	@echo "bench:   make bench-gemm | bench-tokenizer | bench-webp   (./jclip bench for the model)"
+	@echo "model:   make model [MODEL=clip-vit-base-patch32|clip-vit-base-patch16|jina-embeddings-v2-base-en]"
+	@echo "         (download and convert; default jina-clip-v1)"
+	@echo "families: make test-families-full   (CLIP B/32, B/16, jina-v2-base goldens; 600 MB models each)"
 
 build:
 	mkdir -p build
@@ -45,7 +47,7 @@ $(FLAGS_STAMP): | build
 	@rm -f build/flags.*
 	@touch $@
 
-jclip: $(CLI_SRC) cli/json.h $(SRC) $(FLAGS_STAMP)
+jclip: $(CLI_SRC) $(wildcard cli/*.h) $(SRC) $(FLAGS_STAMP)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) jclip.c $(LDLIBS)
 
 clean:
@@ -122,11 +124,35 @@ endif
 # shared make_checkpoint.py (cached under build/ckpt) and converted like the real one; the
 # one-tower files come from the tiny checkpoint without its vision or text weights.
 # =============================================================================================
-TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip
+DTYPE_MODELS := $(foreach c,tiny-s1 tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) build/models/tiny-s1-real.jclip
+TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip \
+               $(DTYPE_MODELS) $(FAMILY_TINY)
+# The other families (ARCHITECTURE-CLIP.md): OpenAI CLIP and jina-embeddings-v2 from their own
+# generators. The tiny presets are test models; the full-size ones (600 MB each) only run with
+# `make test-families-full`, outside `make test`.
+FAMILY_TINY := build/models/tiny-b32-s1.jclip build/models/jina-v2-tiny-s1.jclip
+FAMILY_FULL := build/models/b32-s1.jclip build/models/b16-s1.jclip build/models/jina-v2-base-s1.jclip
 
 build/ckpt/%/model.safetensors:
 	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
 	$(PY) $(SHARED)/tools/make_checkpoint.py --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$* > /dev/null
+
+# <preset>-s<seed>-real: the same with make_checkpoint.py --realistic (heavy-tailed weights,
+# outlier LayerNorm channels), for the reduced-precision accuracy checks.
+build/ckpt/%-real/model.safetensors:
+	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
+	$(PY) $(SHARED)/tools/make_checkpoint.py --realistic --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$*-real > /dev/null
+
+build/ckpt/tiny-b32-s%/model.safetensors:
+	$(PY) $(SHARED)/tools/make_clip_checkpoint.py --preset tiny-b32 --seed $* --out build/ckpt/tiny-b32-s$* --quiet
+build/ckpt/b32-s%/model.safetensors:
+	$(PY) $(SHARED)/tools/make_clip_checkpoint.py --preset b32 --seed $* --out build/ckpt/b32-s$* --quiet
+build/ckpt/b16-s%/model.safetensors:
+	$(PY) $(SHARED)/tools/make_clip_checkpoint.py --preset b16 --seed $* --out build/ckpt/b16-s$* --quiet
+build/ckpt/jina-v2-tiny-s%/model.safetensors:
+	$(PY) $(SHARED)/tools/make_jina_v2_checkpoint.py --preset tiny --seed $* --out build/ckpt/jina-v2-tiny-s$* --quiet
+build/ckpt/jina-v2-base-s%/model.safetensors:
+	$(PY) $(SHARED)/tools/make_jina_v2_checkpoint.py --preset base --seed $* --out build/ckpt/jina-v2-base-s$* --quiet
 
 build/ckpt/%-text/model.safetensors: build/ckpt/%/model.safetensors tools/drop_tower.py
 	$(PY) tools/drop_tower.py build/ckpt/$* build/ckpt/$*-text --drop vision
@@ -138,14 +164,32 @@ build/models/%.jclip: build/ckpt/%/model.safetensors convert/convert.py
 	@mkdir -p build/models
 	$(PY) convert/convert.py build/ckpt/$* -o $@ -q
 
-.PRECIOUS: build/ckpt/%/model.safetensors build/ckpt/%-text/model.safetensors build/ckpt/%-vision/model.safetensors
+# The same checkpoint with bf16 / q8 linear weights (convert.py --dtype).
+build/models/%-bf16.jclip: build/ckpt/%/model.safetensors convert/convert.py
+	@mkdir -p build/models
+	$(PY) convert/convert.py build/ckpt/$* -o $@ -q --dtype bf16
+
+build/models/%-q8.jclip: build/ckpt/%/model.safetensors convert/convert.py
+	@mkdir -p build/models
+	$(PY) convert/convert.py build/ckpt/$* -o $@ -q --dtype q8
+
+.PRECIOUS: build/ckpt/%/model.safetensors build/ckpt/%-text/model.safetensors build/ckpt/%-vision/model.safetensors \
+           build/ckpt/%-real/model.safetensors build/ckpt/tiny-b32-s%/model.safetensors build/ckpt/b32-s%/model.safetensors \
+           build/ckpt/b16-s%/model.safetensors build/ckpt/jina-v2-tiny-s%/model.safetensors build/ckpt/jina-v2-base-s%/model.safetensors
 
 test-models: $(TEST_MODELS)
+
+.PHONY: family-models test-families-full
+family-models: $(FAMILY_FULL)
+
+# The full-size CLIP B/32, B/16 and jina-embeddings-v2-base goldens (minutes; not in CI).
+test-families-full: build/test_runner $(FAMILY_TINY) $(FAMILY_FULL)
+	JCLIP_SHARED=$(SHARED) JCLIP_TEST_FULL_FAMILIES=1 ./build/test_runner families
 
 # =============================================================================================
 # 3. Tests: one runner (test/run.c) whose last line is "N passed, N failed"; SUITES picks some
 # =============================================================================================
-build/test_runner: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) $(FLAGS_STAMP) | build
+build/test_runner: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h cli/http.c cli/http.h $(SRC) $(FLAGS_STAMP) | build
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ test/run.c $(LDLIBS)
 
 # The hostile suite reads the micro model (section 5) and the fuzz targets.
@@ -153,12 +197,15 @@ test: build/test_runner jclip $(TEST_MODELS) $(MICRO_MODEL)
 	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
 
 # test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
-# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there.
+# gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there. The bf16/q8 kernels run
+# twice: -cpu max (BFDOT + SDOT) and -cpu cortex-a53 (neither: the widening fallbacks).
 .PHONY: test-arm64
 build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
 	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
-test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip
-	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model
+test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip $(FAMILY_TINY)
+	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model families
+	qemu-aarch64 -cpu max ./build/test_runner_arm64 qkernels
+	qemu-aarch64 -cpu cortex-a53 ./build/test_runner_arm64 qkernels
 
 # ---- Hostile-input tests beyond the runner ------------------------------------------------
 # alloc-test: fail the Nth allocation for every N (load, ctx, embeddings), under ASan + LSan.
@@ -170,11 +217,16 @@ build/alloc_fail: test/alloc_fail.c test/test.h $(SRC) | build
 alloc-test: build/alloc_fail $(MICRO_MODEL) build/models/tiny-s1.jclip
 	ASAN_OPTIONS=detect_leaks=1 JCLIP_SHARED=$(SHARED) build/alloc_fail
 
-build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h $(SRC) | build
+build/test_runner_tsan: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fuzz/*.h) cli/json.h cli/http.c cli/http.h $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ test/run.c $(LDLIBS)
 
-tsan-test: build/test_runner_tsan $(MICRO_MODEL) build/models/tiny-s1.jclip
+# build/jclip_tsan: the CLI under TSan; the server suite runs it with concurrent clients.
+build/jclip_tsan: $(CLI_SRC) cli/json.h cli/http.h $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=thread -o $@ $(CLI_SRC) jclip.c $(LDLIBS)
+
+tsan-test: build/test_runner_tsan build/jclip_tsan jclip $(MICRO_MODEL) build/models/tiny-s1.jclip
 	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) build/test_runner_tsan hostile
+	TSAN_OPTIONS=halt_on_error=1 JCLIP_SHARED=$(SHARED) JCLIP_SERVE_BIN=build/jclip_tsan build/test_runner_tsan server
 
 # =============================================================================================
 # 4. Dist: the drop-in pair dist/jclip.c + dist/jclip.h and everything CI checks about it
@@ -234,12 +286,12 @@ dist-check: amalgamate $(MICRO_MODEL)
 
 # The runner compiled with dist/jclip.c standing where ../jclip.c is (no other library source
 # is reachable from build/amalg, so every test exercises the amalgamation).
-build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h
+build/amalg/test_runner: dist/jclip.c dist/jclip.h test/run.c $(wildcard test/*.c test/*.h) cli/json.h cli/http.c cli/http.h
 	rm -rf build/amalg && mkdir -p build/amalg/test build/amalg/cli build/amalg/test/fuzz
 	cp dist/jclip.c dist/jclip.h build/amalg/
 	cp test/*.c test/*.h build/amalg/test/
 	cp test/fuzz/*.c test/fuzz/*.h build/amalg/test/fuzz/
-	cp cli/json.h build/amalg/cli/
+	cp cli/json.h cli/http.c cli/http.h build/amalg/cli/
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ build/amalg/test/run.c $(LDLIBS)
 
 .PHONY: amalg-test
@@ -250,9 +302,9 @@ amalg-test: build/amalg/test_runner $(TEST_MODELS) $(MICRO_MODEL)
 # 5. Fuzz: libFuzzer targets (clang) and plain replay binaries for the committed crashers
 # =============================================================================================
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := tokenizer json model image inflate
+FUZZ_TARGETS := tokenizer json model image inflate http bpe
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h $(SRC)
+FUZZ_DEPS    := test/fuzz/fuzz.h cli/json.h cli/http.c cli/http.h $(SRC)
 FUZZ_TIME    ?= 600
 
 .PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
@@ -302,20 +354,41 @@ build/bench_gemm: bench/bench_gemm.c $(SRC) | build
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(OPENBLAS_INC) -o $@ bench/bench_gemm.c -lopenblas $(LDLIBS)
 bench-gemm: build/bench_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_gemm
+# bench-tokenizer: WordPiece and CLIP BPE throughput (MB/s, one thread, best of N) on the golden
+# corpus; no dependency beyond the shared data.
+.PHONY: bench-tokenizer
+build/bench_tokenizer: bench/bench_tokenizer.c test/bpe_blobs.h cli/json.h $(SRC) $(FLAGS_STAMP) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/bench_tokenizer.c $(LDLIBS)
+bench-tokenizer: build/bench_tokenizer
+	JCLIP_SHARED=$(SHARED) ./build/bench_tokenizer
+# bench-webp: jclip's WebP decoder vs libwebp 1.2.4 (Debian libwebp-dev, linked into this
+# program only), single thread, lossy and lossless, best of N rounds (bench/bench_webp.c).
+.PHONY: bench-webp
+build/bench_webp: bench/bench_webp.c $(SRC) | build
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ bench/bench_webp.c -lwebp $(LDLIBS)
+bench-webp: build/bench_webp
+	JCLIP_SHARED=$(SHARED) ./build/bench_webp
 
 # =============================================================================================
 # 7. The real model
 # =============================================================================================
-# The real model: download jinaai/jina-clip-v1 from Hugging Face and convert it.
-HF_REPO  ?= jinaai/jina-clip-v1
+# The real model: download it from Hugging Face and convert it. MODEL picks the family:
+# jina-clip-v1 (default), clip-vit-base-patch32, clip-vit-base-patch16, jina-embeddings-v2-base-en.
+MODEL    ?= jina-clip-v1
+HF_REPO_jina-clip-v1               := jinaai/jina-clip-v1
+HF_REPO_clip-vit-base-patch32      := openai/clip-vit-base-patch32
+HF_REPO_clip-vit-base-patch16      := openai/clip-vit-base-patch16
+HF_REPO_jina-embeddings-v2-base-en := jinaai/jina-embeddings-v2-base-en
+HF_REPO  ?= $(HF_REPO_$(MODEL))
 HF_URL   ?= https://huggingface.co/$(HF_REPO)/resolve/main
-HF_DIR   := models/hf/jina-clip-v1
+HF_DIR   := models/hf/$(MODEL)
 HF_NEED  := config.json model.safetensors
-HF_MAYBE := preprocessor_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt
+HF_MAYBE := preprocessor_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt vocab.json merges.txt
 
-model: models/jina-clip-v1.jclip
+model: models/$(MODEL).jclip
 
-models/jina-clip-v1.jclip: convert/convert.py
+models/$(MODEL).jclip: convert/convert.py
+	@test -n "$(HF_REPO)" || { echo "error: unknown MODEL=$(MODEL) (jina-clip-v1, clip-vit-base-patch32, clip-vit-base-patch16, jina-embeddings-v2-base-en; or set HF_REPO)"; exit 1; }
 	@command -v curl >/dev/null 2>&1 || { echo "error: make model needs curl"; exit 1; }
 	@mkdir -p $(HF_DIR)
 	@for f in $(HF_NEED); do \
@@ -323,7 +396,7 @@ models/jina-clip-v1.jclip: convert/convert.py
 	  curl -fL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f.part $(HF_URL)/$$f && mv $(HF_DIR)/$$f.part $(HF_DIR)/$$f; } || { \
 	  rm -f $(HF_DIR)/$$f.part; \
 	  echo "error: cannot download $(HF_REPO)/$$f (no network?). Download the repository elsewhere"; \
-	  echo "       and convert it: $(PY) convert/convert.py DIR -o models/jina-clip-v1.jclip"; exit 1; }; done
+	  echo "       and convert it: $(PY) convert/convert.py DIR -o models/$(MODEL).jclip"; exit 1; }; done
 	@for f in $(HF_MAYBE); do test -s $(HF_DIR)/$$f || \
 	  curl -fsL --retry 2 --connect-timeout 20 -o $(HF_DIR)/$$f $(HF_URL)/$$f || rm -f $(HF_DIR)/$$f; done
 	$(PY) convert/convert.py $(HF_DIR) -o $@

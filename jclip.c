@@ -18,11 +18,19 @@
 #include "kernels/kernels.h"
 #include "kernels/cpu.c"
 #include "kernels/pool.c"
+#include "kernels/cpus.c"
 #include "tokenizer/wordpiece.c"
+#include "tokenizer/bpe.c"
 #include "image/image.h"
 #include "image/inflate.c"
 #include "image/png.c"
 #include "image/jpeg.c"
+#include "image/gif.c"
+#include "image/bmp.c"
+#include "image/pnm.c"
+#include "image/vp8l.c"
+#include "image/vp8.c"
+#include "image/webp.c"
 #include "image/decode.c"
 #include "image/preprocess.c"
 
@@ -33,6 +41,9 @@
 #include "model/parallel.c"
 #include "model/jina_bert.c"
 #include "model/eva02.c"
+#include "model/jina_bert_v2.c"
+#include "model/clip_text.c"
+#include "model/clip_vision.c"
 #include "model/model.c"
 
 #if !defined(_WIN32)
@@ -57,6 +68,10 @@ JC_SAME(JC_ERR_THREAD, JCLIP_ERR_THREAD);
 JC_SAME(JC_FORMAT_UNKNOWN, JCLIP_FORMAT_UNKNOWN);
 JC_SAME(JC_FORMAT_JPEG, JCLIP_FORMAT_JPEG);
 JC_SAME(JC_FORMAT_PNG, JCLIP_FORMAT_PNG);
+JC_SAME(JC_FORMAT_WEBP, JCLIP_FORMAT_WEBP);
+JC_SAME(JC_FORMAT_GIF, JCLIP_FORMAT_GIF);
+JC_SAME(JC_FORMAT_BMP, JCLIP_FORMAT_BMP);
+JC_SAME(JC_FORMAT_PNM, JCLIP_FORMAT_PNM);
 JC_SAME(JC_DEFAULT_MAX_PIXELS, JCLIP_DEFAULT_MAX_PIXELS);
 JC_SAME(JC_JPEG_MAX_DIMENSION, JCLIP_JPEG_MAX_DIMENSION);
 JC_SAME(sizeof(((jc_image_info *)0)->color), sizeof(((jclip_image_info *)0)->color));
@@ -200,6 +215,10 @@ int jclip_model_load(const char *path, jclip_model **out, char *err, size_t errc
 
 int jclip_embed_dim(const jclip_model *m) { return m ? m->embed_dim : 0; }
 const char *jclip_model_isa(const jclip_model *m) { return m ? m->ops->name : ""; }
+const char *jclip_model_dtype(const jclip_model *m)
+{
+    return !m ? "" : m->dtype == JC_DT_BF16 ? "bf16" : m->dtype == JC_DT_Q8 ? "q8" : "f32";
+}
 
 size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
 {
@@ -208,10 +227,33 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
     char text[256] = "none (this file has no text tower)", vision[256] = "none (this file has no vision tower)";
     if (tt->desc) tt->desc->describe(tt, text, sizeof text);
     if (tv->desc) tv->desc->describe(tv, vision, sizeof vision);
-    char tok[96] = "none";
-    if (m->tok) snprintf(tok, sizeof tok, "WordPiece, %s, max %d tokens", m->lowercase ? "uncased" : "cased", m->max_length);
-    size_t params = 0;
-    for (uint32_t i = 0; i < m->file.n_tensors; i++) params += (size_t)(m->file.tensors[i].nbytes / 4);
+    char tok[160] = "none";
+    if (tt->desc) {
+        int max = tt->max_tokens ? tt->max_tokens : m->max_length; /* a position table bounds the tokenizer's setting */
+        if (tt->max_tokens && m->max_length < max) max = m->max_length;
+        if (m->tok_type == JC_TOK_WORDPIECE)
+            snprintf(tok, sizeof tok, "WordPiece, %s, max %d tokens%s", m->lowercase ? "uncased" : "cased", max,
+                     tt->max_tokens ? "" : " (the context's max_tokens, up to 8192, bounds it)");
+        else
+            snprintf(tok, sizeof tok, "byte-level BPE (CLIP), max %d tokens; text input needs tokenizer/bpe.c, token ids work", max);
+    }
+    char pre[224] = "none";
+    if (tv->desc)
+        snprintf(pre, sizeof pre, "%s, %d px", m->pre_mode == JC_PRE_MODE_CLIP
+                 ? "Hugging Face CLIPImageProcessor: RGB, shortest edge bicubic (Pillow), center crop with floor offsets, rescale, normalise"
+                 : "jina-clip-v1 (torchvision): RGB, shortest edge bicubic (Pillow), center crop rounded half to even, normalise",
+                 tv->image_size);
+    double params = 0;
+    for (uint32_t i = 0; i < m->file.n_tensors; i++) {
+        double count = 1;
+        for (int d = 0; d < m->file.tensors[i].ndim; d++) count *= (double)m->file.tensors[i].dims[d];
+        params += count;
+    }
+    const char *dtype = m->dtype == JC_DT_BF16 ? "bf16 linear layers (%d of them), float32 for the rest"
+                        : m->dtype == JC_DT_Q8 ? "q8 linear layers (%d of them: int8, a float32 scale per 32 weights), float32 for the rest"
+                                               : "float32";
+    char dt[160];
+    snprintf(dt, sizeof dt, dtype, m->n_qw);
     size_t n_arch;
     const char *arch = jc_file_meta_str(&m->file, "general.architecture", &n_arch);
     int n = snprintf(buf, cap,
@@ -220,11 +262,12 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
                      "text:         %s\n"
                      "vision:       %s\n"
                      "tokenizer:    %s\n"
-                     "weights:      %u tensors, %.1f M parameters, float32\n"
+                     "preprocess:   %s\n"
+                     "weights:      %u tensors, %.1f M parameters, %s\n"
                      "file:         %.1f MB%s\n"
                      "kernels:      %s",
                      (int)n_arch, arch, tt->desc ? tt->desc->name : "", tt->desc && tv->desc ? " + " : "",
-                     tv->desc ? tv->desc->name : "", m->embed_dim, text, vision, tok, m->file.n_tensors, params / 1e6,
+                     tv->desc ? tv->desc->name : "", m->embed_dim, text, vision, tok, pre, m->file.n_tensors, params / 1e6, dt,
                      m->file.size / 1e6, m->mapped ? " (memory-mapped)" : "", m->ops->name);
     return n < 0 ? 0 : (size_t)n + 1;
 }
@@ -245,13 +288,13 @@ void jclip_ctx_params_default(jclip_ctx_params *p)
     p->max_images = 8;
 }
 
-static int jc_default_threads(void)
+int jclip_default_threads(char *why, size_t why_cap)
 {
-#if !defined(_WIN32) && defined(_SC_NPROCESSORS_ONLN)
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > JC_MAX_THREADS ? JC_MAX_THREADS : (int)n;
-#else
+#ifdef JCLIP_NO_THREADS
+    if (why && why_cap) snprintf(why, why_cap, "built without threads (JCLIP_NO_THREADS)");
     return 1;
+#else
+    return jc_cpus_default("", why, why_cap); /* kernels/cpus.c: affinity mask and cgroup quota */
 #endif
 }
 
@@ -275,7 +318,7 @@ int jclip_ctx_create(const jclip_model *m, const jclip_ctx_params *params, jclip
     if (p.max_tokens == 0) p.max_tokens = 512;
     if (p.max_tokens < 2 || p.max_tokens > 8192)
         return jc_fail(err, errcap, JCLIP_ERR_ARG, "max_tokens %zu is outside [2, 8192]", p.max_tokens);
-    if (p.n_threads <= 0) p.n_threads = jc_default_threads();
+    if (p.n_threads <= 0) p.n_threads = jclip_default_threads(NULL, 0);
     if (p.n_threads > JC_MAX_THREADS) return jc_fail(err, errcap, JCLIP_ERR_ARG, "n_threads %d exceeds %d", p.n_threads, JC_MAX_THREADS);
     jclip_ctx *ctx = (jclip_ctx *)JCLIP_MALLOC(sizeof *ctx);
     if (!ctx) return jc_fail(err, errcap, JCLIP_ERR_NOMEM, "out of memory creating a context");
@@ -336,6 +379,11 @@ int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_toke
         return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "text of %zu bytes exceeds the limit of %zu bytes", len, ctx->p.max_text_bytes);
     if (max_tokens == 0) max_tokens = ctx->p.max_tokens;
     if (max_tokens < 2) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "max_tokens must be at least 2");
+    const jc_tower *t = &ctx->m->tower[JC_TOWER_TEXT];
+    if (t->max_tokens && max_tokens > (size_t)t->max_tokens) max_tokens = (size_t)t->max_tokens; /* its position table */
+    if (ctx->m->tok_type != JC_TOK_WORDPIECE)
+        return jc_ctx_fail(ctx, JCLIP_ERR_UNSUPPORTED,
+                           "this model's byte-level BPE tokenizer (CLIP) is not built into this jclip: embed token ids instead");
     int rc = jc_tok_wp_encode(ctx->m->tok, text ? text : "", len, max_tokens, ids, cap, n_ids);
     if (rc == JCLIP_ERR_CAPACITY)
         return jc_ctx_fail(ctx, rc, "id buffer holds %zu ids, %zu needed", cap, *n_ids);
@@ -396,6 +444,7 @@ static int jc_seq_tokens(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst
 {
     const jc_tokens_src *t = (const jc_tokens_src *)src;
     const int32_t *ids = t->ids[i];
+    const int pad = ctx->m->tower[JC_TOWER_TEXT].pad_id;
     size_t n = t->n_ids[i], valid = 0;
     if (!ids || n == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "empty token sequence");
     if (n > (size_t)ctx->max_tok)
@@ -405,9 +454,9 @@ static int jc_seq_tokens(jclip_ctx *ctx, const void *src, size_t i, int32_t *dst
         if (ids[j] < 0 || ids[j] >= ctx->m->tower[JC_TOWER_TEXT].n_vocab)
             return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "token id %d at position %zu is outside the vocabulary [0, %d)", ids[j], j,
                                ctx->m->tower[JC_TOWER_TEXT].n_vocab);
-        valid += ids[j] != 0;
+        valid += ids[j] != pad;
     }
-    if (!valid) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
+    if (!valid) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id %d): nothing to embed", pad);
     memcpy(dst, ids, sizeof(int32_t) * n);
     *len = n;
     return JCLIP_OK;
@@ -500,6 +549,9 @@ static void jc_public_info(jclip_image_info *dst, const jc_image_info *src)
     dst->exif_orientation = src->exif_orientation;
     memcpy(dst->color, src->color, sizeof dst->color);
     memcpy(dst->sampling, src->sampling, sizeof dst->sampling);
+    dst->frames = src->frames;
+    dst->alpha = src->alpha;
+    dst->lossy = src->lossy;
 }
 
 int jclip_decode_info(const void *data, size_t len, jclip_image_info *info, char *err, size_t errcap)
@@ -566,7 +618,7 @@ static int jc_preprocess_ctx(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width,
     size_t need = jc_pre_scratch_size(width, height);
     if (need == 0) return jc_ctx_fail(ctx, JCLIP_ERR_LIMIT, "image size %ux%u is out of range", (unsigned)width, (unsigned)height);
     if (!jc_grow(&ctx->pre, &ctx->pre_cap, need)) return jc_ctx_fail(ctx, JCLIP_ERR_NOMEM, "out of memory (%zu bytes of resize scratch)", need);
-    return jc_pre_resize_crop(rgb, width, height, ctx->crop, ctx->pre, ctx->pre_cap, ctx->err, sizeof ctx->err);
+    return jc_pre_resize_crop_mode(rgb, width, height, ctx->m->pre_mode, ctx->crop, ctx->pre, ctx->pre_cap, ctx->err, sizeof ctx->err);
 }
 
 int jclip_embed_rgb(jclip_ctx *ctx, const uint8_t *rgb, uint32_t width, uint32_t height, float *out, size_t out_cap)

@@ -84,7 +84,8 @@ int jclip_model_load_memory(const void *data, size_t size, jclip_model **out, ch
 /* Releases the model. Every context made from it must be freed first. NULL is a no-op. */
 void jclip_model_free(jclip_model *model);
 
-/* Size of one embedding (768 for jina-clip-v1): the `float` count every embed call writes. */
+/* Size of one embedding, per model (768 for jina-clip-v1 and jina-embeddings-v2-base-en, 512
+ * for OpenAI CLIP ViT-B/32 and B/16): the `float` count every embed call writes. */
 int jclip_embed_dim(const jclip_model *model);
 
 /* Describes the model in one human-readable paragraph (architecture, sizes, dtype, file size,
@@ -94,6 +95,12 @@ size_t jclip_model_describe(const jclip_model *model, char *buf, size_t cap);
 /* Name of the kernel set this model runs ("scalar", "avx2", "avx512", "neon"), chosen at load
  * from the CPU and the JCLIP_ISA environment variable. */
 const char *jclip_model_isa(const jclip_model *model);
+
+/* Storage type of the model's linear-layer weights: "f32", "bf16" or "q8" (convert.py --dtype).
+ * LayerNorms, biases, embeddings, attention scores and softmax are float32 in every case; a
+ * bf16 model multiplies bf16 activations by bf16 weights in fp32, a q8 model quantises each
+ * activation row per block of 32 to int8 (so a row's result never depends on the others). */
+const char *jclip_model_dtype(const jclip_model *model);
 
 /* ---- Context -----------------------------------------------------------------------------
  * A context owns all scratch memory and the worker threads of one inference stream. Use one
@@ -105,7 +112,7 @@ const char *jclip_model_isa(const jclip_model *model);
 typedef struct jclip_ctx jclip_ctx;
 
 typedef struct jclip_ctx_params {
-    int n_threads;          /* worker threads incl. the caller; 0 = all available cores */
+    int n_threads;          /* worker threads incl. the caller; 0 = jclip_default_threads() */
     size_t max_tokens;      /* longest token sequence incl. [CLS]/[SEP]; texts are truncated
                                to it (default 512 = jina-clip-v1's; at most 8192) */
     size_t max_text_bytes;  /* longest text accepted, in bytes (default 16 MiB) */
@@ -120,6 +127,18 @@ typedef struct jclip_ctx_params {
                                allocated on the first batch call; without memory for it the
                                images go one at a time, with the same results. */
 } jclip_ctx_params;
+
+/* The thread count n_threads = 0 stands for: the CPUs this process may really use, that is
+ * the CPUs in its affinity mask (taskset, cpusets; Linux /proc/self/status, else the online
+ * count), capped by the cgroup CPU quota rounded up to whole CPUs (cgroup v2 cpu.max, v1
+ * cpu.cfs_quota_us / cpu.cfs_period_us, the tightest of the process's group and its
+ * ancestors), at least 1 and at most 256. A container limited to 1.5 CPUs on a 64-core host
+ * gets 2. Unreadable or malformed cgroup files never lower the count. Writes a short English
+ * reason into why (capacity why_cap bytes incl. the NUL; may be NULL/0), e.g. "cgroup v2
+ * cpu.max quota 150000/100000 us = 1.50 CPUs, rounded up to 2 (affinity mask: 64 CPUs)".
+ * Reads a few small files on each call (no caching); thread-safe; allocates nothing.
+ * Returns 1 in builds with JCLIP_NO_THREADS. */
+int jclip_default_threads(char *why, size_t why_cap);
 
 /* Fills p with the defaults above. */
 void jclip_ctx_params_default(jclip_ctx_params *p);
@@ -147,8 +166,10 @@ const char *jclip_ctx_error(const jclip_ctx *ctx);
 
 /* Tokenizes text into [CLS] ... [SEP] ids (BERT uncased WordPiece, as Hugging Face's
  * BertTokenizerFast), truncated to max_tokens ids keeping [SEP] last (0 = the context's
- * max_tokens). Writes at most cap ids; *n_ids = the full (truncated) count. Returns
- * JCLIP_ERR_CAPACITY when cap < *n_ids (the first cap ids are written). */
+ * max_tokens; a model with a position table, CLIP's 77, truncates to at most that). OpenAI
+ * CLIP models use their byte-level BPE instead (<|startoftext|> ... <|endoftext|>). Writes
+ * at most cap ids; *n_ids = the full (truncated) count. Returns JCLIP_ERR_CAPACITY when
+ * cap < *n_ids (the first cap ids are written). */
 int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_tokens, int32_t *ids,
                    size_t cap, size_t *n_ids);
 
@@ -170,7 +191,9 @@ int jclip_embed_texts(jclip_ctx *ctx, const char *const *texts, const size_t *le
 
 /* Embeds a token id sequence as given (it should start with [CLS] and end with [SEP]; ids 0
  * are padding, excluded as keys and from the mean). 1 <= n_ids <= max_tokens; every id must
- * be < the vocabulary size, else JCLIP_ERR_ARG. */
+ * be < the vocabulary size, else JCLIP_ERR_ARG. OpenAI CLIP: 49406 ... 49407, pooled at the
+ * first 49407 (ids after it, e.g. padding, change nothing); it must be within the model's 77
+ * positions (else JCLIP_ERR_LIMIT); no id is padding. */
 int jclip_embed_tokens(jclip_ctx *ctx, const int32_t *ids, size_t n_ids, float *out,
                        size_t out_cap);
 
@@ -180,7 +203,7 @@ int jclip_embed_tokens_batch(jclip_ctx *ctx, const int32_t *const *ids, const si
                              float *out, size_t out_cap);
 
 /* ---- Images ------------------------------------------------------------------------------ */
-enum { JCLIP_FORMAT_UNKNOWN = 0, JCLIP_FORMAT_JPEG = 1, JCLIP_FORMAT_PNG = 2 };
+enum { JCLIP_FORMAT_UNKNOWN = 0, JCLIP_FORMAT_JPEG = 1, JCLIP_FORMAT_PNG = 2, JCLIP_FORMAT_WEBP = 3, JCLIP_FORMAT_GIF = 4, JCLIP_FORMAT_BMP = 5, JCLIP_FORMAT_PNM = 6 };
 
 /* What a header says about an encoded image. */
 typedef struct jclip_image_info {
@@ -194,6 +217,9 @@ typedef struct jclip_image_info {
     int exif_orientation; /* JPEG: EXIF orientation 1..8, 0 when absent (never applied) */
     char color[16];       /* "gray", "ycbcr", "rgb", "cmyk", "ycck", "palette", "gray+alpha", "rgba" */
     char sampling[32];    /* JPEG: "2x2,1x1,1x1" (h x v per component); PNG: "" */
+    int frames;           /* frames in the file: 1 for a still image, n for an animation (GIF, WebP) */
+    int alpha;            /* 1 when the file carries alpha or a transparency key */
+    int lossy;            /* 1 for lossy compression (JPEG, lossy WebP) */
 } jclip_image_info;
 
 /* Default limit on width*height of a decoded image (Pillow's MAX_IMAGE_PIXELS * 2 guard). */
@@ -203,14 +229,21 @@ typedef struct jclip_image_info {
 
 /* ---- Images: embedding ---------------------------------------------------------------- */
 
-/* Reads only the header of an encoded JPEG or PNG and fills info. Returns JCLIP_ERR_UNSUPPORTED
- * for other formats (and for 12-bit / lossless JPEG), JCLIP_ERR_FORMAT / _TRUNCATED for a
- * damaged header. Thread-safe; allocates nothing. */
+/* Reads the header of an encoded image and fills info. Decoded formats: JPEG, PNG, GIF (87a/89a,
+ * first frame; info.frames counts the frames), BMP (1/4/8-bit palettes, RLE4/RLE8, 16/24/32-bit,
+ * bitfields, OS/2 headers) and PNM (P1-P6). WebP is recognised (JCLIP_FORMAT_WEBP). Any other
+ * format gives JCLIP_ERR_UNSUPPORTED with a message naming it ("TIFF is not supported"; also
+ * ICO, JPEG 2000, HEIC/AVIF, JPEG XL, PSD, SVG, PDF, PAM, TGA, ...) or saying that the data is
+ * not a recognised image; 12-bit / lossless JPEG also give JCLIP_ERR_UNSUPPORTED.
+ * JCLIP_ERR_FORMAT / _TRUNCATED for a damaged header. Thread-safe; allocates nothing. */
 int jclip_decode_info(const void *data, size_t len, jclip_image_info *info, char *err, size_t errcap);
 
-/* Decodes a JPEG or PNG into packed 8-bit RGB (row-major, width*height*3 bytes) in the caller's
- * buffer, exactly as Pillow 9.4's Image.open(f).convert('RGB'): alpha dropped, palettes and gray
- * expanded, CMYK converted, EXIF orientation reported in info but not applied. max_pixels bounds
+/* Decodes an image (any format jclip_decode_info accepts) into packed 8-bit RGB (row-major,
+ * width*height*3 bytes) in the caller's buffer, exactly as Pillow 9.4's
+ * Image.open(f).convert('RGB'): alpha and transparency keys dropped, palettes and gray expanded,
+ * CMYK converted, the first frame of an animation, EXIF orientation reported in info but not
+ * applied. Where Pillow 9.4's BMP RLE decoder is wrong, the BMP specification is followed (a
+ * delta escape takes two bytes; an odd absolute RLE4 run reads (n+1)/2 bytes). max_pixels bounds
  * width*height (0 = JCLIP_DEFAULT_MAX_PIXELS). Call jclip_decode_info first to size rgb; a small
  * buffer gives JCLIP_ERR_CAPACITY. Truncated or corrupt data is an error (never a partial
  * image). Thread-safe; temporary memory is freed before returning. */
@@ -226,10 +259,10 @@ size_t jclip_preprocess_scratch_size(uint32_t width, uint32_t height);
 int jclip_preprocess_crop(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t *crop, size_t crop_cap,
                           void *scratch, size_t scratch_size, char *err, size_t errcap);
 
-/* Embeds an encoded JPEG/PNG file held in memory (len bytes, at most max_image_bytes):
- * decode, preprocess, vision tower, L2-normalise, as the reference encode_image(path). The
- * decoded image lives in a context-owned buffer that grows to the largest image seen (bounded
- * by max_pixels). */
+/* Embeds an encoded image file held in memory (len bytes, at most max_image_bytes; any format
+ * jclip_decode_image accepts): decode, preprocess, vision tower, L2-normalise, as the reference
+ * encode_image(path). The decoded image lives in a context-owned buffer that grows to the
+ * largest image seen (bounded by max_pixels). */
 int jclip_embed_image(jclip_ctx *ctx, const void *data, size_t len, float *out, size_t out_cap);
 
 /* Embeds n encoded images into out[n * dim], decoding them one by one and running the vision

@@ -4,6 +4,9 @@
  *
  *   make bench-gemm    (links OpenBLAS into this program only)
  *   build/bench_gemm [--threads LIST] [--ms N] [--m M (only shapes with M rows)] [--probe (probes only)]
+ *   build/bench_gemm --q f32,bf16,q8 [--threads LIST] [--ms N] [--m M]: the bf16 / q8 kernels
+ *       (packed) at M = 8, 64, 197, 512 x (K, N) in {768x2304, 768x768, 768x3072, 3072x768}, with
+ *       the FMA, vdpbf16ps and vpdpbusd peaks; JCLIP_ISA, JCLIP_NO_BF16, JCLIP_NO_VNNI pick the table
  *
  * Shapes: Y[M, N] = X[M, K] W[N, K]^T, W in the PyTorch layout. The benchmark is not part of
  * the library: it may print, and it uses intrinsics for the probes. OpenBLAS only uses its
@@ -144,9 +147,172 @@ static bg_t2 bg_time(int which, bg_gemm *g, jc_pool *pool, double ms, const floa
     return r;
 }
 
+/* ---- bf16 / q8 (--q): the reduced-precision kernels at the towers' shapes -------------------
+ * Per shape and dtype: activation conversion (bf16_row / q8_row, rows split over the threads)
+ * plus the packed GEMM (column chunks claimed as jc_linear_run does), weights rotating through
+ * copies that together exceed the L3, best of the runs. Rates in GFLOP/s (fp32, bf16) or GOP/s
+ * (q8, 2 ops per multiply-add), next to the peak of the instruction each dtype runs on
+ * (FMA, vdpbf16ps, vpdpbusd: probes below) and the read bandwidth (of_bw: the weight bytes of
+ * the call / its time, as a fraction of the probe: 100% is the memory floor). */
+
+__attribute__((target("avx512f,avx512bf16"))) static void bg_bf16_task(void *arg, int t, int n)
+{
+    (void)n;
+    bg_probe *p = (bg_probe *)arg;
+    __m512 a[24];
+    __m512i x = _mm512_set1_epi32(0x3F803F80), y = _mm512_set1_epi32(0x3F7F3F7F);
+    for (int i = 0; i < 24; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < p->iters; it++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++) a[i] = _mm512_dpbf16_ps(a[i], (__m512bh)x, (__m512bh)y);
+    __m512 s = a[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
+    if (t == 0) p->sink = _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f,avx512vnni"))) static void bg_vnni_task(void *arg, int t, int n)
+{
+    (void)n;
+    bg_probe *p = (bg_probe *)arg;
+    __m512i a[24], x = _mm512_set1_epi32(0x01010101), y = _mm512_set1_epi32(0x02020202);
+    for (int i = 0; i < 24; i++) a[i] = _mm512_set1_epi32(i);
+    for (long it = 0; it < p->iters; it++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++) a[i] = _mm512_dpbusd_epi32(a[i], x, y);
+    __m512i s = a[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_epi32(s, a[i]);
+    if (t == 0) p->sink = (double)_mm512_reduce_add_epi32(s);
+}
+
+typedef struct {
+    const jc_ops *ops;
+    int dtype; /* 0 f32, 1 bf16, 2 q8 */
+    int M, N, K;
+    const float *X; /* fp32 activations [M, K] */
+    void *Xc;       /* converted activations (bf16 [M, K] or q8 rows) */
+    const void *Wp; /* packed weights (this run's copy) */
+    float *Y, *ws;
+    size_t ws_stride;
+    jc_claim claim;
+} bg_q;
+
+static void bg_q_convert(void *arg, int t, int n)
+{
+    bg_q *q = (bg_q *)arg;
+    int m0 = (int)((long)q->M * t / n), m1 = (int)((long)q->M * (t + 1) / n);
+    for (int m = m0; m < m1; m++) {
+        if (q->dtype == 1) q->ops->bf16_row((uint16_t *)q->Xc + (size_t)m * q->K, q->X + (size_t)m * q->K, q->K);
+        else q->ops->q8_row((uint8_t *)q->Xc + (size_t)m * jc_q8_row_bytes(q->K), q->X + (size_t)m * q->K, q->K);
+    }
+}
+
+static void bg_q_gemm(void *arg, int t, int n)
+{
+    bg_q *q = (bg_q *)arg;
+    float *ws = q->ws + (size_t)t * q->ws_stride;
+    int chunk = n == 1 ? q->N : (q->M <= 8 ? 2 : 4) * q->ops->n_grain, chunks = (q->N + chunk - 1) / chunk;
+    for (int c; (c = jc_claim_next(&q->claim)) < chunks;) {
+        int lo = c * chunk, hi = lo + chunk < q->N ? lo + chunk : q->N;
+        if (q->dtype == 0)
+            q->ops->linear_packed(q->Y, (size_t)q->N, q->X, (size_t)q->K, (const float *)q->Wp, NULL, q->M, q->K, lo, hi, ws);
+        else if (q->dtype == 1)
+            q->ops->linear_bf16_packed(q->Y, (size_t)q->N, (const uint16_t *)q->Xc, (size_t)q->K, q->Wp, NULL, q->M, q->K,
+                                       lo, hi, ws);
+        else
+            q->ops->linear_q8_packed(q->Y, (size_t)q->N, q->Xc, q->Wp, NULL, q->M, q->K, lo, hi, ws);
+    }
+}
+
+static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, int only_m)
+{
+    jc_pool *pool = NULL;
+    if (jc_pool_create(T, &pool)) return;
+    size_t bufn = (size_t)256 << 20; /* 1 GiB of floats: the bandwidth probe, and the weight copies */
+    float *big = (float *)aligned_alloc(64, bufn * 4);
+    for (size_t i = 0; i < bufn; i++) big[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    bg_probe pf = {20000000 / 4, 0, NULL, 0}, pr = {0, 0, big, bufn};
+    bg_t2 fma = bg_best(pool, bg_fma_task, &pf, (double)pf.iters * 24 * 32 * T / 1e9, 3);
+    bg_t2 bfp = bg_best(pool, bg_bf16_task, &pf, (double)pf.iters * 24 * 64 * T / 1e9, 3);
+    bg_t2 vnp = bg_best(pool, bg_vnni_task, &pf, (double)pf.iters * 24 * 128 * T / 1e9, 3);
+    bg_t2 bw = bg_best(pool, bg_read_task, &pr, bufn * 4.0 / 1e9, 5);
+    printf("\nthreads %d, kernels %s (%s): peaks fp32 FMA %.0f, vdpbf16ps %.0f GFLOP/s, vpdpbusd %.0f GOP/s; "
+           "read %.1f GB/s (cpu-time figures, best of runs)\n",
+           T, ops->name, ops->variant, fma.cpu, bfp.cpu, vnp.cpu, bw.cpu);
+    printf("%-5s %5s %5s %5s %9s %9s %8s %8s  %s\n", "dtype", "M", "K", "N", "wall", "cpu", "of_peak", "of_bw", "(G(FL)OP/s)");
+    static const int Ms[] = {8, 64, 197, 512}, KN[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
+    static const char *dn[] = {"f32", "bf16", "q8"};
+    for (int dt = 0; dt < 3; dt++) {
+        if (!strstr(dtypes, dn[dt])) continue;
+        for (int mi = 0; mi < 4; mi++) {
+            if (only_m && Ms[mi] != only_m) continue;
+            for (int s = 0; s < 4; s++) {
+                bg_q q;
+                memset(&q, 0, sizeof q);
+                q.ops = ops, q.dtype = dt, q.M = Ms[mi], q.K = KN[s][0], q.N = KN[s][1];
+                size_t nk = (size_t)q.N * q.K;
+                float *X = (float *)malloc(sizeof(float) * (size_t)q.M * q.K);
+                for (size_t i = 0; i < (size_t)q.M * q.K; i++) X[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+                q.X = X;
+                q.Xc = malloc(jc_q8_row_bytes(q.K) * (size_t)q.M + 2 * (size_t)q.M * q.K);
+                q.Y = (float *)malloc(sizeof(float) * (size_t)q.M * q.N);
+                size_t wsn = dt == 0 ? ops->linear_ws(q.M, q.K) : dt == 1 ? ops->linear_bf16_ws(q.M, q.K) : ops->linear_q8_ws(q.M, q.K);
+                q.ws_stride = wsn + 16;
+                q.ws = (float *)malloc(sizeof(float) * q.ws_stride * (size_t)T);
+                /* the weights in the dtype, then packed copies rotating through a region > L3 */
+                size_t psz = dt == 0 ? ops->pack_size(q.N, q.K) * 4 : dt == 1 ? ops->pack_bf16_size(q.N, q.K) : ops->pack_q8_size(q.N, q.K);
+                psz = (psz + 63) / 64 * 64;
+                int copies = (int)(((size_t)640 << 20) / (psz > 0 ? psz : 1)); /* 640 MB: past the 260 MB L3 */
+                if (copies > 2048) copies = 2048;
+                if (copies < 1) copies = 1;
+                uint8_t *region = (uint8_t *)aligned_alloc(64, psz * (size_t)copies);
+                uint16_t *Wb = dt == 1 ? (uint16_t *)malloc(2 * nk) : NULL;
+                int8_t *Wq = dt == 2 ? (int8_t *)malloc(nk) : NULL;
+                float *Sw = dt == 2 ? (float *)malloc(sizeof(float) * (nk / 32)) : NULL;
+                if (Wb) ops->bf16_row(Wb, big, (int)nk);
+                if (Wq) {
+                    for (size_t i = 0; i < nk; i++) Wq[i] = (int8_t)((i * 2654435761u) >> 25) - 64;
+                    for (size_t i = 0; i < nk / 32; i++) Sw[i] = 0.001f * (float)(1 + i % 5);
+                }
+                int ns = (q.N + ops->n_grain - 1) / ops->n_grain;
+                for (int c = 0; c < copies; c++) {
+                    void *dst = region + (size_t)c * psz;
+                    if (dt == 0) ops->pack((float *)dst, big + (c * nk) % (bufn - nk), q.N, q.K, 0, ns);
+                    else if (dt == 1) ops->pack_bf16(dst, Wb, q.N, q.K, 0, ns);
+                    else ops->pack_q8(dst, Wq, Sw, q.N, q.K, 0, ns);
+                }
+                bg_t2 best = {0, 0};
+                double start = bg_now();
+                int runs = 0;
+                do {
+                    q.Wp = region + (size_t)(runs % copies) * psz;
+                    double t0 = bg_now(), c0 = bg_pcpu();
+                    if (dt) jc_pool_run(pool, bg_q_convert, &q);
+                    jc_claim_init(&q.claim);
+                    jc_pool_run(pool, bg_q_gemm, &q);
+                    double dw = bg_now() - t0, dc = (bg_pcpu() - c0) / T;
+                    double op = 2.0 * q.M * q.N * q.K / 1e9;
+                    if (op / dw > best.wall) best.wall = op / dw;
+                    if (op / dc > best.cpu) best.cpu = op / dc;
+                    runs++;
+                } while (runs < 400 && (runs < 5 || (bg_now() - start) * 1e3 < ms));
+                double peak = dt == 0 ? fma.cpu : dt == 1 ? bfp.cpu : vnp.cpu;
+                /* weight bytes streamed per call (the packed form) / time, vs the read probe */
+                double gbs = (double)(dt == 0 ? 4.0 * nk : dt == 1 ? 2.0 * nk : 1.125 * nk) / (2.0 * q.M * q.N * q.K) * best.cpu;
+                printf("%-5s %5d %5d %5d %9.1f %9.1f %7.0f%% %7.0f%%\n", dn[dt], q.M, q.K, q.N, best.wall, best.cpu,
+                       100 * best.cpu / peak, 100 * gbs / bw.cpu);
+                fflush(stdout);
+                free(X), free(q.Xc), free(q.Y), free(q.ws), free(region), free(Wb), free(Wq), free(Sw);
+            }
+        }
+    }
+    free(big);
+    jc_pool_free(pool);
+}
+
 int main(int argc, char **argv)
 {
     int thr[8] = {1, 2}, n_thr = 2, probe_only = 0, only_m = 0;
+    const char *qd = NULL; /* --q f32,bf16,q8: the reduced-precision table instead */
     double ms = 400;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -155,6 +321,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--probe")) probe_only = 1;
         else if (!strcmp(argv[i], "--m") && i + 1 < argc) only_m = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--q") && i + 1 < argc) qd = argv[++i];
     }
     const jc_ops *have[8];
     jc_cpu_tables(have, 8);
@@ -170,6 +337,10 @@ int main(int argc, char **argv)
         {64, 2304, 768}, {64, 6144, 768}, {64, 768, 3072},                   /* text-64 */
         {512, 2304, 768}, {512, 6144, 768}, {512, 768, 3072},                /* text-512 */
     };
+    if (qd) {
+        for (int ti = 0; ti < n_thr; ti++) bg_run_q(ops, thr[ti], ms, qd, only_m);
+        return 0;
+    }
     size_t bufn = (size_t)256 << 20; /* 1 GiB of floats for the bandwidth probe */
     float *big = (float *)aligned_alloc(64, bufn * 4);
     for (size_t i = 0; i < bufn; i++) big[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;

@@ -2,10 +2,12 @@
  *
  *   jclip bench [-m MODEL] [--threads N] [--json] [--cases LIST] [--repeat N] [--warmup N]
  *
- * Cases: text-8, text-64, text-512 (one sequence of that many token ids), text-64x8 (eight
- * 64-token sequences in one jclip_embed_tokens_batch call), image-1, image-8 (random normalised
- * 3x224x224 pixel tensors through jclip_embed_pixels / _pixels_batch, so decoding and resizing
- * are not timed). Each case runs `warmup` times
+ * Cases: text-N (one sequence of N token ids), text-NxM (M N-token sequences in one
+ * jclip_embed_tokens_batch call), image-1, image-8 (random normalised 3x224x224 pixel tensors
+ * through jclip_embed_pixels / _pixels_batch, so decoding and resizing are not timed). The
+ * default set suits the model's family: text-8, text-64, text-512, text-64x8, image-1, image-8
+ * (jina-clip-v1); text-8, text-77, text-77x8, image-1, image-8 (CLIP, 77 positions); the text
+ * cases plus text-2048 for a text-only model (jina-embeddings-v2). Each case runs `warmup` times
  * (default 2, so that the one-time weight packing of a tower's second pass is not timed), then
  * `repeat` times (default: as many as fit in about 2 s, between 3 and 50); it reports the
  * median and minimum wall time, and GFLOP/s computed from the model's sizes (multiply-adds
@@ -24,8 +26,9 @@
 
 
 typedef struct {
-    int t_layers, t_d, t_ff, t_vocab;
-    int v_layers, v_d, v_ff, v_patch, v_image;
+    int t_layers, t_d, t_ff, t_vocab, t_glu; /* t_glu: gated MLP (GEGLU), else fc1/fc2 (CLIP) */
+    int v_layers, v_d, v_ff, v_patch, v_image, v_glu;
+    int clip;                                /* architecture clip: ids framed by 49406 ... 49407 */
 } cb_dims;
 
 /* Model sizes, read back from jclip_model_describe (the only public view of them). */
@@ -35,27 +38,29 @@ static int cb_dims_of(const jclip_model *m, cb_dims *d)
     memset(d, 0, sizeof *d);
     if (!jclip_model_describe(m, buf, sizeof buf)) return 0;
     const char *t = strstr(buf, "text:"), *v = strstr(buf, "vision:");
-    int heads;
-    if (!t || sscanf(t, "text: %d layers, d_model %d, %d heads, d_ff %d (GEGLU), vocab %d", &d->t_layers, &d->t_d,
-                     &heads, &d->t_ff, &d->t_vocab) != 5)
-        return 0;
-    if (!v || sscanf(v, "vision: %d layers, d_model %d, %d heads, d_ff %d (SwiGLU), patch %d, image %d", &d->v_layers,
-                     &d->v_d, &heads, &d->v_ff, &d->v_patch, &d->v_image) != 6)
-        return 0;
-    return 1;
+    int heads, got = 0;
+    char act[32];
+    d->clip = strstr(buf, "architecture: clip ") != NULL;
+    if (t && sscanf(t, "text: %d layers, d_model %d, %d heads, d_ff %d (%31[^)]), vocab %d", &d->t_layers, &d->t_d, &heads,
+                    &d->t_ff, act, &d->t_vocab) == 6)
+        got++, d->t_glu = strstr(act, "GLU") != NULL;
+    if (v && sscanf(v, "vision: %d layers, d_model %d, %d heads, d_ff %d (%31[^)]), patch %d, image %d", &d->v_layers, &d->v_d,
+                    &heads, &d->v_ff, act, &d->v_patch, &d->v_image) == 7)
+        got++, d->v_glu = strstr(act, "GLU") != NULL;
+    return got > 0;
 }
 
 static double cb_text_flops(const cb_dims *d, double L)
 {
     double D = d->t_d, F = d->t_ff;
-    double per = 2 * L * D * (3 * D + D + 2 * F) + 2 * L * F * D + 4 * L * L * D;
+    double per = 2 * L * D * (3 * D + D + (d->t_glu ? 2 : 1) * F) + 2 * L * F * D + 4 * L * L * D;
     return d->t_layers * per;
 }
 
 static double cb_image_flops(const cb_dims *d)
 {
     double D = d->v_d, F = d->v_ff, G = (double)(d->v_image / (d->v_patch ? d->v_patch : 1)), N = G * G + 1;
-    double per = 2 * N * D * (3 * D + D + 2 * F) + 2 * N * F * D + 4 * N * N * D;
+    double per = 2 * N * D * (3 * D + D + (d->v_glu ? 2 : 1) * F) + 2 * N * F * D + 4 * N * N * D;
     return d->v_layers * per + 2 * (N - 1) * 3.0 * d->v_patch * d->v_patch * D;
 }
 
@@ -112,6 +117,16 @@ static int cb_run(cb_case *c)
     return 0;
 }
 
+/* "text-N" or "text-NxM": 1 with *len = N, *count = M (1 when absent). */
+static int cb_text_case(const char *tok, int *len, int *count)
+{
+    int used = 0, used2 = 0;
+    *count = 1;
+    if (sscanf(tok, "text-%d%n", len, &used) != 1) return 0;
+    if (tok[used] == 0) return 1;
+    return sscanf(tok + used, "x%d%n", count, &used2) == 1 && tok[used + used2] == 0;
+}
+
 static uint32_t cb_rng = 2024;
 static uint32_t cb_rand(void)
 {
@@ -126,7 +141,8 @@ static int cb_usage(FILE *f)
             "  -m, --model MODEL   .jclip model (default: $JCLIP_MODEL, else models/jina-clip-v1.jclip)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  --json              one JSON object per case and line\n"
-            "  --cases LIST        comma-separated subset of text-8,text-64,text-512,text-64x8,image-1,image-8\n"
+            "  --cases LIST        comma-separated text-N, text-NxM (M sequences in one call), image-1, image-8\n"
+            "                      (default: the set suited to the model: text-77 for CLIP, text-2048 text-only)\n"
             "  --repeat N          timed runs per case (default: about 2 s worth, 3..50)\n"
             "  --warmup N          untimed runs first (default 2: a tower's second pass packs its weights)\n");
     return f == stderr ? 2 : 0;
@@ -136,7 +152,7 @@ int cli_bench(int argc, char **argv)
 {
     const char *model = getenv("JCLIP_MODEL");
     if (!model || !*model) model = "models/jina-clip-v1.jclip";
-    const char *cases = "text-8,text-64,text-512,text-64x8,image-1,image-8";
+    const char *cases = NULL;
     int threads = 0, json = 0, repeat = 0, warmup = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -161,9 +177,21 @@ int cli_bench(int argc, char **argv)
     }
     cb_dims dims;
     int have_dims = cb_dims_of(m, &dims);
+    if (!cases) /* the default set of the model's family */
+        cases = have_dims && dims.clip ? "text-8,text-77,text-77x8,image-1,image-8"
+                : have_dims && !dims.v_d ? "text-8,text-64,text-512,text-64x8,text-2048"
+                                         : "text-8,text-64,text-512,text-64x8,image-1,image-8";
     jclip_ctx_params p;
     jclip_ctx_params_default(&p);
     p.n_threads = threads;
+    { /* a context as long as the longest text case */
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", cases);
+        for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ",")) {
+            int tl, tn;
+            if (cb_text_case(tok, &tl, &tn) && tl > (int)p.max_tokens && tl <= 8192) p.max_tokens = (size_t)tl;
+        }
+    }
     jclip_ctx *ctx = NULL;
     if (jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
         fprintf(stderr, "jclip bench: %s\n", err);
@@ -175,7 +203,7 @@ int cli_bench(int argc, char **argv)
         threads = nc < 1 ? 1 : (int)nc;
     }
     int status = 0;
-    if (!json) printf("%-10s %7s %-7s %10s %10s %8s %9s %9s\n", "case", "threads", "isa", "ms_median", "ms_min", "gflops", "cpu_ms", "rss_mb");
+    if (!json) printf("%-10s %7s %-7s %-5s %10s %10s %8s %9s %9s\n", "case", "threads", "isa", "dtype", "ms_median", "ms_min", "gflops", "cpu_ms", "rss_mb");
     char list[256];
     snprintf(list, sizeof list, "%s", cases);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -184,10 +212,16 @@ int cli_bench(int argc, char **argv)
         c.ctx = ctx;
         c.dim = jclip_embed_dim(m);
         double flops = 0;
-        if (!strcmp(tok, "text-8") || !strcmp(tok, "text-64") || !strcmp(tok, "text-512") || !strcmp(tok, "text-64x8")) {
+        int tl = 0, tn = 1;
+        if (cb_text_case(tok, &tl, &tn)) {
+            if (tl < 2 || tl > 8192 || tn < 1 || tn > 64) {
+                fprintf(stderr, "jclip bench: case '%s': lengths 2..8192, counts 1..64\n", tok);
+                status = 2;
+                continue;
+            }
             c.kind = 0;
-            c.len = atoi(tok + 5);
-            c.count = strstr(tok, "x8") ? 8 : 1;
+            c.len = tl;
+            c.count = tn;
             flops = have_dims ? c.count * cb_text_flops(&dims, c.len) : 0;
         } else if (!strcmp(tok, "image-1") || !strcmp(tok, "image-8")) {
             c.kind = 1;
@@ -201,17 +235,26 @@ int cli_bench(int argc, char **argv)
             continue;
         }
         c.out = (float *)malloc(sizeof(float) * (size_t)c.count * c.dim);
+        if (c.kind == 0) c.ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)c.count * c.len);
+        else c.pixels = (float *)malloc(sizeof(float) * c.n_pix * (size_t)c.count);
+        if (!c.out || (c.kind == 0 ? !c.ids : !c.pixels)) {
+            fprintf(stderr, "jclip bench: %s: out of memory\n", tok);
+            free(c.out);
+            free(c.ids);
+            free(c.pixels);
+            status = 1;
+            continue;
+        }
         if (c.kind == 0) {
-            c.ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)c.count * c.len);
             int vocab = have_dims && dims.t_vocab > 2000 ? dims.t_vocab : 30000;
             for (int s = 0; s < c.count; s++) {
                 int32_t *id = c.ids + (size_t)s * c.len;
                 for (int i = 0; i < c.len; i++) id[i] = 1000 + (int32_t)(cb_rand() % (uint32_t)(vocab - 1000 - 8));
-                id[0] = 101;
-                id[c.len - 1] = 102;
+                id[0] = dims.clip ? 49406 : 101;           /* [CLS] / <|startoftext|> */
+                id[c.len - 1] = dims.clip ? 49407 : 102;   /* [SEP] / <|endoftext|>: CLIP pools there */
             }
+
         } else {
-            c.pixels = (float *)malloc(sizeof(float) * c.n_pix * (size_t)c.count);
             for (size_t i = 0; i < c.n_pix * (size_t)c.count; i++) c.pixels[i] = (float)(cb_rand() % 4096) / 1024.0f - 2.0f;
         }
         int rc = 0;
@@ -246,11 +289,12 @@ int cli_bench(int argc, char **argv)
             getrusage(RUSAGE_SELF, &ru);
             double rss = ru.ru_maxrss / 1024.0;
             if (json)
-                printf("{\"case\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"ms_median\":%.3f,\"ms_min\":%.3f,\"gflops\":%.2f,"
-                       "\"cpu_ms\":%.3f,\"runs\":%d,\"peak_rss_mb\":%.1f}\n",
-                       tok, threads, jclip_model_isa(m), med, times[0], gf, cmed, n, rss);
+                printf("{\"case\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"dtype\":\"%s\",\"ms_median\":%.3f,\"ms_min\":%.3f,"
+                       "\"gflops\":%.2f,\"cpu_ms\":%.3f,\"runs\":%d,\"peak_rss_mb\":%.1f}\n",
+                       tok, threads, jclip_model_isa(m), jclip_model_dtype(m), med, times[0], gf, cmed, n, rss);
             else
-                printf("%-10s %7d %-7s %10.2f %10.2f %8.1f %9.2f %9.1f\n", tok, threads, jclip_model_isa(m), med, times[0], gf, cmed, rss);
+                printf("%-10s %7d %-7s %-5s %10.2f %10.2f %8.1f %9.2f %9.1f\n", tok, threads, jclip_model_isa(m), jclip_model_dtype(m), med,
+                       times[0], gf, cmed, rss);
             fflush(stdout);
         }
         free(c.out), free(c.ids), free(c.pixels);

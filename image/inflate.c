@@ -14,7 +14,7 @@
  *
  * Decoding is table driven. A table entry (uint32) is
  *     bits 0-7   code bits to consume
- *     bits 8-11  flags (INFL_F_*)
+ *     bits 8-11  flags (JC_INFL_F_*)
  *     bits 12-15 extra bits that follow the code (length and distance symbols), or, for a link
  *                to a subtable, the number of index bits of that subtable
  *     bits 16-31 value: literal byte, length base, distance base, code-length symbol, or the

@@ -2164,6 +2164,8 @@ static void jc_jpeg_fill_info(const jc_jpeg_dec *d, const jc_jpeg_pil *pil, cons
     info->height = d->H;
     info->components = d->nc;
     info->bit_depth = 8;
+    info->frames = 1;
+    info->lossy = 1;
     info->progressive = pil->progressive;
     info->arithmetic = d->arith;
     info->exif_orientation = pil->have_exif ? jc_jpeg_exif_orientation(data + pil->exif_off, pil->exif_len) : 0;

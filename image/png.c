@@ -79,6 +79,21 @@ static uint32_t jc_png_crc_small(const uint8_t *p, size_t n)
     return c ^ 0xffffffffu;
 }
 
+/* For info: whether a tRNS chunk comes before the image data, and the frame count of an APNG
+ * (acTL), walking chunk headers only (no CRC). */
+static void jc_png_scan_info(const uint8_t *data, size_t len, jc_image_info *info)
+{
+    for (size_t pos = 8; len - pos >= 12;) {
+        uint32_t clen = jc_png_be32(data + pos);
+        const uint8_t *type = data + pos + 4;
+        if (memcmp(type, "IDAT", 4) == 0 || clen > len - pos - 12) return;
+        if (memcmp(type, "tRNS", 4) == 0) info->alpha = 1;
+        if (memcmp(type, "acTL", 4) == 0 && clen >= 8 && jc_png_be32(data + pos + 8) > 0 && jc_png_be32(data + pos + 8) <= INT_MAX)
+            info->frames = (int)jc_png_be32(data + pos + 8);
+        pos += 12 + (size_t)clen;
+    }
+}
+
 /* Checks the signature and the IHDR chunk (which must come first) and fills h and info. */
 static int jc_png_read_header(const uint8_t *data, size_t len, jc_png_hdr *h, jc_image_info *info, char *err, size_t errcap)
 {
@@ -120,6 +135,9 @@ static int jc_png_read_header(const uint8_t *data, size_t len, jc_png_hdr *h, jc
         info->components = (int)h->channels;
         info->bit_depth = (int)h->depth;
         info->progressive = (int)h->interlace;
+        info->frames = 1;
+        info->alpha = (h->ctype & 4) != 0;
+        jc_png_scan_info(data, len, info);
         snprintf(info->color, sizeof info->color, "%s", names[h->ctype]);
     }
     return JC_OK;

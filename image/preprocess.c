@@ -1,9 +1,16 @@
-/* image/preprocess.c: jina-clip-v1's image preprocessing, bit-exact with the reference
- * (torchvision 0.14 on Pillow 9.4, see ARCHITECTURE.md section 5):
+/* image/preprocess.c: the image preprocessing of the model families, bit-exact with their
+ * references. jina-clip-v1 (torchvision 0.14 on Pillow 9.4, ARCHITECTURE.md section 5):
  *
  *   Resize(224, BICUBIC)   shorter side to 224, longer side int(224 * long / short)
  *   CenterCrop(224)        top/left = round_half_even((size - 224) / 2)
  *   ToTensor + Normalize   float32 (u8 / 255 - mean_c) / std_c, CHW
+ *
+ * OpenAI CLIP (Hugging Face CLIPImageProcessor on Pillow, ARCHITECTURE-CLIP.md A.7) differs
+ * only in the crop offsets, which round down: top/left = (size - 224) // 2 (JC_PRE_MODE_CLIP).
+ * Its RGB conversion comes first (the decoders always give RGB), and its rescale, x * (1/255)
+ * in float64 cast to float32, equals float32 x / 255 for every byte, so jc_pre_normalize
+ * serves both. Every decoded image is an ordinary channels-last RGB image here, also one 1 or 3
+ * pixels high, which Hugging Face's channel-axis guess misreads (it fails or swaps axes).
  *
  * The resize reproduces Pillow's Resample.c arithmetic: a = -0.5 cubic with support 2 widened
  * by the scale when downscaling, one coefficient window per output index normalised to sum 1
@@ -31,6 +38,9 @@
 #define JC_PRE_SUPPORT 2.0       /* bicubic support before widening */
 /* Largest source side: Pillow's sizes are int, and the window arithmetic below stays in int. */
 #define JC_PRE_MAX_SIDE ((uint32_t)INT_MAX)
+
+/* Crop rounding of a model's pipeline (preprocess.mode of the weight file). */
+enum { JC_PRE_MODE_JINA = 0, JC_PRE_MODE_CLIP = 1 };
 
 /* One resampling direction restricted to the 224 output indices [first, first + 224). */
 typedef struct {
@@ -66,13 +76,14 @@ static int jc_pre_half_even(int d)
     return q;
 }
 
-static int jc_pre_axis_init(jc_pre_axis *ax, uint32_t in_size, double out_size)
+static int jc_pre_axis_init(jc_pre_axis *ax, uint32_t in_size, double out_size, int mode)
 {
     if (out_size < JC_PRE_SIZE || out_size > (double)INT_MAX) return 0;
     ax->in_size = (int)in_size;
     ax->out_size = (int)out_size;
     ax->needed = ax->out_size != ax->in_size;
-    ax->first = jc_pre_half_even(ax->out_size - JC_PRE_SIZE);
+    /* torchvision: round((size - 224) / 2.0), half to even; Hugging Face: (size - 224) // 2 */
+    ax->first = mode == JC_PRE_MODE_CLIP ? (ax->out_size - JC_PRE_SIZE) / 2 : jc_pre_half_even(ax->out_size - JC_PRE_SIZE);
     /* Pillow passes the box edges as float: in1 - in0 is (float)in_size - 0.0f. */
     ax->scale = (double)((float)in_size - 0.0f) / ax->out_size;
     double filterscale = ax->scale < 1.0 ? 1.0 : ax->scale;
@@ -98,7 +109,7 @@ static void jc_pre_window(const jc_pre_axis *ax, int xx, double *center, int *lo
 }
 
 /* Computes the geometry and the scratch layout; 0 when the size is out of range. */
-static int jc_pre_make_plan(uint32_t w, uint32_t h, jc_pre_plan *p)
+static int jc_pre_make_plan(uint32_t w, uint32_t h, int mode, jc_pre_plan *p)
 {
     memset(p, 0, sizeof *p);
     if (w == 0 || h == 0 || w > JC_PRE_MAX_SIDE || h > JC_PRE_MAX_SIDE) return 0;
@@ -112,7 +123,7 @@ static int jc_pre_make_plan(uint32_t w, uint32_t h, jc_pre_plan *p)
         nh = JC_PRE_SIZE;
         nw = floor((double)JC_PRE_SIZE * (double)w / (double)h);
     }
-    if (!jc_pre_axis_init(&p->x, w, nw) || !jc_pre_axis_init(&p->y, h, nh)) return 0;
+    if (!jc_pre_axis_init(&p->x, w, nw, mode) || !jc_pre_axis_init(&p->y, h, nh, mode)) return 0;
 
     if (p->y.needed) {
         double c;
@@ -208,23 +219,24 @@ static void jc_pre_hrow(const uint8_t *src, const int *bounds, const int32_t *kk
     }
 }
 
-/* Scratch bytes that jc_pre_resize_crop needs for a w x h source; 0 when the size is out of
- * range (zero, a side above INT_MAX, or a resized side beyond int). */
+/* Scratch bytes that jc_pre_resize_crop(_mode) needs for a w x h source in either mode; 0 when
+ * the size is out of range (zero, a side above INT_MAX, or a resized side beyond int). */
 static JC_UNUSED size_t jc_pre_scratch_size(uint32_t w, uint32_t h)
 {
-    jc_pre_plan p;
-    return jc_pre_make_plan(w, h, &p) ? p.total : 0;
+    jc_pre_plan a, b;
+    if (!jc_pre_make_plan(w, h, JC_PRE_MODE_JINA, &a) || !jc_pre_make_plan(w, h, JC_PRE_MODE_CLIP, &b)) return 0;
+    return a.total > b.total ? a.total : b.total;
 }
 
 /* rgb: packed RGB8 w x h (row stride 3w). Writes the 224x224x3 HWC uint8 crop to crop, which
  * must hold 224*224*3 bytes. scratch: caller-provided work memory of at least
  * jc_pre_scratch_size(w, h) bytes, any alignment; the function never allocates. */
-static JC_UNUSED int jc_pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop,
-                                     void *scratch, size_t scratch_size, char *err, size_t errcap)
+static JC_UNUSED int jc_pre_resize_crop_mode(const uint8_t *rgb, uint32_t w, uint32_t h, int mode, uint8_t *crop,
+                                          void *scratch, size_t scratch_size, char *err, size_t errcap)
 {
     jc_pre_plan p;
     if (!rgb || !crop) return jc_fail(err, errcap, JC_ERR_ARG, "preprocess: NULL image or output");
-    if (!jc_pre_make_plan(w, h, &p))
+    if ((mode != JC_PRE_MODE_JINA && mode != JC_PRE_MODE_CLIP) || !jc_pre_make_plan(w, h, mode, &p))
         return jc_fail(err, errcap, JC_ERR_LIMIT, "preprocess: image size %ux%u out of range",
                        (unsigned)w, (unsigned)h);
     if (!scratch || scratch_size < p.total)
@@ -277,6 +289,13 @@ static JC_UNUSED int jc_pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t
             memcpy(crop + (size_t)r * out_stride, vsrc + (size_t)r * vstride, out_stride);
     }
     return JC_OK;
+}
+
+/* jc_pre_resize_crop_mode with jina-clip-v1's crop rounding. */
+static JC_UNUSED int jc_pre_resize_crop(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t *crop, void *scratch,
+                                     size_t scratch_size, char *err, size_t errcap)
+{
+    return jc_pre_resize_crop_mode(rgb, w, h, JC_PRE_MODE_JINA, crop, scratch, scratch_size, err, errcap);
 }
 
 /* crop: 224x224x3 HWC uint8 -> chw: [3, 224, 224] float32, (u8 / 255 - mean_c) / std_c.

@@ -444,6 +444,305 @@ JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, si
     }
 }
 
+/* ---- bf16 and q8 linear layers (contract in kernels.h; structure as in kernels/avx512.c) ----
+ *
+ *   bf16: 4 x 16 tile on packed slivers of 16 columns (k pairs interleaved); the pair is split
+ *         into odd/even fp32 halves (and / shift) and accumulated with two FMAs in vdpbf16ps'
+ *         order under MXCSR DAZ + FTZ, so the bits equal the scalar reference and AVX-512.
+ *   q8:   3 x 16 tile; weights packed as pairs (16 pairs x 16 columns x 2 bytes per block),
+ *         sign-extended to 16 bits, vpmaddwd with the activation pair: no vpmaddubsw, so no
+ *         saturation: each lane adds two products of magnitude <= 128 * 128, and a block
+ *         (16 such lanes) stays below 2^20. Then acc = fma(float(isum), d * sw, acc). */
+#define JC_AVX2Q_MC 252
+#define JC_AVX2Q_KCP 512
+#define JC_AVX2Q_KCB 32
+#define JC_AVX2Q_QB (36 * JC_AVX2_NR)
+
+static JC_UNUSED uint32_t jc_avx2_ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+JC_AVX2_INLINE void jc_avx2q_load(__m256 c[][2], int mr, const float *C, size_t ldc, int nv, int first)
+{
+    __m256i m0 = jc_avx2_mask(nv), m1 = jc_avx2_mask(nv - 8);
+    for (int i = 0; i < mr; i++) {
+        c[i][0] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(C + (size_t)i * ldc, m0);
+        c[i][1] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(C + (size_t)i * ldc + 8, m1);
+    }
+}
+
+JC_AVX2_INLINE void jc_avx2q_store(__m256 c[][2], int mr, float *C, size_t ldc, int nv, const float *bias, int last)
+{
+    __m256i mk[2] = {jc_avx2_mask(nv), jc_avx2_mask(nv - 8)};
+    for (int j = 0; j < 2; j++) {
+        __m256 bv = last && bias ? _mm256_maskload_ps(bias + 8 * j, mk[j]) : _mm256_setzero_ps();
+        for (int i = 0; i < mr; i++)
+            _mm256_maskstore_ps(C + (size_t)i * ldc + 8 * j, mk[j], last && bias ? _mm256_add_ps(c[i][j], bv) : c[i][j]);
+    }
+}
+
+JC_AVX2_INLINE void jc_avx2_bf_ukr(const int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                           size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const uint16_t *xr[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    __m256 c[4][2];
+    jc_avx2q_load(c, mr, C, ldc, nv, first);
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (int p = 0; p < pc; p++) {
+        __m256i b0 = _mm256_load_si256((const __m256i *)(const void *)bp), b1 = _mm256_load_si256((const __m256i *)(const void *)(bp + 8));
+        __m256 wo0 = _mm256_castsi256_ps(_mm256_and_si256(b0, hi)), we0 = _mm256_castsi256_ps(_mm256_slli_epi32(b0, 16));
+        __m256 wo1 = _mm256_castsi256_ps(_mm256_and_si256(b1, hi)), we1 = _mm256_castsi256_ps(_mm256_slli_epi32(b1, 16));
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            if (i < mr) {
+                uint32_t v = jc_avx2_ld32(xr[i] + 2 * p);
+                __m256 ao = _mm256_castsi256_ps(_mm256_set1_epi32((int)(v & 0xFFFF0000u)));
+                __m256 ae = _mm256_castsi256_ps(_mm256_set1_epi32((int)(v << 16)));
+                c[i][0] = _mm256_fmadd_ps(ae, we0, _mm256_fmadd_ps(ao, wo0, c[i][0]));
+                c[i][1] = _mm256_fmadd_ps(ae, we1, _mm256_fmadd_ps(ao, wo1, c[i][1]));
+            }
+        bp += JC_AVX2_NR;
+    }
+    jc_avx2q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+JC_AVX2 static void jc_avx2_bf_tile(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C, size_t ldc,
+                            int nv, const float *bias, int first, int last)
+{
+    switch (mr) {
+    case 4: jc_avx2_bf_ukr(4, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 3: jc_avx2_bf_ukr(3, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx2_bf_ukr(2, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx2_bf_ukr(1, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    }
+}
+
+static size_t jc_avx2_bf_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_AVX2Q_KCP * JC_AVX2_NR + 16;
+}
+
+JC_AVX2 static void jc_avx2_bf_drive(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint32_t *Wp,
+                             const uint16_t *Wb, const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* FTZ + DAZ: vdpbf16ps' rules */
+    const int P = K / 2;
+    uint32_t *buf = (uint32_t *)(void *)jc_align64(ws);
+    for (int m0 = 0; m0 < M; m0 += JC_AVX2Q_MC) {
+        int mc = M - m0 < JC_AVX2Q_MC ? M - m0 : JC_AVX2Q_MC;
+        for (int p0 = 0; p0 < P; p0 += JC_AVX2Q_KCP) {
+            int pc = P - p0 < JC_AVX2Q_KCP ? P - p0 : JC_AVX2Q_KCP;
+            for (int n = n0; n < n1; n += JC_AVX2_NR) {
+                int nv = n1 - n < JC_AVX2_NR ? n1 - n : JC_AVX2_NR;
+                const uint32_t *bp = buf;
+                if (Wp)
+                    bp = Wp + (size_t)(n / JC_AVX2_NR) * JC_AVX2_NR * P + (size_t)p0 * JC_AVX2_NR;
+                else
+                    jc_pack_bf16_blk(buf, Wb, K, n, n1, p0, pc, JC_AVX2_NR);
+                for (int m = 0; m < mc; m += 4)
+                    jc_avx2_bf_tile(mc - m < 4 ? mc - m : 4, pc, Xb + (size_t)(m0 + m) * ldxb + 2 * p0, ldxb, bp,
+                                Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, p0 == 0, p0 + pc == P);
+            }
+        }
+    }
+    _mm_setcsr(csr);
+}
+
+static size_t jc_avx2_bf_pack_size(int N, int K) { return jc_pack_bf16_size_nr(N, K, JC_AVX2_NR); }
+
+static void jc_avx2_bf_pack(void *Wp, const uint16_t *Wb, int N, int K, int s0, int s1)
+{
+    jc_pack_bf16_nr(Wp, Wb, N, K, s0, s1, JC_AVX2_NR);
+}
+
+JC_AVX2 static void jc_avx2_bf_linear(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                              const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx2_bf_drive(Y, ldy, Xb, ldxb, NULL, Wb, bias, M, K, n0, n1, ws);
+}
+
+JC_AVX2 static void jc_avx2_bf_packed(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp, const float *bias,
+                              int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx2_bf_drive(Y, ldy, Xb, ldxb, (const uint32_t *)Wp, NULL, bias, M, K, n0, n1, ws);
+}
+
+JC_AVX2 static void jc_avx2_bf16_row(uint16_t *y, const float *x, int n)
+{
+    const __m256i ex = _mm256_set1_epi32(0x7F800000), ab = _mm256_set1_epi32(0x7FFFFFFF);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)(const void *)(x + i));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
+                                                         _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, ab), ex);
+        __m256i den = _mm256_cmpeq_epi32(_mm256_and_si256(u, ex), _mm256_setzero_si256());
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
+        r = _mm256_blendv_epi8(r, _mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u)), den);
+        r = _mm256_srli_epi32(r, 16);
+        __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(void *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = jc_bf16_from_f32(x[i]);
+}
+
+/* q8 */
+
+JC_AVX2_INLINE void jc_avx2_q8_ukr(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                           float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const int8_t *q[3];
+    const float *d[3];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++) {
+        q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
+        d[i] = (const float *)(const void *)(q[i] + K);
+    }
+    __m256 c[3][2];
+    jc_avx2q_load(c, mr, C, ldc, nv, first);
+    int32_t xp[3][16]; /* the block's activations as pairs of int16 */
+    for (int b = b0; b < b0 + bc; b++) {
+        __m256i ia[3][2];
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++)
+            if (i < mr) {
+                __m128i raw0 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * b));
+                __m128i raw1 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * b + 16));
+                _mm256_storeu_si256((__m256i *)(void *)xp[i], _mm256_cvtepi8_epi16(raw0));
+                _mm256_storeu_si256((__m256i *)(void *)(xp[i] + 8), _mm256_cvtepi8_epi16(raw1));
+                ia[i][0] = ia[i][1] = _mm256_setzero_si256();
+            }
+#pragma GCC unroll 4
+        for (int p = 0; p < 16; p++) {
+            __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(bp + 32 * p)));
+            __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(bp + 32 * p + 16)));
+#pragma GCC unroll 3
+            for (int i = 0; i < 3; i++)
+                if (i < mr) {
+                    __m256i a = _mm256_set1_epi32(xp[i][p]);
+                    ia[i][0] = _mm256_add_epi32(ia[i][0], _mm256_madd_epi16(w0, a));
+                    ia[i][1] = _mm256_add_epi32(ia[i][1], _mm256_madd_epi16(w1, a));
+                }
+        }
+        const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX2_NR);
+        __m256 s0 = _mm256_load_ps(sw), s1 = _mm256_load_ps(sw + 8);
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++)
+            if (i < mr) {
+                __m256 dd = _mm256_set1_ps(d[i][b]);
+                c[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[i][0]), _mm256_mul_ps(dd, s0), c[i][0]);
+                c[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[i][1]), _mm256_mul_ps(dd, s1), c[i][1]);
+            }
+        bp += JC_AVX2Q_QB;
+    }
+    jc_avx2q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+JC_AVX2 static void jc_avx2_q8_tile(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
+                            size_t ldc, int nv, const float *bias, int first, int last)
+{
+    switch (mr) {
+    case 3: jc_avx2_q8_ukr(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx2_q8_ukr(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx2_q8_ukr(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    }
+}
+
+static size_t jc_avx2_q8_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_AVX2Q_KCB * JC_AVX2Q_QB / 4 + 16;
+}
+
+JC_AVX2 static void jc_avx2_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq,
+                             const float *Sw, const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    const int B = K / 32;
+    const size_t rb = jc_q8_row_bytes(K);
+    uint8_t *buf = (uint8_t *)(void *)jc_align64(ws);
+    for (int m0 = 0; m0 < M; m0 += JC_AVX2Q_MC) {
+        int mc = M - m0 < JC_AVX2Q_MC ? M - m0 : JC_AVX2Q_MC;
+        for (int b0 = 0; b0 < B; b0 += JC_AVX2Q_KCB) {
+            int bc = B - b0 < JC_AVX2Q_KCB ? B - b0 : JC_AVX2Q_KCB;
+            for (int n = n0; n < n1; n += JC_AVX2_NR) {
+                int nv = n1 - n < JC_AVX2_NR ? n1 - n : JC_AVX2_NR;
+                const uint8_t *bp = buf;
+                if (Wp)
+                    bp = Wp + ((size_t)(n / JC_AVX2_NR) * B + b0) * JC_AVX2Q_QB;
+                else
+                    jc_pack_q8_blk(buf, Wq, Sw, K, n, n1, b0, bc, JC_AVX2_NR, 2, 0);
+                for (int m = 0; m < mc; m += 3)
+                    jc_avx2_q8_tile(mc - m < 3 ? mc - m : 3, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                                Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
+            }
+        }
+    }
+}
+
+static size_t jc_avx2_q8_pack_size(int N, int K) { return jc_pack_q8_size_nr(N, K, JC_AVX2_NR); }
+
+static void jc_avx2_q8_pack(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1)
+{
+    jc_pack_q8_nr(Wp, Wq, Sw, N, K, s0, s1, JC_AVX2_NR, 2, 0);
+}
+
+JC_AVX2 static void jc_avx2_q8_linear(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
+                              const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx2_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws);
+}
+
+JC_AVX2 static void jc_avx2_q8_packed(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
+                              int n0, int n1, float *ws)
+{
+    jc_avx2_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws);
+}
+
+JC_AVX2 static void jc_avx2_q8_row(void *xq, const float *x, int K)
+{
+    int8_t *q = (int8_t *)xq;
+    float *d = (float *)(void *)(q + K);
+    int32_t *s = (int32_t *)(void *)(d + K / 32);
+    const __m256 ab = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int b = 0; b < K / 32; b++) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int h = 0; h < 4; h++) {
+            v[h] = _mm256_loadu_ps(x + 32 * b + 8 * h);
+            m = _mm256_max_ps(_mm256_and_ps(v[h], ab), m); /* NaN first: ignored */
+        }
+        __m128 t = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        t = _mm_max_ps(t, _mm_movehl_ps(t, t));
+        t = _mm_max_ss(t, _mm_movehdup_ps(t));
+        float amax = _mm_cvtss_f32(t);
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        d[b] = amax / 127.0f;
+        __m256 vi = _mm256_set1_ps(id), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+        __m256i r[4], sum = _mm256_setzero_si256();
+        for (int h = 0; h < 4; h++) {
+            __m256 u = _mm256_mul_ps(v[h], vi);
+            u = _mm256_and_ps(u, _mm256_cmp_ps(u, u, _CMP_ORD_Q)); /* NaN -> 0 */
+            u = _mm256_max_ps(_mm256_min_ps(u, hi), lo);
+            r[h] = _mm256_cvtps_epi32(u); /* MXCSR rounding: nearest even, as nearbyintf */
+            sum = _mm256_add_epi32(sum, r[h]);
+        }
+        __m256i p01 = _mm256_packs_epi32(r[0], r[1]), p23 = _mm256_packs_epi32(r[2], r[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23); /* lanes: 0-3 8-11 16-19 24-27 | 4-7 12-15 20-23 28-31 */
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), p);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        s[b] = _mm_cvtsi128_si32(s4);
+    }
+}
+
 static const jc_ops jc_avx2_ops = {
     "avx2",
     JC_AVX2_NR,
@@ -458,6 +757,19 @@ static const jc_ops jc_avx2_ops = {
     jc_avx2_geglu,
     jc_avx2_swiglu,
     jc_avx2_add,
+    "bf16 widened+fma, q8 vpmaddwd",
+    jc_avx2_bf16_row,
+    jc_avx2_bf_ws,
+    jc_avx2_bf_linear,
+    jc_avx2_bf_pack_size,
+    jc_avx2_bf_pack,
+    jc_avx2_bf_packed,
+    jc_avx2_q8_row,
+    jc_avx2_q8_ws,
+    jc_avx2_q8_linear,
+    jc_avx2_q8_pack_size,
+    jc_avx2_q8_pack,
+    jc_avx2_q8_packed,
 };
 
 /* ============================================================================================

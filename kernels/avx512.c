@@ -707,20 +707,595 @@ JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q
         jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
 }
 
-static const jc_ops jc_avx512_ops = {
-    "avx512",
-    JC_AVX512_NR,
-    jc_avx512_linear_ws,
-    jc_avx512_linear,
-    jc_avx512_pack_size,
-    jc_avx512_pack,
-    jc_avx512_linear_packed,
-    jc_avx512_layernorm,
-    jc_avx512_attention_ws,
-    jc_avx512_attention,
-    jc_avx512_geglu,
-    jc_avx512_swiglu,
-    jc_avx512_add,
-};
+/* ---- bf16 and q8 linear layers (contract in kernels.h) -------------------------------------
+ *
+ * One driver per dtype, the micro-kernel chosen by the table (extension or fallback). Both
+ * read packed slivers of 48 columns (layouts in kernels/scalar.c); `linear_bf16` / `linear_q8`
+ * (weights in place) pack each K block of a sliver into ws first and then run the very same
+ * loops, so packed and in-place results are bitwise equal. Loops: M blocks of JC_AVX512Q_MC rows,
+ * K blocks, slivers, row tiles; a tile's fp32 accumulators go through Y between K blocks
+ * (stored and reloaded exactly), the bias is added after the last one. Each output element thus
+ * sees the contract's serial sequence whatever M, tile or column range it falls in.
+ *
+ *   bf16, vdpbf16ps: 8 x 48 tile, 24 zmm accumulators; per k pair 3 W loads (48 columns x 2 k)
+ *         and one dword broadcast of X per row:  c[i][j] = vdpbf16ps(c[i][j], W[j], bcast(x_i))
+ *   bf16 fallback: 6 x 48, the pair split into odd/even fp32 halves (and / shift), two FMAs in
+ *         vdpbf16ps' order under MXCSR DAZ+FTZ (saved and restored around the call).
+ *   q8, vpdpbusd (u8 x s8): W packed as u8 = w + 128, X as s8 broadcast; per block of 32 each
+ *         int32 accumulator starts at -128 * s[b] (the row's block sum), so after 8 steps it holds
+ *         sum q * w exactly; then acc = fma(float(isum), d * sw, acc). 4 x 48 tile.
+ *   q8 fallback (AVX512BW): 32 bytes of W (8 columns x 4 k) zero-extended to 16 bits,
+ *         vpmaddwd with the sign-extended X quad: every lane sums two products of at most
+ *         255 * 128, far from overflow; lane pairs are added at the block's end. 2 x 48 tile. */
+#define JC_AVX512Q __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define JC_AVX512Q_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define JC_AVX512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+#define JC_AVX512BF_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+#define JC_AVX512VN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#define JC_AVX512VN_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+
+#define JC_AVX512Q_MC 256
+#define JC_AVX512Q_KCP 512 /* bf16: k pairs per K block (96 KB of packed sliver) */
+#define JC_AVX512Q_KCB 32  /* q8: blocks of 32 per K block (54 KB of packed sliver) */
+#define JC_AVX512Q_QB (36 * JC_AVX512_NR) /* bytes of one packed q8 block of a sliver */
+#ifndef JC_AVX512Q_PFB
+#define JC_AVX512Q_PFB (3 * JC_AVX512Q_QB) /* bytes ahead (3 blocks) that the q8 tiles prefetch */
+#endif
+#ifndef JC_AVX512Q_PF
+#define JC_AVX512Q_PF (JC_AVX512_NR * 24) /* uint32 ahead (24 k pairs, 4.5 KB) that the bf16 tiles prefetch */
+#endif
+
+static JC_UNUSED uint32_t jc_avx512_ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* tile store: C[i][0..nv) = acc (+ bias after the last K block) */
+JC_AVX512Q_INLINE void jc_avx512q_store(__m512 c[][3], int mr, float *C, size_t ldc, int nv, const float *bias, int last)
+{
+    __mmask16 mk[3] = {jc_avx512_mask(nv), jc_avx512_mask(nv - 16), jc_avx512_mask(nv - 32)};
+    for (int j = 0; j < 3; j++) {
+        __m512 bv = last && bias ? _mm512_maskz_loadu_ps(mk[j], bias + 16 * j) : _mm512_setzero_ps();
+        for (int i = 0; i < mr; i++) {
+            __m512 v = last && bias ? _mm512_add_ps(c[i][j], bv) : c[i][j];
+            _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16 * j, mk[j], v);
+        }
+    }
+}
+
+JC_AVX512Q_INLINE void jc_avx512q_load(__m512 c[][3], int mr, const float *C, size_t ldc, int nv, int first)
+{
+    __mmask16 mk[3] = {jc_avx512_mask(nv), jc_avx512_mask(nv - 16), jc_avx512_mask(nv - 32)};
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < 3; j++)
+            c[i][j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], C + (size_t)i * ldc + 16 * j);
+}
+
+/* ---- bf16 ---- */
+
+/* dst[p][j] = DAZ pair (Wb[n + j][2 (p0 + p)], ...[+1]) for p < pc, j < 48; rows >= nmax zero. */
+JC_AVX512Q static void jc_avx512_bf_pack_blk(uint32_t *dst, const uint16_t *Wb, int K, int n, int nmax, int p0, int pc)
+{
+    const __m512i ex = _mm512_set1_epi16(0x7F80), sg = _mm512_set1_epi16((short)0x8000);
+    for (int jb = 0; jb < JC_AVX512_NR; jb += 16)
+        for (int p = 0; p < pc; p += 16) {
+            __mmask16 km = jc_avx512_mask(pc - p);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                int row = n + jb + i;
+                __m512i v = row < nmax ? _mm512_maskz_loadu_epi32(km, Wb + (size_t)row * K + 2 * (p0 + p)) : _mm512_setzero_si512();
+                __mmask32 dn = _mm512_cmpeq_epi16_mask(_mm512_and_si512(v, ex), _mm512_setzero_si512());
+                v = _mm512_mask_and_epi32(v, 0xFFFF, v, _mm512_mask_mov_epi16(_mm512_set1_epi16(-1), dn, sg));
+                r[i] = _mm512_castsi512_ps(v);
+            }
+            jc_avx512_tr16(r);
+            int np = pc - p < 16 ? pc - p : 16;
+            for (int c = 0; c < np; c++) _mm512_store_ps((float *)dst + (size_t)(p + c) * JC_AVX512_NR + jb, r[c]);
+        }
+}
+
+JC_AVX512BF_INLINE void jc_avx512_bf_ukr_x(const int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                                   size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const uint16_t *xr[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    __m512 c[8][3];
+    jc_avx512q_load(c, mr, C, ldc, nv, first);
+    for (int p = 0; p < pc; p++) {
+        __m512i b0 = _mm512_load_si512(bp), b1 = _mm512_load_si512(bp + 16), b2 = _mm512_load_si512(bp + 32);
+        JC_AVX512_KEEP(b0);
+        JC_AVX512_KEEP(b1);
+        JC_AVX512_KEEP(b2);
+        { /* keep the sliver's lines in flight (streamed once for a short X) */
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 32), _MM_HINT_T0);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (i < mr) {
+                __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(xr[i] + 2 * p));
+                c[i][0] = _mm512_dpbf16_ps(c[i][0], (__m512bh)b0, (__m512bh)a);
+                c[i][1] = _mm512_dpbf16_ps(c[i][1], (__m512bh)b1, (__m512bh)a);
+                c[i][2] = _mm512_dpbf16_ps(c[i][2], (__m512bh)b2, (__m512bh)a);
+            }
+        bp += JC_AVX512_NR;
+    }
+    jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+/* Fallback: x holds the tile's activations pre-split into fp32 (odd, even) pairs, xs[i][p][2]
+ * (row stride ldx floats), broadcast from memory straight into the FMAs. */
+JC_AVX512Q_INLINE void jc_avx512_bf_ukr_f(const int mr, int pc, const float *xs, size_t ldx, const uint32_t *bp, float *C,
+                                  size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const float *xr[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) xr[i] = xs + (size_t)(i < mr ? i : 0) * ldx;
+    __m512 c[8][3];
+    jc_avx512q_load(c, mr, C, ldc, nv, first);
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int p = 0; p < pc; p++) {
+        __m512 wo[3], we[3];
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) {
+            __m512i b = _mm512_load_si512(bp + 16 * j);
+            wo[j] = _mm512_castsi512_ps(_mm512_and_si512(b, hi));
+            we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
+            JC_AVX512_KEEP(wo[j]);
+            JC_AVX512_KEEP(we[j]);
+        }
+        {
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 32), _MM_HINT_T0);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (i < mr) {
+                __m512 ao = _mm512_set1_ps(xr[i][2 * p]), ae = _mm512_set1_ps(xr[i][2 * p + 1]);
+#pragma GCC unroll 3
+                for (int j = 0; j < 3; j++) {
+                    c[i][j] = _mm512_fmadd_ps(ao, wo[j], c[i][j]);
+                    c[i][j] = _mm512_fmadd_ps(ae, we[j], c[i][j]);
+                }
+            }
+        bp += JC_AVX512_NR;
+    }
+    jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+typedef void (*jc_avx512_bf_ukr_fn)(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                                size_t ldc, int nv, const float *bias, int first, int last);
+
+JC_AVX512BF static void jc_avx512_bf_tile_x(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                                    size_t ldc, int nv, const float *bias, int first, int last)
+{
+    switch (mr) {
+    case 8: jc_avx512_bf_ukr_x(8, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 7: jc_avx512_bf_ukr_x(7, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 6: jc_avx512_bf_ukr_x(6, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 5: jc_avx512_bf_ukr_x(5, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 4: jc_avx512_bf_ukr_x(4, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 3: jc_avx512_bf_ukr_x(3, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx512_bf_ukr_x(2, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx512_bf_ukr_x(1, pc, x, ldx, bp, C, ldc, nv, bias, first, last); break;
+    }
+}
+
+JC_AVX512Q static void jc_avx512_bf_tile_f(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                                   size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const float *xs = (const float *)(const void *)x; /* the driver's split copy (ldx in floats) */
+    switch (mr) {
+    case 8: jc_avx512_bf_ukr_f(8, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 7: jc_avx512_bf_ukr_f(7, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 6: jc_avx512_bf_ukr_f(6, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 5: jc_avx512_bf_ukr_f(5, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 4: jc_avx512_bf_ukr_f(4, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 3: jc_avx512_bf_ukr_f(3, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx512_bf_ukr_f(2, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx512_bf_ukr_f(1, pc, xs, ldx, bp, C, ldc, nv, bias, first, last); break;
+    }
+}
+
+/* ws: one packed K block of a sliver (in place) + the fallback's split activations of one
+ * M x K block (2 floats per k pair and row). */
+#define JC_AVX512Q_SPLIT ((size_t)JC_AVX512Q_MC * JC_AVX512Q_KCP * 2)
+static size_t jc_avx512_bf_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_AVX512Q_KCP * JC_AVX512_NR + JC_AVX512Q_SPLIT + 16;
+}
+
+/* Wp: packed slivers, or NULL to pack each K block of Wb (rows < n1) into ws. split (the
+ * fallback): the tile function reads X as fp32 odd/even halves, written here per M x K block. */
+JC_AVX512Q static void jc_avx512_bf_drive(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint32_t *Wp,
+                                  const uint16_t *Wb, const float *bias, int M, int K, int n0, int n1, float *ws,
+                                  jc_avx512_bf_ukr_fn tile, int MR, int split)
+{
+    unsigned csr = _mm_getcsr();
+    if (split) _mm_setcsr(csr | 0x8040); /* FTZ + DAZ: vdpbf16ps' rules for the FMA fallback */
+    const int P = K / 2;
+    uint32_t *buf = (uint32_t *)(void *)jc_align64(ws);
+    float *xs = (float *)(buf + (size_t)JC_AVX512Q_KCP * JC_AVX512_NR);
+    for (int m0 = 0; m0 < M; m0 += JC_AVX512Q_MC) {
+        int mc = M - m0 < JC_AVX512Q_MC ? M - m0 : JC_AVX512Q_MC;
+        for (int p0 = 0; p0 < P; p0 += JC_AVX512Q_KCP) {
+            int pc = P - p0 < JC_AVX512Q_KCP ? P - p0 : JC_AVX512Q_KCP;
+            if (split) /* xs[m][p] = (odd, even) as fp32: the high and low halves of the pair */
+                for (int m = 0; m < mc; m++) {
+                    const uint16_t *xr = Xb + (size_t)(m0 + m) * ldxb + 2 * p0;
+                    float *o = xs + (size_t)m * 2 * pc;
+                    for (int p = 0; p < pc; p += 16) { /* pc is a multiple of 16 (K % 32 == 0) */
+                        __m512i v = _mm512_loadu_si512(xr + 2 * p);
+                        __m512 od = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xFFFF0000u)));
+                        __m512 ev = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+                        _mm512_storeu_ps(o + 2 * p, _mm512_permutex2var_ps(od, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), ev));
+                        _mm512_storeu_ps(o + 2 * p + 16, _mm512_permutex2var_ps(od, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), ev));
+                    }
+                }
+            for (int n = n0; n < n1; n += JC_AVX512_NR) {
+                int nv = n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR;
+                const uint32_t *bp = buf;
+                if (Wp)
+                    bp = Wp + (size_t)(n / JC_AVX512_NR) * JC_AVX512_NR * P + (size_t)p0 * JC_AVX512_NR;
+                else
+                    jc_avx512_bf_pack_blk(buf, Wb, K, n, n1, p0, pc);
+                for (int m = 0; m < mc; m += MR) {
+                    int mr = mc - m < MR ? mc - m : MR;
+                    float *y = Y + (size_t)(m0 + m) * ldy + n;
+                    const float *b = bias ? bias + n : NULL;
+                    if (split)
+                        tile(mr, pc, (const uint16_t *)(const void *)(xs + (size_t)m * 2 * pc), (size_t)2 * pc, bp, y, ldy,
+                             nv, b, p0 == 0, p0 + pc == P);
+                    else
+                        tile(mr, pc, Xb + (size_t)(m0 + m) * ldxb + 2 * p0, ldxb, bp, y, ldy, nv, b, p0 == 0, p0 + pc == P);
+                }
+            }
+        }
+    }
+    if (split) _mm_setcsr(csr);
+}
+
+static size_t jc_avx512_bf_pack_size(int N, int K) { return jc_pack_bf16_size_nr(N, K, JC_AVX512_NR); }
+
+JC_AVX512Q static void jc_avx512_bf_pack(void *Wp, const uint16_t *Wb, int N, int K, int s0, int s1)
+{
+    for (int s = s0; s < s1; s++)
+        jc_avx512_bf_pack_blk((uint32_t *)Wp + (size_t)s * JC_AVX512_NR * (K / 2), Wb, K, s * JC_AVX512_NR, N, 0, K / 2);
+}
+
+JC_AVX512Q static void jc_avx512_bf_linear_x(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_bf_drive(Y, ldy, Xb, ldxb, NULL, Wb, bias, M, K, n0, n1, ws, jc_avx512_bf_tile_x, 8, 0);
+}
+
+JC_AVX512Q static void jc_avx512_bf_packed_x(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_bf_drive(Y, ldy, Xb, ldxb, (const uint32_t *)Wp, NULL, bias, M, K, n0, n1, ws, jc_avx512_bf_tile_x, 8, 0);
+}
+
+JC_AVX512Q static void jc_avx512_bf_linear_f(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_bf_drive(Y, ldy, Xb, ldxb, NULL, Wb, bias, M, K, n0, n1, ws, jc_avx512_bf_tile_f, 8, 1);
+}
+
+JC_AVX512Q static void jc_avx512_bf_packed_f(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_bf_drive(Y, ldy, Xb, ldxb, (const uint32_t *)Wp, NULL, bias, M, K, n0, n1, ws, jc_avx512_bf_tile_f, 8, 1);
+}
+
+/* fp32 -> bf16 as jc_bf16_from_f32, 16 at a time with integer ops (AVX512BW; no BF16 needed). */
+JC_AVX512Q static void jc_avx512_bf16_row(uint16_t *y, const float *x, int n)
+{
+    const __m512i ex = _mm512_set1_epi32(0x7F800000), ab = _mm512_set1_epi32(0x7FFFFFFF);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = jc_avx512_mask(n - i);
+        __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(k, x + i));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
+                                                         _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, ab), ex);
+        __mmask16 den = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, ex), _mm512_setzero_si512());
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
+        r = _mm512_mask_mov_epi32(r, den, _mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)));
+        _mm256_mask_storeu_epi16(y + i, k, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+}
+
+/* ---- q8 ---- */
+
+/* Packs blocks b0 .. b0+bc-1 of the 48 rows from n (rows >= nmax zero) in the q8 layout, quads,
+ * w + 128. */
+JC_AVX512Q static void jc_avx512_q8_pack_blk(uint8_t *dst, const int8_t *Wq, const float *Sw, int K, int n, int nmax, int b0,
+                                     int bc)
+{
+    for (int b = 0; b < bc; b++) {
+        uint8_t *o = dst + (size_t)b * JC_AVX512Q_QB;
+        float *so = (float *)(void *)(o + 32 * JC_AVX512_NR);
+        for (int jb = 0; jb < JC_AVX512_NR; jb += 16) {
+            /* 16 rows x 32 bytes = 16 x 8 dwords: gather quads column-wise */
+            __m256i r[16];
+            for (int i = 0; i < 16; i++) {
+                int row = n + jb + i;
+                r[i] = row < nmax ? _mm256_loadu_si256((const __m256i *)(const void *)(Wq + (size_t)row * K + 32 * (b0 + b)))
+                                  : _mm256_setzero_si256();
+                r[i] = _mm256_xor_si256(r[i], _mm256_set1_epi8((char)0x80));
+                so[jb + i] = row < nmax ? Sw[(size_t)row * (K / 32) + b0 + b] : 0.0f;
+            }
+            uint32_t t[16][8];
+            for (int i = 0; i < 16; i++) _mm256_storeu_si256((__m256i *)(void *)t[i], r[i]);
+            for (int g = 0; g < 8; g++) {
+                __m512i v = _mm512_setr_epi32((int)t[0][g], (int)t[1][g], (int)t[2][g], (int)t[3][g], (int)t[4][g],
+                                              (int)t[5][g], (int)t[6][g], (int)t[7][g], (int)t[8][g], (int)t[9][g],
+                                              (int)t[10][g], (int)t[11][g], (int)t[12][g], (int)t[13][g],
+                                              (int)t[14][g], (int)t[15][g]);
+                _mm512_storeu_si512(o + (size_t)g * 4 * JC_AVX512_NR + 4 * jb, v);
+            }
+        }
+    }
+}
+
+typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                float *C, size_t ldc, int nv, const float *bias, int first, int last);
+
+JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                   float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const int8_t *q[4];
+    const float *d[4];
+    const int32_t *s[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
+        d[i] = (const float *)(const void *)(q[i] + K);
+        s[i] = (const int32_t *)(const void *)(d[i] + K / 32);
+    }
+    __m512 c[4][3];
+    jc_avx512q_load(c, mr, C, ldc, nv, first);
+    for (int b = b0; b < b0 + bc; b++) {
+        __m512i ia[4][3];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            if (i < mr) ia[i][0] = ia[i][1] = ia[i][2] = _mm512_set1_epi32(-128 * s[i][b]);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i w0 = _mm512_load_si512(bp + 192 * g), w1 = _mm512_load_si512(bp + 192 * g + 64),
+                    w2 = _mm512_load_si512(bp + 192 * g + 128);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 128), _MM_HINT_T0);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                if (i < mr) {
+                    __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(q[i] + 32 * b + 4 * g));
+                    ia[i][0] = _mm512_dpbusd_epi32(ia[i][0], w0, a);
+                    ia[i][1] = _mm512_dpbusd_epi32(ia[i][1], w1, a);
+                    ia[i][2] = _mm512_dpbusd_epi32(ia[i][2], w2, a);
+                }
+        }
+        const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
+        __m512 s0 = _mm512_load_ps(sw), s1 = _mm512_load_ps(sw + 16), s2 = _mm512_load_ps(sw + 32);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 128), _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            if (i < mr) {
+                __m512 dd = _mm512_set1_ps(d[i][b]);
+                c[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][0]), _mm512_mul_ps(dd, s0), c[i][0]);
+                c[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(dd, s1), c[i][1]);
+                c[i][2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][2]), _mm512_mul_ps(dd, s2), c[i][2]);
+            }
+        bp += JC_AVX512Q_QB;
+    }
+    jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                  float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const int8_t *q[2];
+    const float *d[2];
+    const int32_t *s[2];
+    for (int i = 0; i < 2; i++) {
+        q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
+        d[i] = (const float *)(const void *)(q[i] + K);
+        s[i] = (const int32_t *)(const void *)(d[i] + K / 32);
+    }
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 c[2][3];
+    jc_avx512q_load(c, mr, C, ldc, nv, first);
+    for (int b = b0; b < b0 + bc; b++) {
+        __m512i ia[2][6], xw[2];
+        for (int i = 0; i < mr; i++) {
+            xw[i] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(q[i] + 32 * b)));
+            for (int h = 0; h < 6; h++) ia[i][h] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i xb[2];
+            for (int i = 0; i < mr; i++) xb[i] = _mm512_permutexvar_epi64(_mm512_set1_epi64(g), xw[i]);
+#pragma GCC unroll 6
+            for (int h = 0; h < 6; h++) {
+                __m512i w = _mm512_cvtepu8_epi16(_mm256_load_si256((const __m256i *)(const void *)(bp + 192 * g + 32 * h)));
+                for (int i = 0; i < mr; i++) ia[i][h] = _mm512_add_epi32(ia[i][h], _mm512_madd_epi16(w, xb[i]));
+            }
+        }
+        const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
+        for (int i = 0; i < mr; i++) {
+            __m512 dd = _mm512_set1_ps(d[i][b]);
+            __m512i corr = _mm512_set1_epi32(128 * s[i][b]);
+            for (int j = 0; j < 3; j++) {
+                __m512i a = ia[i][2 * j], e = ia[i][2 * j + 1];
+                __m512i is = _mm512_add_epi32(_mm512_permutex2var_epi32(a, ev, e), _mm512_permutex2var_epi32(a, od, e));
+                is = _mm512_sub_epi32(is, corr);
+                c[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dd, _mm512_load_ps(sw + 16 * j)), c[i][j]);
+            }
+        }
+        bp += JC_AVX512Q_QB;
+    }
+    jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
+}
+
+JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                    float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    switch (mr) {
+    case 4: jc_avx512_q8_ukr_x(4, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 3: jc_avx512_q8_ukr_x(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx512_q8_ukr_x(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx512_q8_ukr_x(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    }
+}
+
+JC_AVX512Q static void jc_avx512_q8_tile_f(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                   float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    if (mr == 2) jc_avx512_q8_ukr_f(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
+    else jc_avx512_q8_ukr_f(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
+}
+
+static size_t jc_avx512_q8_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_AVX512Q_KCB * JC_AVX512Q_QB / 4 + 16;
+}
+
+JC_AVX512Q static void jc_avx512_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq,
+                                  const float *Sw, const float *bias, int M, int K, int n0, int n1, float *ws,
+                                  jc_avx512_q8_ukr_fn tile, int MR)
+{
+    const int B = K / 32;
+    const size_t rb = jc_q8_row_bytes(K);
+    uint8_t *buf = (uint8_t *)(void *)jc_align64(ws);
+    for (int m0 = 0; m0 < M; m0 += JC_AVX512Q_MC) {
+        int mc = M - m0 < JC_AVX512Q_MC ? M - m0 : JC_AVX512Q_MC;
+        for (int b0 = 0; b0 < B; b0 += JC_AVX512Q_KCB) {
+            int bc = B - b0 < JC_AVX512Q_KCB ? B - b0 : JC_AVX512Q_KCB;
+            for (int n = n0; n < n1; n += JC_AVX512_NR) {
+                int nv = n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR;
+                const uint8_t *bp = buf;
+                if (Wp)
+                    bp = Wp + ((size_t)(n / JC_AVX512_NR) * B + b0) * JC_AVX512Q_QB;
+                else
+                    jc_avx512_q8_pack_blk(buf, Wq, Sw, K, n, n1, b0, bc);
+                for (int m = 0; m < mc; m += MR)
+                    tile(mc - m < MR ? mc - m : MR, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                         Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
+            }
+        }
+    }
+}
+
+static size_t jc_avx512_q8_pack_size(int N, int K) { return jc_pack_q8_size_nr(N, K, JC_AVX512_NR); }
+
+JC_AVX512Q static void jc_avx512_q8_pack(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1)
+{
+    for (int s = s0; s < s1; s++)
+        jc_avx512_q8_pack_blk((uint8_t *)Wp + (size_t)s * (K / 32) * JC_AVX512Q_QB, Wq, Sw, K, s * JC_AVX512_NR, N, 0, K / 32);
+}
+
+JC_AVX512Q static void jc_avx512_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+}
+
+JC_AVX512Q static void jc_avx512_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
+                                     int K, int n0, int n1, float *ws)
+{
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+}
+
+JC_AVX512Q static void jc_avx512_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
+                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_f, 2);
+}
+
+JC_AVX512Q static void jc_avx512_q8_packed_f(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
+                                     int K, int n0, int n1, float *ws)
+{
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_f, 2);
+}
+
+/* Activation row quantisation as jc_scalar_q8_row: the same divisions, product and RNE. */
+JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
+{
+    int8_t *q = (int8_t *)xq;
+    float *d = (float *)(void *)(q + K);
+    int32_t *s = (int32_t *)(void *)(d + K / 32);
+    for (int b = 0; b < K / 32; b++) {
+        __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+        /* max_ps returns its second operand when the first is NaN: NaNs are ignored */
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_abs_ps(v1), m);
+        float amax = _mm512_reduce_max_ps(m);
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        d[b] = amax / 127.0f;
+        __m512 vi = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+        __m512i r[2];
+        for (int h = 0; h < 2; h++) {
+            __m512 v = _mm512_mul_ps(h ? v1 : v0, vi);
+            v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
+            v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+            r[h] = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        }
+        s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(r[0], r[1]));
+        _mm_storeu_si128((__m128i *)(void *)(q + 32 * b), _mm512_cvtepi32_epi8(r[0]));
+        _mm_storeu_si128((__m128i *)(void *)(q + 32 * b + 16), _mm512_cvtepi32_epi8(r[1]));
+    }
+}
+
+/* The four AVX-512 tables: the same fp32 kernels, bf16 with vdpbf16ps or widened, q8 with
+ * vpdpbusd or vpmaddwd (kernels/cpu.c picks the best the CPU has; JCLIP_NO_BF16 / JCLIP_NO_VNNI
+ * force the fallbacks). All are named "avx512" and give bitwise the same bf16 and q8 results. */
+#define JC_AVX512_TABLE(var, variant, bf_lin, bf_pk, q8_lin, q8_pk) \
+    static const jc_ops var = {                                   \
+        "avx512",                                                 \
+        JC_AVX512_NR,                                                 \
+        jc_avx512_linear_ws,                                          \
+        jc_avx512_linear,                                             \
+        jc_avx512_pack_size,                                          \
+        jc_avx512_pack,                                               \
+        jc_avx512_linear_packed,                                      \
+        jc_avx512_layernorm,                                          \
+        jc_avx512_attention_ws,                                       \
+        jc_avx512_attention,                                          \
+        jc_avx512_geglu,                                              \
+        jc_avx512_swiglu,                                             \
+        jc_avx512_add,                                                \
+        variant,                                                  \
+        jc_avx512_bf16_row,                                           \
+        jc_avx512_bf_ws,                                              \
+        bf_lin,                                                   \
+        jc_avx512_bf_pack_size,                                       \
+        jc_avx512_bf_pack,                                            \
+        bf_pk,                                                    \
+        jc_avx512_q8_row,                                             \
+        jc_avx512_q8_ws,                                              \
+        q8_lin,                                                   \
+        jc_avx512_q8_pack_size,                                       \
+        jc_avx512_q8_pack,                                            \
+        q8_pk,                                                    \
+    }
+
+JC_AVX512_TABLE(jc_avx512_ops, "bf16 vdpbf16ps, q8 vpdpbusd", jc_avx512_bf_linear_x, jc_avx512_bf_packed_x, jc_avx512_q8_linear_x,
+            jc_avx512_q8_packed_x);
+JC_AVX512_TABLE(jc_avx512_nobf16_ops, "bf16 widened+fma, q8 vpdpbusd", jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
+            jc_avx512_q8_linear_x, jc_avx512_q8_packed_x);
+JC_AVX512_TABLE(jc_avx512_novnni_ops, "bf16 vdpbf16ps, q8 vpmaddwd", jc_avx512_bf_linear_x, jc_avx512_bf_packed_x,
+            jc_avx512_q8_linear_f, jc_avx512_q8_packed_f);
+JC_AVX512_TABLE(jc_avx512_plain_ops, "bf16 widened+fma, q8 vpmaddwd", jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
+            jc_avx512_q8_linear_f, jc_avx512_q8_packed_f);
 
 #endif /* x86-64 */

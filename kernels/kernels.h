@@ -2,7 +2,7 @@
  *
  * One jc_ops table exists per instruction set (kernels/scalar.c, avx2.c, avx512.c, neon.c).
  * Model code never calls an ISA-specific function directly: it calls ops->fn, where ops was
- * chosen once when the model was loaded (jk_cpu_* in kernels/cpu.c, honouring JCLIP_ISA).
+ * chosen once when the model was loaded (jc_cpu_* in kernels/cpu.c, honouring JCLIP_ISA).
  *
  * Contract shared by every implementation (the scalar one is the reference and test oracle):
  *  - Shapes are given in elements; row strides (ld*) in floats.
@@ -73,7 +73,102 @@ typedef struct jc_ops {
 
     /* y[i] += x[i] for i < n. */
     void (*add)(float *y, const float *x, int n);
+
+    /* ---- Reduced-precision linear layers: bf16 and q8 (see "bf16 and q8 contract" below) ----
+     * Both need K % 32 == 0 (the towers' K are 768 and 3072; a caller with another K pads X
+     * and W with zeros to the next multiple of 32). Same column split as `linear`: n0 .. n1 in
+     * multiples of n_grain, results bit-identical for any split, thread count and M (a row's
+     * outputs never depend on the other rows). Packed forms are 64-byte aligned, sizes in
+     * BYTES, sliver s = output columns n_grain*s .. n_grain*(s+1)-1 as for fp32; pack_* are
+     * NULL in tables that read the weights in place (scalar). linear_*_packed gives bitwise the
+     * results of linear_* for every M. */
+
+    /* The instruction choice of this table's bf16 and q8 kernels, e.g. "bf16 vdpbf16ps, q8
+     * vpdpbusd" or "bf16 widened+fma, q8 vpmaddwd" (the name stays "avx512" etc. for all). */
+    const char *variant;
+
+    /* bf16 row conversion: y[i] = jc_bf16_from_f32(x[i]) for i < n. */
+    void (*bf16_row)(uint16_t *y, const float *x, int n);
+    /* Floats of per-thread scratch linear_bf16 / linear_bf16_packed need (monotone in M, K). */
+    size_t (*linear_bf16_ws)(int M, int K);
+    /* Y[m, n] = dot_bf16(Xb[m], Wb[n], K) (+ bias[n]) for m < M, n0 <= n < n1.
+     * Xb: [M, K] bf16 (from bf16_row), row stride ldxb elements; Wb: [N, K] bf16 row-major. */
+    void (*linear_bf16)(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                        const float *bias, int M, int K, int n0, int n1, float *ws);
+    size_t (*pack_bf16_size)(int N, int K);
+    void (*pack_bf16)(void *Wp, const uint16_t *Wb, int N, int K, int s0, int s1);
+    void (*linear_bf16_packed)(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp,
+                               const float *bias, int M, int K, int n0, int n1, float *ws);
+
+    /* q8 row quantisation: one activation row x[K] -> its q8 row (jc_q8_row_bytes(K) bytes at
+     * xq, 4-byte aligned), exactly as jc_scalar_q8_row defines it. */
+    void (*q8_row)(void *xq, const float *x, int K);
+    size_t (*linear_q8_ws)(int M, int K);
+    /* Y[m, n] = dot_q8(row m of Xq, Wq[n], Sw[n]) (+ bias[n]). Xq: M q8 rows, jc_q8_row_bytes(K)
+     * apart; Wq: [N, K] int8 row-major; Sw: [N, K / 32] float block scales. */
+    void (*linear_q8)(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
+                      const float *bias, int M, int K, int n0, int n1, float *ws);
+    size_t (*pack_q8_size)(int N, int K);
+    void (*pack_q8)(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1);
+    void (*linear_q8_packed)(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias,
+                             int M, int K, int n0, int n1, float *ws);
 } jc_ops;
+
+/* ---- bf16 and q8 contract -------------------------------------------------------------------
+ *
+ * bf16 (bfloat16: the upper 16 bits of an IEEE fp32):
+ *   - jc_bf16_from_f32(x) (activations, and what the converter must write for weights):
+ *     round to nearest even on the bit pattern; fp32 zeros and denormals -> signed zero;
+ *     infinities kept; NaN -> upper half with the quiet bit set. This is exactly x86's
+ *     vcvtne2ps2bf16 (checked bit for bit on random and edge inputs).
+ *   - dot_bf16(x, w, K) is a serial fp32 accumulation over k pairs, ODD element first:
+ *         acc = +0.0f
+ *         for p = 0 .. K/2-1:  acc = F(x[2p+1], w[2p+1], acc);  acc = F(x[2p], w[2p], acc)
+ *         result = bias ? acc + bias[n] : acc
+ *     F(a, b, c) = FTZ(fmaf(DAZ(a), DAZ(b), DAZ(c))), DAZ/FTZ: |v| < FLT_MIN -> signed zero.
+ *     This is exactly one vdpbf16ps lane step (the SDM's pseudocode: two FMAs, DAZ in, FTZ
+ *     out, RNE; checked bit for bit), so the AVX-512 BF16 kernels, the widening fallbacks (fp32
+ *     FMA in the same order under MXCSR DAZ+FTZ) and the scalar reference give identical bits.
+ *     NEON's BFDOT rounds differently (Arm's non-EBF BFDOT sums each pair before adding, with
+ *     round-to-odd): it is the one exception, held to |got - ref| <= 2^-21 * K * sum|x w|
+ *     (tested), while the NEON widening fallback is bit-identical.
+ *
+ * q8 (int8 with one fp32 scale per block of 32 along K, like llama.cpp's Q8_0):
+ *   - Weights: Wq[n][k] int8 (any value, -128 included; the converter writes -127..127),
+ *     Sw[n][b] fp32, w = Wq * Sw[n][k / 32].
+ *   - Activation row (jc_q8_row_bytes(K) bytes): int8 q[K], then float d[K/32], then int32
+ *     s[K/32] (s[b] = sum of q in block b, used by the u8 x s8 instructions). Per block b of 32:
+ *         amax = max |x[k]|  (NaNs ignored)
+ *         d[b] = amax / 127.0f;   id = amax > 0 ? 127.0f / amax : 0.0f
+ *         v = x[k] * id;  v = NaN ? 0 : clamp(v, -127, 127);  q[k] = nearbyintf(v) (RNE)
+ *     (an all-zero block gives d = 0 and q = 0; activations are meant to be finite).
+ *   - dot_q8: isum[b] = sum_k q[k] * Wq[n][k] over the block, exact in int32 (|isum| <= 2^19);
+ *         acc = +0.0f
+ *         for b = 0 .. K/32-1:  acc = fmaf((float)isum[b], d[b] * Sw[n][b], acc)
+ *         result = bias ? acc + bias[n] : acc
+ *     fmaf, not a multiply and an add; d[b] * Sw[n][b] rounded to fp32 first. Every table
+ *     matches the scalar reference bit for bit. */
+
+/* Bytes of one q8 activation row of K values (K % 32 == 0). */
+static JC_UNUSED size_t jc_q8_row_bytes(int K) { return (size_t)K + (size_t)(K / 32) * 8; }
+
+/* fp32 -> bf16 as vcvtne2ps2bf16 (see the contract above). */
+static JC_UNUSED uint16_t jc_bf16_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7F800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* zero, denormal */
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x0040u); /* NaN: quiet */
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+static JC_UNUSED float jc_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 /* The JPEG decoder's pixel stages with SIMD versions. The scalar twins, which are the reference,
  * live in image/jpeg.c (jc_jpeg_idct, jc_jpeg_ycc_fancy_row, jc_jpeg_convert_row); the decoder calls

@@ -149,20 +149,420 @@ static void jc_neon_add(float *y, const float *x, int n)
     for (; i < n; i++) y[i] += x[i];
 }
 
-static const jc_ops jc_neon_ops = {
-    "neon",
-    16,
-    jc_neon_linear_ws,
-    jc_neon_linear,
-    NULL, /* weights read in place */
-    NULL,
-    NULL,
-    jc_neon_layernorm,
-    jc_scalar_attention_ws,
-    jc_scalar_attention,
-    jc_neon_geglu,
-    jc_neon_swiglu,
-    jc_neon_add,
-};
+/* ---- bf16 and q8 linear layers (contract in kernels.h; loops as in kernels/avx512.c) --------
+ * Packed slivers of 16 columns (kernels/scalar.c layouts: bf16 k pairs, q8 quads), the same
+ * driver for packed and in-place weights (the latter packed per K block into ws).
+ *   bf16, BFDOT (FEAT_BF16, HWCAP2_BF16): 4 x 16 tile, c = bfdot(c, W[4 columns x pair], x, lane).
+ *         Arm's BFDOT (FPCR.EBF = 0) adds the two products of a pair first and rounds to odd,
+ *         so it is not bit-identical to vdpbf16ps: kernels.h states the bound, the suite tests it.
+ *   bf16 fallback: the pair split into odd/even fp32 halves, FMLA in vdpbf16ps' order, each
+ *         result flushed explicitly when |c| < FLT_MIN: bit-identical to the scalar reference.
+ *   q8, SDOT (FEAT_DotProd, HWCAP_ASIMDDP): 2 x 16 tile, 8 SDOTs by lane per block, exact.
+ *   q8 fallback: SMULL of 2 columns x 4 k with the activation quad, SADALP into int32, pairs
+ *         added at the block's end (|lane| <= 2 * 128 * 128 per step), exact. */
+#define JC_NEONQ_NR 16
+#define JC_NEONQ_MC 256
+#define JC_NEONQ_KCP 512
+#define JC_NEONQ_KCB 32
+#define JC_NEONQ_QB (36 * JC_NEONQ_NR)
+#define JC_NEON_BF __attribute__((target("arch=armv8.2-a+bf16")))
+#define JC_NEON_DOT __attribute__((target("arch=armv8.2-a+dotprod")))
+
+static inline uint32_t jc_neon_ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void jc_neonq_load(float32x4_t c[][4], int mr, const float *C, size_t ldc, int nv, int first)
+{
+    for (int i = 0; i < mr; i++) {
+        if (first || nv < JC_NEONQ_NR) {
+            for (int j = 0; j < 4; j++) c[i][j] = vdupq_n_f32(0);
+            if (!first) {
+                float t[JC_NEONQ_NR] = {0};
+                memcpy(t, C + (size_t)i * ldc, sizeof(float) * (size_t)nv);
+                for (int j = 0; j < 4; j++) c[i][j] = vld1q_f32(t + 4 * j);
+            }
+        } else
+            for (int j = 0; j < 4; j++) c[i][j] = vld1q_f32(C + (size_t)i * ldc + 4 * j);
+    }
+}
+
+static inline void jc_neonq_store(float32x4_t c[][4], int mr, float *C, size_t ldc, int nv, const float *bias, int last)
+{
+    float bv[JC_NEONQ_NR] = {0};
+    if (last && bias) memcpy(bv, bias, sizeof(float) * (size_t)nv);
+    for (int i = 0; i < mr; i++) {
+        float t[JC_NEONQ_NR];
+        for (int j = 0; j < 4; j++) vst1q_f32(t + 4 * j, last && bias ? vaddq_f32(c[i][j], vld1q_f32(bv + 4 * j)) : c[i][j]);
+        memcpy(C + (size_t)i * ldc, t, sizeof(float) * (size_t)nv);
+    }
+}
+
+typedef void (*jc_neon_bf_tile_fn)(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                               size_t ldc, int nv, const float *bias, int first, int last);
+
+JC_NEON_BF static void jc_neon_bf_tile_x(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C,
+                                 size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const uint16_t *xr[4];
+    for (int i = 0; i < 4; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    float32x4_t c[4][4];
+    jc_neonq_load(c, mr, C, ldc, nv, first);
+    for (int p = 0; p < pc; p += 4) { /* pc is a multiple of 16 */
+        bfloat16x8_t xv[4];
+        for (int i = 0; i < 4; i++) xv[i] = vreinterpretq_bf16_u16(vld1q_u16(xr[i] + 2 * p));
+#define JC_NEON_BF_STEP(l)                                                                              \
+    do {                                                                                            \
+        const uint32_t *b = bp + (size_t)(p + l) * JC_NEONQ_NR;                                          \
+        bfloat16x8_t w0 = vreinterpretq_bf16_u32(vld1q_u32(b)), w1 = vreinterpretq_bf16_u32(vld1q_u32(b + 4)); \
+        bfloat16x8_t w2 = vreinterpretq_bf16_u32(vld1q_u32(b + 8)), w3 = vreinterpretq_bf16_u32(vld1q_u32(b + 12)); \
+        for (int i = 0; i < mr; i++) {                                                              \
+            c[i][0] = vbfdotq_laneq_f32(c[i][0], w0, xv[i], l);                                      \
+            c[i][1] = vbfdotq_laneq_f32(c[i][1], w1, xv[i], l);                                      \
+            c[i][2] = vbfdotq_laneq_f32(c[i][2], w2, xv[i], l);                                      \
+            c[i][3] = vbfdotq_laneq_f32(c[i][3], w3, xv[i], l);                                      \
+        }                                                                                           \
+    } while (0)
+        JC_NEON_BF_STEP(0);
+        JC_NEON_BF_STEP(1);
+        JC_NEON_BF_STEP(2);
+        JC_NEON_BF_STEP(3);
+#undef JC_NEON_BF_STEP
+    }
+    jc_neonq_store(c, mr, C, ldc, nv, bias, last);
+}
+
+static inline float32x4_t jc_neon_ftz(float32x4_t c)
+{
+    uint32x4_t big = vcageq_f32(c, vdupq_n_f32(0x1p-126f));
+    return vbslq_f32(big, c, vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(c), vdupq_n_u32(0x80000000u))));
+}
+
+static void jc_neon_bf_tile_f(int mr, int pc, const uint16_t *x, size_t ldx, const uint32_t *bp, float *C, size_t ldc,
+                          int nv, const float *bias, int first, int last)
+{
+    const uint16_t *xr[4];
+    for (int i = 0; i < 4; i++) xr[i] = x + (size_t)(i < mr ? i : 0) * ldx;
+    float32x4_t c[4][4];
+    jc_neonq_load(c, mr, C, ldc, nv, first);
+    const uint32x4_t hi = vdupq_n_u32(0xFFFF0000u);
+    for (int p = 0; p < pc; p++) {
+        float32x4_t wo[4], we[4];
+        for (int j = 0; j < 4; j++) {
+            uint32x4_t b = vld1q_u32(bp + (size_t)p * JC_NEONQ_NR + 4 * j);
+            wo[j] = vreinterpretq_f32_u32(vandq_u32(b, hi));
+            we[j] = vreinterpretq_f32_u32(vshlq_n_u32(b, 16));
+        }
+        for (int i = 0; i < mr; i++) {
+            uint32_t v = jc_neon_ld32(xr[i] + 2 * p);
+            float xo = jc_scalar_bf16_daz((uint16_t)(v >> 16)), xe = jc_scalar_bf16_daz((uint16_t)v);
+            for (int j = 0; j < 4; j++) {
+                c[i][j] = jc_neon_ftz(vfmaq_n_f32(c[i][j], wo[j], xo));
+                c[i][j] = jc_neon_ftz(vfmaq_n_f32(c[i][j], we[j], xe));
+            }
+        }
+    }
+    jc_neonq_store(c, mr, C, ldc, nv, bias, last);
+}
+
+static size_t jc_neon_bf_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_NEONQ_KCP * JC_NEONQ_NR + 16;
+}
+
+static void jc_neon_bf_drive(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint32_t *Wp, const uint16_t *Wb,
+                         const float *bias, int M, int K, int n0, int n1, float *ws, jc_neon_bf_tile_fn tile)
+{
+    const int P = K / 2;
+    uint32_t *buf = (uint32_t *)(void *)jc_align64(ws);
+    for (int m0 = 0; m0 < M; m0 += JC_NEONQ_MC) {
+        int mc = M - m0 < JC_NEONQ_MC ? M - m0 : JC_NEONQ_MC;
+        for (int p0 = 0; p0 < P; p0 += JC_NEONQ_KCP) {
+            int pc = P - p0 < JC_NEONQ_KCP ? P - p0 : JC_NEONQ_KCP;
+            for (int n = n0; n < n1; n += JC_NEONQ_NR) {
+                int nv = n1 - n < JC_NEONQ_NR ? n1 - n : JC_NEONQ_NR;
+                const uint32_t *bp = buf;
+                if (Wp)
+                    bp = Wp + (size_t)(n / JC_NEONQ_NR) * JC_NEONQ_NR * P + (size_t)p0 * JC_NEONQ_NR;
+                else
+                    jc_pack_bf16_blk(buf, Wb, K, n, n1, p0, pc, JC_NEONQ_NR);
+                for (int m = 0; m < mc; m += 4)
+                    tile(mc - m < 4 ? mc - m : 4, pc, Xb + (size_t)(m0 + m) * ldxb + 2 * p0, ldxb, bp,
+                         Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, p0 == 0, p0 + pc == P);
+            }
+        }
+    }
+}
+
+static size_t jc_neon_bf_pack_size(int N, int K) { return jc_pack_bf16_size_nr(N, K, JC_NEONQ_NR); }
+
+static void jc_neon_bf_pack(void *Wp, const uint16_t *Wb, int N, int K, int s0, int s1)
+{
+    jc_pack_bf16_nr(Wp, Wb, N, K, s0, s1, JC_NEONQ_NR);
+}
+
+static void jc_neon_bf_linear_x(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                            const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_bf_drive(Y, ldy, Xb, ldxb, NULL, Wb, bias, M, K, n0, n1, ws, jc_neon_bf_tile_x);
+}
+
+static void jc_neon_bf_packed_x(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp, const float *bias,
+                            int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_bf_drive(Y, ldy, Xb, ldxb, (const uint32_t *)Wp, NULL, bias, M, K, n0, n1, ws, jc_neon_bf_tile_x);
+}
+
+static void jc_neon_bf_linear_f(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                            const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_bf_drive(Y, ldy, Xb, ldxb, NULL, Wb, bias, M, K, n0, n1, ws, jc_neon_bf_tile_f);
+}
+
+static void jc_neon_bf_packed_f(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const void *Wp, const float *bias,
+                            int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_bf_drive(Y, ldy, Xb, ldxb, (const uint32_t *)Wp, NULL, bias, M, K, n0, n1, ws, jc_neon_bf_tile_f);
+}
+
+static void jc_neon_bf16_row(uint16_t *y, const float *x, int n)
+{
+    const uint32x4_t ex = vdupq_n_u32(0x7F800000u), ab = vdupq_n_u32(0x7FFFFFFFu);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32x4_t u = vreinterpretq_u32_f32(vld1q_f32(x + i));
+        uint32x4_t r = vaddq_u32(u, vaddq_u32(vdupq_n_u32(0x7FFF), vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1))));
+        uint32x4_t nan = vcgtq_u32(vandq_u32(u, ab), ex);
+        uint32x4_t den = vceqq_u32(vandq_u32(u, ex), vdupq_n_u32(0));
+        r = vbslq_u32(nan, vorrq_u32(u, vdupq_n_u32(0x00400000u)), r);
+        r = vbslq_u32(den, vandq_u32(u, vdupq_n_u32(0x80000000u)), r);
+        vst1_u16(y + i, vshrn_n_u32(r, 16));
+    }
+    for (; i < n; i++) y[i] = jc_bf16_from_f32(x[i]);
+}
+
+/* q8 */
+
+typedef void (*jc_neon_q8_tile_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                               float *C, size_t ldc, int nv, const float *bias, int first, int last);
+
+static inline void jc_neonq_fold(float32x4_t c[4], int32x4_t ia[4], float d, const uint8_t *bp)
+{
+    const float *sw = (const float *)(const void *)(bp + 32 * JC_NEONQ_NR);
+    for (int j = 0; j < 4; j++) c[j] = vfmaq_f32(c[j], vcvtq_f32_s32(ia[j]), vmulq_n_f32(vld1q_f32(sw + 4 * j), d));
+}
+
+JC_NEON_DOT static void jc_neon_q8_tile_x(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+                                  float *C, size_t ldc, int nv, const float *bias, int first, int last)
+{
+    const int8_t *q[2];
+    const float *d[2];
+    for (int i = 0; i < 2; i++) {
+        q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
+        d[i] = (const float *)(const void *)(q[i] + K);
+    }
+    float32x4_t c[2][4];
+    jc_neonq_load(c, mr, C, ldc, nv, first);
+    for (int b = b0; b < b0 + bc; b++) {
+        int32x4_t ia[2][4];
+        int8x16_t xv[2][2];
+        for (int i = 0; i < mr; i++) {
+            xv[i][0] = vld1q_s8(q[i] + 32 * b);
+            xv[i][1] = vld1q_s8(q[i] + 32 * b + 16);
+            for (int j = 0; j < 4; j++) ia[i][j] = vdupq_n_s32(0);
+        }
+#define JC_NEON_DOT_STEP(g)                                                                              \
+    do {                                                                                             \
+        const int8_t *w = (const int8_t *)bp + 64 * (g);                                             \
+        int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48); \
+        for (int i = 0; i < mr; i++) {                                                               \
+            ia[i][0] = vdotq_laneq_s32(ia[i][0], w0, xv[i][(g) / 4], (g) % 4);                        \
+            ia[i][1] = vdotq_laneq_s32(ia[i][1], w1, xv[i][(g) / 4], (g) % 4);                        \
+            ia[i][2] = vdotq_laneq_s32(ia[i][2], w2, xv[i][(g) / 4], (g) % 4);                        \
+            ia[i][3] = vdotq_laneq_s32(ia[i][3], w3, xv[i][(g) / 4], (g) % 4);                        \
+        }                                                                                            \
+    } while (0)
+        JC_NEON_DOT_STEP(0);
+        JC_NEON_DOT_STEP(1);
+        JC_NEON_DOT_STEP(2);
+        JC_NEON_DOT_STEP(3);
+        JC_NEON_DOT_STEP(4);
+        JC_NEON_DOT_STEP(5);
+        JC_NEON_DOT_STEP(6);
+        JC_NEON_DOT_STEP(7);
+#undef JC_NEON_DOT_STEP
+        for (int i = 0; i < mr; i++) jc_neonq_fold(c[i], ia[i], d[i][b], bp);
+        bp += JC_NEONQ_QB;
+    }
+    jc_neonq_store(c, mr, C, ldc, nv, bias, last);
+}
+
+static void jc_neon_q8_tile_f(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
+                          size_t ldc, int nv, const float *bias, int first, int last)
+{
+    (void)mr; /* one row per tile */
+    const int8_t *q = (const int8_t *)x;
+    const float *d = (const float *)(const void *)(q + K);
+    (void)rb;
+    float32x4_t c[1][4];
+    jc_neonq_load(c, 1, C, ldc, nv, first);
+    for (int b = b0; b < b0 + bc; b++) {
+        int32x4_t lo[4], hi[4];
+        for (int j = 0; j < 4; j++) lo[j] = hi[j] = vdupq_n_s32(0);
+        for (int g = 0; g < 8; g++) {
+            int8x8_t xd = vreinterpret_s8_u32(vdup_n_u32(jc_neon_ld32(q + 32 * b + 4 * g)));
+            for (int j = 0; j < 4; j++) {
+                int8x16_t w = vld1q_s8((const int8_t *)bp + 64 * g + 16 * j);
+                lo[j] = vpadalq_s16(lo[j], vmull_s8(vget_low_s8(w), xd));
+                hi[j] = vpadalq_s16(hi[j], vmull_s8(vget_high_s8(w), xd));
+            }
+        }
+        int32x4_t ia[4];
+        for (int j = 0; j < 4; j++) ia[j] = vpaddq_s32(lo[j], hi[j]);
+        jc_neonq_fold(c[0], ia, d[b], bp);
+        bp += JC_NEONQ_QB;
+    }
+    jc_neonq_store(c, 1, C, ldc, nv, bias, last);
+}
+
+static size_t jc_neon_q8_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return (size_t)JC_NEONQ_KCB * JC_NEONQ_QB / 4 + 16;
+}
+
+static void jc_neon_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq, const float *Sw,
+                         const float *bias, int M, int K, int n0, int n1, float *ws, jc_neon_q8_tile_fn tile, int MR)
+{
+    const int B = K / 32;
+    const size_t rb = jc_q8_row_bytes(K);
+    uint8_t *buf = (uint8_t *)(void *)jc_align64(ws);
+    for (int m0 = 0; m0 < M; m0 += JC_NEONQ_MC) {
+        int mc = M - m0 < JC_NEONQ_MC ? M - m0 : JC_NEONQ_MC;
+        for (int b0 = 0; b0 < B; b0 += JC_NEONQ_KCB) {
+            int bc = B - b0 < JC_NEONQ_KCB ? B - b0 : JC_NEONQ_KCB;
+            for (int n = n0; n < n1; n += JC_NEONQ_NR) {
+                int nv = n1 - n < JC_NEONQ_NR ? n1 - n : JC_NEONQ_NR;
+                const uint8_t *bp = buf;
+                if (Wp)
+                    bp = Wp + ((size_t)(n / JC_NEONQ_NR) * B + b0) * JC_NEONQ_QB;
+                else
+                    jc_pack_q8_blk(buf, Wq, Sw, K, n, n1, b0, bc, JC_NEONQ_NR, 4, 0);
+                for (int m = 0; m < mc; m += MR)
+                    tile(mc - m < MR ? mc - m : MR, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                         Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
+            }
+        }
+    }
+}
+
+static size_t jc_neon_q8_pack_size(int N, int K) { return jc_pack_q8_size_nr(N, K, JC_NEONQ_NR); }
+
+static void jc_neon_q8_pack(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1)
+{
+    jc_pack_q8_nr(Wp, Wq, Sw, N, K, s0, s1, JC_NEONQ_NR, 4, 0);
+}
+
+static void jc_neon_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw, const float *bias,
+                            int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_neon_q8_tile_x, 2);
+}
+
+static void jc_neon_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
+                            int n0, int n1, float *ws)
+{
+    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_neon_q8_tile_x, 2);
+}
+
+static void jc_neon_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw, const float *bias,
+                            int M, int K, int n0, int n1, float *ws)
+{
+    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_neon_q8_tile_f, 1);
+}
+
+static void jc_neon_q8_packed_f(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
+                            int n0, int n1, float *ws)
+{
+    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_neon_q8_tile_f, 1);
+}
+
+static void jc_neon_q8_row(void *xq, const float *x, int K)
+{
+    int8_t *q = (int8_t *)xq;
+    float *d = (float *)(void *)(q + K);
+    int32_t *s = (int32_t *)(void *)(d + K / 32);
+    for (int b = 0; b < K / 32; b++) {
+        float32x4_t v[8], m = vdupq_n_f32(0);
+        for (int h = 0; h < 8; h++) {
+            v[h] = vld1q_f32(x + 32 * b + 4 * h);
+            float32x4_t a = vabsq_f32(v[h]);
+            m = vmaxq_f32(vbslq_f32(vceqq_f32(a, a), a, vdupq_n_f32(0)), m); /* NaNs (signalling too) ignored */
+        }
+        float amax = vmaxvq_f32(m);
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        d[b] = amax / 127.0f;
+        int32x4_t sum = vdupq_n_s32(0);
+        int16x8_t h16[4];
+        for (int h = 0; h < 8; h += 2) {
+            int32x4_t r[2];
+            for (int e = 0; e < 2; e++) {
+                float32x4_t u = vmulq_n_f32(v[h + e], id);
+                u = vbslq_f32(vceqq_f32(u, u), u, vdupq_n_f32(0)); /* NaN -> 0 */
+                u = vmaxq_f32(vminq_f32(u, vdupq_n_f32(127.0f)), vdupq_n_f32(-127.0f));
+                r[e] = vcvtnq_s32_f32(u); /* nearest even */
+                sum = vaddq_s32(sum, r[e]);
+            }
+            h16[h / 2] = vcombine_s16(vmovn_s32(r[0]), vmovn_s32(r[1]));
+        }
+        vst1q_s8(q + 32 * b, vcombine_s8(vmovn_s16(h16[0]), vmovn_s16(h16[1])));
+        vst1q_s8(q + 32 * b + 16, vcombine_s8(vmovn_s16(h16[2]), vmovn_s16(h16[3])));
+        s[b] = vaddvq_s32(sum);
+    }
+}
+
+#define JC_NEON_TABLE(var, variant, bf_lin, bf_pk, q8_lin, q8_pk) \
+    static const jc_ops var = {                                \
+        "neon",                                                \
+        16,                                                    \
+        jc_neon_linear_ws,                                         \
+        jc_neon_linear,                                            \
+        NULL, /* fp32 weights read in place */                 \
+        NULL,                                                  \
+        NULL,                                                  \
+        jc_neon_layernorm,                                         \
+        jc_scalar_attention_ws,                                \
+        jc_scalar_attention,                                   \
+        jc_neon_geglu,                                             \
+        jc_neon_swiglu,                                            \
+        jc_neon_add,                                               \
+        variant,                                               \
+        jc_neon_bf16_row,                                          \
+        jc_neon_bf_ws,                                             \
+        bf_lin,                                                \
+        jc_neon_bf_pack_size,                                      \
+        jc_neon_bf_pack,                                           \
+        bf_pk,                                                 \
+        jc_neon_q8_row,                                            \
+        jc_neon_q8_ws,                                             \
+        q8_lin,                                                \
+        jc_neon_q8_pack_size,                                      \
+        jc_neon_q8_pack,                                           \
+        q8_pk,                                                 \
+    }
+
+/* The four NEON tables (kernels/cpu.c picks by HWCAP; JCLIP_NO_BF16 / JCLIP_NO_VNNI force the
+ * fallbacks), all named "neon". */
+JC_NEON_TABLE(jc_neon_ops, "bf16 bfdot, q8 sdot", jc_neon_bf_linear_x, jc_neon_bf_packed_x, jc_neon_q8_linear_x, jc_neon_q8_packed_x);
+JC_NEON_TABLE(jc_neon_nobf16_ops, "bf16 widened+fma, q8 sdot", jc_neon_bf_linear_f, jc_neon_bf_packed_f, jc_neon_q8_linear_x,
+          jc_neon_q8_packed_x);
+JC_NEON_TABLE(jc_neon_nodot_ops, "bf16 bfdot, q8 smull", jc_neon_bf_linear_x, jc_neon_bf_packed_x, jc_neon_q8_linear_f,
+          jc_neon_q8_packed_f);
+JC_NEON_TABLE(jc_neon_plain_ops, "bf16 widened+fma, q8 smull", jc_neon_bf_linear_f, jc_neon_bf_packed_f, jc_neon_q8_linear_f,
+          jc_neon_q8_packed_f);
 
 #endif /* __aarch64__ */

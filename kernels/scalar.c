@@ -132,6 +132,173 @@ static void jc_scalar_add(float *y, const float *x, int n)
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* ---- bf16 and q8 references (the contract is in kernels.h) ---------------------------------- */
+
+static void jc_scalar_bf16_row(uint16_t *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = jc_bf16_from_f32(x[i]);
+}
+
+/* A bf16 operand with DAZ: exponent 0 (zero or denormal) -> signed zero. */
+static float jc_scalar_bf16_daz(uint16_t h)
+{
+    return jc_bf16_to_f32((h & 0x7F80u) ? h : (uint16_t)(h & 0x8000u));
+}
+
+/* One vdpbf16ps half-step: FTZ(fmaf(a, b, acc)), acc already flushed. */
+static float jc_scalar_bf16_step(uint16_t a, uint16_t b, float acc)
+{
+    float r = fmaf(jc_scalar_bf16_daz(a), jc_scalar_bf16_daz(b), acc);
+    return fabsf(r) < 0x1p-126f ? copysignf(0.0f, r) : r;
+}
+
+static float jc_scalar_dot_bf16(const uint16_t *x, const uint16_t *w, int K)
+{
+    float acc = 0.0f;
+    for (int k = 0; k + 1 < K; k += 2) {
+        acc = jc_scalar_bf16_step(x[k + 1], w[k + 1], acc);
+        acc = jc_scalar_bf16_step(x[k], w[k], acc);
+    }
+    return acc;
+}
+
+static size_t jc_scalar_linear_q_ws(int M, int K)
+{
+    (void)M, (void)K;
+    return 0;
+}
+
+static void jc_scalar_linear_bf16(float *Y, size_t ldy, const uint16_t *Xb, size_t ldxb, const uint16_t *Wb,
+                                  const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    (void)ws;
+    for (int m = 0; m < M; m++)
+        for (int n = n0; n < n1; n++) {
+            float acc = jc_scalar_dot_bf16(Xb + (size_t)m * ldxb, Wb + (size_t)n * K, K);
+            Y[(size_t)m * ldy + n] = bias ? acc + bias[n] : acc;
+        }
+}
+
+static void jc_scalar_q8_row(void *xq, const float *x, int K)
+{
+    int8_t *q = (int8_t *)xq;
+    float *d = (float *)(void *)(q + K);
+    int32_t *s = (int32_t *)(void *)(d + K / 32);
+    for (int b = 0; b < K / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) {
+            float a = fabsf(xb[i]);
+            if (a > amax) amax = a; /* NaN never compares greater */
+        }
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        d[b] = amax / 127.0f;
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) {
+            float v = xb[i] * id;
+            v = v != v ? 0.0f : v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            int qi = (int)nearbyintf(v);
+            q[32 * b + i] = (int8_t)qi;
+            sum += qi;
+        }
+        s[b] = sum;
+    }
+}
+
+static float jc_scalar_dot_q8(const void *xq, const int8_t *w, const float *sw, int K)
+{
+    const int8_t *q = (const int8_t *)xq;
+    const float *d = (const float *)(const void *)(q + K);
+    float acc = 0.0f;
+    for (int b = 0; b < K / 32; b++) {
+        int32_t is = 0;
+        for (int i = 0; i < 32; i++) is += (int32_t)q[32 * b + i] * w[32 * b + i];
+        acc = fmaf((float)is, d[b] * sw[b], acc);
+    }
+    return acc;
+}
+
+static void jc_scalar_linear_q8(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
+                                const float *bias, int M, int K, int n0, int n1, float *ws)
+{
+    (void)ws;
+    size_t rb = jc_q8_row_bytes(K);
+    for (int m = 0; m < M; m++)
+        for (int n = n0; n < n1; n++) {
+            float acc = jc_scalar_dot_q8((const char *)Xq + (size_t)m * rb, Wq + (size_t)n * K, Sw + (size_t)n * (K / 32), K);
+            Y[(size_t)m * ldy + n] = bias ? acc + bias[n] : acc;
+        }
+}
+
+/* ---- packed forms shared by the SIMD tables ---------------------------------------------------
+ *
+ * bf16, sliver width NR: pairs of k interleaved per column, DAZ applied (denormal -> signed 0):
+ *     Wp[s][p][j] (uint32) = Wb[NR s + j][2p] | Wb[NR s + j][2p + 1] << 16,  p < K/2, j < NR
+ * one uint32 per (pair, column), so a vector load at (s, p) is NR columns of one k pair
+ * (vdpbf16ps / BFDOT element layout); columns >= N are zero.
+ *
+ * q8, sliver width NR, group G (4: quads for vpdpbusd / SDOT, 2: pairs for vpmaddwd), per block
+ * b of 32 along K (block bytes 36 * NR, a multiple of 64 for NR = 16, 48):
+ *     bytes [32/G][NR][G]: byte (g, j, e) = Wq[NR s + j][32 b + G g + e] (^ 0x80 with xor80:
+ *                          w + 128 as u8 for vpdpbusd's unsigned operand)
+ *     then float [NR]:      Sw[NR s + j][b]
+ * columns >= N are zero weights (0x80 with xor80) and zero scales. */
+static JC_UNUSED size_t jc_pack_bf16_size_nr(int N, int K, int NR)
+{
+    return (size_t)((N + NR - 1) / NR) * (size_t)NR * (size_t)K * 2;
+}
+
+/* k pairs p0 .. p0+pc-1 of the NR rows from n (rows >= nmax zero): dst[p][j], pc * NR uint32. */
+static JC_UNUSED void jc_pack_bf16_blk(uint32_t *dst, const uint16_t *Wb, int K, int n, int nmax, int p0, int pc, int NR)
+{
+    for (int j = 0; j < NR; j++) {
+        const uint16_t *w = n + j < nmax ? Wb + (size_t)(n + j) * K + 2 * p0 : NULL;
+        for (int p = 0; p < pc; p++) {
+            uint32_t lo = 0, hi = 0;
+            if (w) {
+                lo = (w[2 * p] & 0x7F80u) ? w[2 * p] : (w[2 * p] & 0x8000u);
+                hi = (w[2 * p + 1] & 0x7F80u) ? w[2 * p + 1] : (w[2 * p + 1] & 0x8000u);
+            }
+            dst[(size_t)p * NR + j] = lo | hi << 16;
+        }
+    }
+}
+
+static JC_UNUSED void jc_pack_bf16_nr(void *Wp, const uint16_t *Wb, int N, int K, int s0, int s1, int NR)
+{
+    for (int s = s0; s < s1; s++) jc_pack_bf16_blk((uint32_t *)Wp + (size_t)s * NR * (K / 2), Wb, K, s * NR, N, 0, K / 2, NR);
+}
+
+static JC_UNUSED size_t jc_pack_q8_size_nr(int N, int K, int NR)
+{
+    return (size_t)((N + NR - 1) / NR) * (size_t)(K / 32) * 36 * (size_t)NR;
+}
+
+/* Blocks b0 .. b0+bc-1 of the NR rows from n (rows >= nmax zero) into dst (bc blocks). */
+static JC_UNUSED void jc_pack_q8_blk(uint8_t *dst, const int8_t *Wq, const float *Sw, int K, int n, int nmax, int b0, int bc,
+                           int NR, int G, int xor80)
+{
+    size_t blk = (size_t)36 * NR;
+    uint8_t x = xor80 ? 0x80 : 0;
+    for (int b = 0; b < bc; b++) {
+        uint8_t *o = dst + (size_t)b * blk;
+        float *so = (float *)(void *)(o + 32 * NR);
+        for (int j = 0; j < NR; j++) {
+            const int8_t *w = n + j < nmax ? Wq + (size_t)(n + j) * K + 32 * (b0 + b) : NULL;
+            for (int g = 0; g < 32 / G; g++)
+                for (int e = 0; e < G; e++) o[((size_t)g * NR + j) * G + e] = (uint8_t)((w ? (uint8_t)w[G * g + e] : 0) ^ x);
+            so[j] = w ? Sw[(size_t)(n + j) * (K / 32) + b0 + b] : 0.0f;
+        }
+    }
+}
+
+static JC_UNUSED void jc_pack_q8_nr(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1, int NR,
+                                    int G, int xor80)
+{
+    for (int s = s0; s < s1; s++)
+        jc_pack_q8_blk((uint8_t *)Wp + (size_t)s * (K / 32) * 36 * NR, Wq, Sw, K, s * NR, N, 0, K / 32, NR, G, xor80);
+}
+
 static const jc_ops jc_scalar_ops = {
     "scalar",
     16,
@@ -146,6 +313,19 @@ static const jc_ops jc_scalar_ops = {
     jc_scalar_geglu,
     jc_scalar_swiglu,
     jc_scalar_add,
+    "bf16 fmaf, q8 int32",
+    jc_scalar_bf16_row,
+    jc_scalar_linear_q_ws,
+    jc_scalar_linear_bf16,
+    NULL, /* weights read in place */
+    NULL,
+    NULL,
+    jc_scalar_q8_row,
+    jc_scalar_linear_q_ws,
+    jc_scalar_linear_q8,
+    NULL,
+    NULL,
+    NULL,
 };
 
 #endif /* JC_SCALAR_C */

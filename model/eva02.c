@@ -86,6 +86,7 @@ static int jc_eva_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
     V->n_tok = V->n_patch + 1;
     t->d_out = V->d_model;
     t->image_size = V->image_size;
+    t->image_rows = V->n_tok;
 
     const size_t D = (size_t)V->d_model, F = (size_t)V->d_ff, P = (size_t)V->patch;
     char name[160];
@@ -93,7 +94,7 @@ static int jc_eva_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
     (snprintf(name, sizeof name, "vision_model.%s", suffix), jc_file_tensor_f32(f, name, &(field), err, cap, a, b, c, d))
     JC_CHECK(JC_V(V->cls, "cls_token", 1, 1, D, 0));
     JC_CHECK(JC_V(V->pos, "pos_embed", 1, (uint64_t)V->n_tok, D, 0));
-    JC_CHECK(JC_V(V->patch_w, "patch_embed.proj.weight", D, 3, P, P));
+    JC_CHECK(jc_file_tensor_linear(f, "vision_model.patch_embed.proj.weight", &V->patch_w, err, cap, D, 3, P, P));
     JC_CHECK(JC_V(V->patch_b, "patch_embed.proj.bias", D, 0, 0, 0));
     JC_CHECK(JC_V(V->ln_w, "norm.weight", D, 0, 0, 0));
     JC_CHECK(JC_V(V->ln_b, "norm.bias", D, 0, 0, 0));
@@ -103,28 +104,32 @@ static int jc_eva_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
         jc_eva_layer *L = &V->layers[l];
         char sub[96];
 #define JC_B(field, suffix, a, b) (snprintf(sub, sizeof sub, "blocks.%d.%s", l, suffix), JC_V(L->field, sub, a, b, 0, 0))
+#define JC_W(field, suffix, a, b) /* a linear weight: f32, bf16 or q8 */ \
+    (snprintf(sub, sizeof sub, "blocks.%d.%s", l, suffix), snprintf(name, sizeof name, "vision_model.%s", sub), \
+     jc_file_tensor_linear(f, name, &(L->field), err, cap, a, b, 0, 0))
         JC_CHECK(JC_B(ln1_w, "norm1.weight", D, 0));
         JC_CHECK(JC_B(ln1_b, "norm1.bias", D, 0));
-        JC_CHECK(JC_B(wq, "attn.q_proj.weight", D, D));
+        JC_CHECK(JC_W(wq, "attn.q_proj.weight", D, D));
         JC_CHECK(JC_B(bq, "attn.q_bias", D, 0));
-        JC_CHECK(JC_B(wk, "attn.k_proj.weight", D, D));
-        JC_CHECK(JC_B(wv, "attn.v_proj.weight", D, D));
+        JC_CHECK(JC_W(wk, "attn.k_proj.weight", D, D));
+        JC_CHECK(JC_W(wv, "attn.v_proj.weight", D, D));
         JC_CHECK(JC_B(bv, "attn.v_bias", D, 0));
         JC_CHECK(JC_B(lnA_w, "attn.inner_attn_ln.weight", D, 0));
         JC_CHECK(JC_B(lnA_b, "attn.inner_attn_ln.bias", D, 0));
-        JC_CHECK(JC_B(wp, "attn.proj.weight", D, D));
+        JC_CHECK(JC_W(wp, "attn.proj.weight", D, D));
         JC_CHECK(JC_B(bp, "attn.proj.bias", D, 0));
         JC_CHECK(JC_B(ln2_w, "norm2.weight", D, 0));
         JC_CHECK(JC_B(ln2_b, "norm2.bias", D, 0));
-        JC_CHECK(JC_B(w1, "mlp.w1.weight", F, D));
+        JC_CHECK(JC_W(w1, "mlp.w1.weight", F, D));
         JC_CHECK(JC_B(b1, "mlp.w1.bias", F, 0));
-        JC_CHECK(JC_B(w2, "mlp.w2.weight", F, D));
+        JC_CHECK(JC_W(w2, "mlp.w2.weight", F, D));
         JC_CHECK(JC_B(b2, "mlp.w2.bias", F, 0));
         JC_CHECK(JC_B(lnF_w, "mlp.ffn_ln.weight", F, 0));
         JC_CHECK(JC_B(lnF_b, "mlp.ffn_ln.bias", F, 0));
-        JC_CHECK(JC_B(w3, "mlp.w3.weight", D, F));
+        JC_CHECK(JC_W(w3, "mlp.w3.weight", D, F));
         JC_CHECK(JC_B(b3, "mlp.w3.bias", D, 0));
 #undef JC_B
+#undef JC_W
     }
 #undef JC_V
     size_t n_rope;
@@ -259,7 +264,7 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
     seqs.n = n;
     for (int i = 0; i < n; i++) seqs.off[i] = i * V->n_tok, seqs.len[i] = V->n_tok;
     jc_attn at = {b.o, (size_t)d_model, b.q, b.k, b.v, (size_t)d_model, (size_t)d_model, (size_t)d_model, NULL, &seqs,
-                  V->n_head, V->d_head, 1.0f / sqrtf((float)V->d_head), NULL};
+                  V->n_head, V->d_head, 1.0f / sqrtf((float)V->d_head), NULL, 0};
     jc_rows_task rope;
     memset(&rope, 0, sizeof rope);
     rope.row = jc_eva_rope_row, rope.rows = n_tok, rope.y = b.q, rope.y2 = b.k, rope.user = V;

@@ -87,15 +87,22 @@ static int jc_file_meta_float(const jc_file *jf, const char *key, float lo, floa
     return JCLIP_OK;
 }
 
-/* Finds a float32 tensor and checks its shape: dims d0.. (up to 4, trailing zeros ignored). */
-static int jc_file_tensor_f32(const jc_file *jf, const char *name, const float **out, char *err,
-                         size_t cap, uint64_t d0, uint64_t d1, uint64_t d2, uint64_t d3)
+static const char *jc_file_dtype_name(int dtype)
+{
+    return dtype == JC_DT_F32 ? "f32" : dtype == JC_DT_BF16 ? "bf16" : dtype == JC_DT_Q8 ? "q8" : "an unknown type";
+}
+
+/* Finds a tensor and checks its shape: dims d0.. (up to 4, trailing zeros ignored); any_dtype:
+ * bf16 and q8 are accepted too (weights of linear layers, at least two dimensions). */
+static int jc_file_tensor_get(const jc_file *jf, const char *name, const float **out, char *err, size_t cap, int any_dtype,
+                          uint64_t d0, uint64_t d1, uint64_t d2, uint64_t d3)
 {
     uint64_t want[4] = {d0, d1, d2, d3};
     int nd = d3 ? 4 : d2 ? 3 : d1 ? 2 : 1;
     const jc_file_tensor *t = jc_file_find_tensor(jf, name);
     if (!t) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tensor %s", name);
-    if (t->dtype != 0) return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "tensor %s: dtype %d is not supported (f32 only)", name, t->dtype);
+    if (t->dtype != JC_DT_F32 && !(any_dtype && t->ndim >= 2))
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %s: stored as %s, expected float32", name, jc_file_dtype_name(t->dtype));
     int same = t->ndim == nd;
     for (int i = 0; same && i < nd; i++) same = t->dims[i] == want[i];
     if (!same) {
@@ -107,6 +114,21 @@ static int jc_file_tensor_f32(const jc_file *jf, const char *name, const float *
     }
     *out = (const float *)(const void *)t->data;
     return JCLIP_OK;
+}
+
+/* A float32 tensor of the given shape. */
+static int jc_file_tensor_f32(const jc_file *jf, const char *name, const float **out, char *err, size_t cap, uint64_t d0,
+                              uint64_t d1, uint64_t d2, uint64_t d3)
+{
+    return jc_file_tensor_get(jf, name, out, err, cap, 0, d0, d1, d2, d3);
+}
+
+/* The weight of a linear layer, stored as f32, bf16 or q8 (jc_file_dtype_of tells which; the
+ * pointer is the tensor's data whatever its type: jc_linear looks it up, model/model.c). */
+static int jc_file_tensor_linear(const jc_file *jf, const char *name, const float **out, char *err, size_t cap,
+                                 uint64_t d0, uint64_t d1, uint64_t d2, uint64_t d3)
+{
+    return jc_file_tensor_get(jf, name, out, err, cap, 1, d0, d1, d2, d3);
 }
 
 /* Parses header, metadata and tensor table; validates every offset and size. */
@@ -210,10 +232,22 @@ static int jc_file_parse(jc_file *jf, char *err, size_t cap)
         if (!jc_file_take(&c, 16, &p)) goto trunc_tab;
         uint64_t off = jc_file_u64(p);
         t->nbytes = jc_file_u64(p + 8);
-        size_t want;
-        if (t->dtype != 0) return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "tensor %.*s: dtype %d is not supported (f32 only)",
-                                          (int)t->name_len, t->name, t->dtype);
-        if (!jc_mul(count, 4, &want) || want != t->nbytes)
+        size_t want = 0;
+        int sized;
+        switch (t->dtype) {
+        case JC_DT_F32: sized = jc_mul(count, 4, &want); break;
+        case JC_DT_BF16: sized = jc_mul(count, 2, &want); break;
+        case JC_DT_Q8: /* int8 values + one fp32 scale per 32 of them, along the last dimensions */
+            sized = t->dims[0] > 0 && count % (size_t)t->dims[0] == 0 && (count / (size_t)t->dims[0]) % 32 == 0 &&
+                    jc_add(count, count / 32 * 4, &want);
+            if (!sized) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: q8 needs rows of a multiple of 32 values",
+                                       (int)t->name_len, t->name);
+            break;
+        default:
+            return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "tensor %.*s: dtype %d is not supported (f32, bf16 and q8 are)",
+                           (int)t->name_len, t->name, t->dtype);
+        }
+        if (!sized || want != t->nbytes)
             return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: byte size %llu does not match its shape",
                            (int)t->name_len, t->name, (unsigned long long)t->nbytes);
         if (off % JC_FILE_ALIGN || off > data_size || t->nbytes > data_size - off)

@@ -13,6 +13,11 @@
 #define JC_FILE_MAX_TENSORS 65536u
 #define JC_FILE_MAX_DIMS 4u
 
+/* Tensor element types. q8: an [N, K] weight (K % 32 == 0) stored as int8 Wq [N, K] followed by
+ * fp32 block scales Sw [N, K / 32] (w = Wq * Sw[n][k / 32], kernels/kernels.h's q8 contract);
+ * for a tensor of more than two dimensions N is the first and K the product of the others. */
+enum { JC_DT_F32 = 0, JC_DT_BF16 = 1, JC_DT_Q8 = 2 };
+
 enum { JC_FILE_U64 = 0, JC_FILE_F64 = 1, JC_FILE_STR = 2, JC_FILE_F32A = 3, JC_FILE_I32A = 4, JC_FILE_BLOB = 5 };
 
 typedef struct {

@@ -1,12 +1,17 @@
 /* model/jina_bert.c: jina-clip-v1's text tower (ARCHITECTURE.md section 3), a post-LN JinaBERT:
  * BERT without position embeddings, attention biased by symmetric ALiBi, a GEGLU MLP, mean
  * pooling over the non-padding tokens, L2 normalisation. Tensors: text_model.transformer.*,
- * hyperparameters: text.*. */
+ * hyperparameters: text.*.
+ *
+ * jina-embeddings-v2 (model/jina_bert_v2.c) is the same math with separate q, k, v weights:
+ * its bind fills wq/wk/wv instead of wqkv and shares everything else here. */
 #include "model.h"
 
 typedef struct {
-    const float *wqkv;          /* [3*d_model, d_model] rows: q (all heads), k, v */
+    const float *wqkv;          /* [3*d_model, d_model] rows: q (all heads), k, v; NULL: wq, wk, wv */
     const float *bqkv;          /* [3*d_model] */
+    const float *wq, *wk, *wv;  /* [d_model, d_model] each (jina-embeddings-v2), when wqkv is NULL */
+    const float *bq, *bk, *bv;  /* [d_model] each */
     const float *wo;            /* [d_model, d_model] attention output projection */
     const float *bo;            /* [d_model] */
     const float *ln1_w, *ln1_b; /* [d_model] post-attention LayerNorm */
@@ -30,7 +35,7 @@ typedef struct {
 typedef struct {
     uint8_t *valid; /* [n_tok] 1 for tokens that are not padding: attention keys and pooling */
     float *x;       /* [n_tok, d_model] residual stream */
-    float *qkv;     /* [n_tok, 3*d_model] */
+    float *qkv;     /* [n_tok, 3*d_model]: rows q|k|v (fused weight), or blocks q, k, v of [n_tok, d_model] */
     float *att;     /* [n_tok, d_model] attention output, heads side by side */
     float *tmp;     /* [n_tok, d_model] */
     float *g;       /* [n_tok, 2*d_ff] gated MLP input */
@@ -76,6 +81,7 @@ static int jc_bert_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
     jc_alibi_slopes(T->n_head, T->slopes);
     t->d_out = T->d_model;
     t->n_vocab = T->n_vocab;
+    t->pad_id = 0; /* [PAD]: masked as a key and left out of the mean */
 
     const size_t D = (size_t)T->d_model, F = (size_t)T->d_ff;
     char name[160];
@@ -91,18 +97,22 @@ static int jc_bert_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
         jc_bert_layer *L = &T->layers[l];
         char sub[96];
 #define JC_L(field, suffix, a, b) (snprintf(sub, sizeof sub, "encoder.layers.%d.%s", l, suffix), JC_T(L->field, sub, a, b))
-        JC_CHECK(JC_L(wqkv, "mixer.Wqkv.weight", 3 * D, D));
+#define JC_W(field, suffix, a, b) /* a linear weight: f32, bf16 or q8 */ \
+    (snprintf(sub, sizeof sub, "encoder.layers.%d.%s", l, suffix), snprintf(name, sizeof name, "text_model.transformer.%s", sub), \
+     jc_file_tensor_linear(f, name, &(L->field), err, cap, a, b, 0, 0))
+        JC_CHECK(JC_W(wqkv, "mixer.Wqkv.weight", 3 * D, D));
         JC_CHECK(JC_L(bqkv, "mixer.Wqkv.bias", 3 * D, 0));
-        JC_CHECK(JC_L(wo, "mixer.out_proj.weight", D, D));
+        JC_CHECK(JC_W(wo, "mixer.out_proj.weight", D, D));
         JC_CHECK(JC_L(bo, "mixer.out_proj.bias", D, 0));
         JC_CHECK(JC_L(ln1_w, "norm1.weight", D, 0));
         JC_CHECK(JC_L(ln1_b, "norm1.bias", D, 0));
-        JC_CHECK(JC_L(wg, "mlp.gated_layers.weight", 2 * F, D));
-        JC_CHECK(JC_L(w2, "mlp.wo.weight", D, F));
+        JC_CHECK(JC_W(wg, "mlp.gated_layers.weight", 2 * F, D));
+        JC_CHECK(JC_W(w2, "mlp.wo.weight", D, F));
         JC_CHECK(JC_L(b2, "mlp.wo.bias", D, 0));
         JC_CHECK(JC_L(ln2_w, "norm2.weight", D, 0));
         JC_CHECK(JC_L(ln2_b, "norm2.bias", D, 0));
 #undef JC_L
+#undef JC_W
     }
 #undef JC_T
     return JCLIP_OK;
@@ -119,14 +129,16 @@ static void jc_bert_free(jc_tower *t)
 static int jc_bert_weights(const jc_tower *t, jc_weight *w)
 {
     const jc_bert *T = (const jc_bert *)t->w;
+    const int D = T->d_model;
     int n = 0;
     for (int l = 0; l < T->n_layer; l++) {
         const jc_bert_layer *L = &T->layers[l];
-        const jc_weight mine[4] = {{L->wqkv, NULL, 3 * T->d_model, T->d_model},
-                                   {L->wo, NULL, T->d_model, T->d_model},
-                                   {L->wg, NULL, 2 * T->d_ff, T->d_model},
-                                   {L->w2, NULL, T->d_model, T->d_ff}};
-        for (int i = 0; i < 4; i++, n++)
+        const jc_weight fused[4] = {{L->wqkv, NULL, 3 * D, D}, {L->wo, NULL, D, D},
+                                    {L->wg, NULL, 2 * T->d_ff, D}, {L->w2, NULL, D, T->d_ff}};
+        const jc_weight split[6] = {{L->wq, NULL, D, D}, {L->wk, NULL, D, D}, {L->wv, NULL, D, D}, {L->wo, NULL, D, D},
+                                    {L->wg, NULL, 2 * T->d_ff, D}, {L->w2, NULL, D, T->d_ff}};
+        const jc_weight *mine = L->wqkv ? fused : split;
+        for (int i = 0; i < (L->wqkv ? 4 : 6); i++, n++)
             if (w) w[n] = mine[i];
     }
     return n;
@@ -174,7 +186,7 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
 {
     const jc_bert *T = (const jc_bert *)t->w;
     const int d_model = T->d_model, d_ff = T->d_ff;
-    const int32_t pad = 0;
+    const int32_t pad = t->pad_id;
     jc_bert_bufs b;
     jc_arena arena = {ctx->act[JC_TOWER_TEXT], 0};
     jc_bert_carve(t, ctx->max_tok, n, &arena, &b);
@@ -193,7 +205,7 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
             b.valid[i] = ids[i] != pad;
             n_valid += b.valid[i];
         }
-        if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id 0): nothing to embed");
+        if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id %d): nothing to embed", pad);
         n_tok += len[s];
     }
     if (n_tok > JC_PACK_MIN_ROWS) jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
@@ -207,12 +219,22 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
     }
     jc_layernorm_rows(ctx, x, x, T->emb_ln_w, T->emb_ln_b, n_tok, d_model, T->eps);
 
-    jc_attn at = {b.att, (size_t)d_model, b.qkv, b.qkv + d_model, b.qkv + 2 * d_model, 3 * (size_t)d_model,
-                  3 * (size_t)d_model, 3 * (size_t)d_model, b.valid, &seqs, T->n_head, T->d_head,
-                  1.0f / sqrtf((float)T->d_head), T->slopes};
+    /* q, k, v: interleaved rows of one fused product, or three blocks of [n_tok, d_model] */
+    const int fused = T->layers[0].wqkv != NULL;
+    float *q = b.qkv, *k = fused ? b.qkv + d_model : b.qkv + (size_t)n_tok * d_model,
+          *v = fused ? b.qkv + 2 * d_model : b.qkv + 2 * (size_t)n_tok * d_model;
+    const size_t ld = fused ? 3 * (size_t)d_model : (size_t)d_model;
+    jc_attn at = {b.att, (size_t)d_model, q, k, v, ld, ld, ld, b.valid, &seqs, T->n_head, T->d_head,
+                  1.0f / sqrtf((float)T->d_head), T->slopes, 0};
     for (int l = 0; l < T->n_layer; l++) {
         const jc_bert_layer *L = &T->layers[l];
-        jc_linear(ctx, b.qkv, x, L->wqkv, L->bqkv, n_tok, d_model, 3 * d_model);    /* q, k, v = x Wqkv + b */
+        if (fused) {
+            jc_linear(ctx, b.qkv, x, L->wqkv, L->bqkv, n_tok, d_model, 3 * d_model); /* q, k, v = x Wqkv + b */
+        } else {
+            jc_linear(ctx, q, x, L->wq, L->bq, n_tok, d_model, d_model);             /* q = x Wq + bq */
+            jc_linear(ctx, k, x, L->wk, L->bk, n_tok, d_model, d_model);             /* k = x Wk + bk */
+            jc_linear(ctx, v, x, L->wv, L->bv, n_tok, d_model, d_model);             /* v = x Wv + bv */
+        }
         jc_attention(ctx, &at);                                                     /* att = softmax(q k^T / sqrt(d_head) - ALiBi) v */
         jc_linear(ctx, b.tmp, b.att, L->wo, L->bo, n_tok, d_model, d_model);        /* tmp = att Wo + b */
         jc_add_layernorm_rows(ctx, x, b.tmp, L->ln1_w, L->ln1_b, n_tok, d_model, T->eps); /* x = LN(x + tmp) */

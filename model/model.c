@@ -8,8 +8,11 @@
 /* Every tower jclip knows; a weight file binds those whose architecture it names and whose
  * tensors it carries. */
 static const jc_tower_desc *const jc_tower_registry[] = {
-    &jc_jina_bert_tower,
-    &jc_eva02_tower,
+    &jc_jina_bert_tower,        /* jina-clip-v1 */
+    &jc_eva02_tower,            /* jina-clip-v1 */
+    &jc_clip_text_tower,        /* clip */
+    &jc_clip_vision_tower,      /* clip */
+    &jc_jina_bert_v2_tower,     /* jina-embeddings-v2 */
 };
 
 /* The kernel table: the best this CPU supports, or the one JCLIP_ISA names. */
@@ -30,12 +33,31 @@ static const jc_ops *jc_select_ops(char *err, size_t cap, int *rc)
     return NULL;
 }
 
-/* tokenizer.*: the WordPiece vocabulary and its settings (a text tower's input). */
+/* tokenizer.type "bpe" (OpenAI CLIP): the vocabulary and special ids tokenizer/bpe.c reads;
+ * the text tower itself runs from token ids. */
+static int jc_bind_tokenizer_bpe(jclip_model *m, char *err, size_t cap)
+{
+    const jc_file *f = &m->file;
+    int n_vocab, iv;
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.n_vocab", 1, m->tower[JC_TOWER_TEXT].n_vocab, &n_vocab, err, cap));
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.bos_id", 0, n_vocab - 1, &iv, err, cap));
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.eos_id", 0, n_vocab - 1, &iv, err, cap));
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.max_length", 2, 1 << 20, &m->max_length, err, cap));
+    const jc_file_meta *vb = jc_file_find_meta(f, "tokenizer.vocab");
+    if (!vb || vb->type != JC_FILE_BLOB) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tokenizer.vocab");
+    m->tok_type = JC_TOK_BPE;
+    m->lowercase = 1;
+    return JCLIP_OK;
+}
+
+/* tokenizer.*: the vocabulary and its settings (a text tower's input): WordPiece or BPE. */
 static int jc_bind_tokenizer(jclip_model *m, char *err, size_t cap)
 {
     const jc_file *f = &m->file;
+    if (jc_file_meta_is(f, "tokenizer.type", "bpe")) return jc_bind_tokenizer_bpe(m, err, cap);
     if (!jc_file_meta_is(f, "tokenizer.type", "wordpiece"))
-        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: tokenizer type is not wordpiece");
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: tokenizer type is neither wordpiece nor bpe");
+    m->tok_type = JC_TOK_WORDPIECE;
     int n_vocab, iv;
     jc_tok_wordpiece_config tc;
     memset(&tc, 0, sizeof tc);
@@ -66,11 +88,19 @@ static int jc_bind_tokenizer(jclip_model *m, char *err, size_t cap)
     return jc_tok_wp_create((const char *)vb->data, (size_t)vb->n, (uint32_t)n_vocab, &tc, &m->tok, err, cap);
 }
 
-/* preprocess.*: the image pipeline in front of a vision tower. */
+/* preprocess.*: the image pipeline in front of a vision tower. preprocess.mode picks the crop
+ * rounding: "jina-clip" (torchvision, half to even; also when the key is absent, as in files
+ * written before it existed) or "clip" (Hugging Face CLIPImageProcessor, floor). */
 static int jc_bind_preprocess(jclip_model *m, char *err, size_t cap)
 {
     const jc_file *f = &m->file;
     int size;
+    if (!jc_file_find_meta(f, "preprocess.mode") || jc_file_meta_is(f, "preprocess.mode", "jina-clip"))
+        m->pre_mode = JC_PRE_MODE_JINA;
+    else if (jc_file_meta_is(f, "preprocess.mode", "clip"))
+        m->pre_mode = JC_PRE_MODE_CLIP;
+    else
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: preprocess.mode is neither \"jina-clip\" nor \"clip\"");
     JC_CHECK(jc_file_meta_int(f, "preprocess.size", 1, 4096, &size, err, cap));
     if (size != m->tower[JC_TOWER_VISION].image_size)
         return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: preprocess.size %d differs from the vision tower's image size %d",
@@ -96,6 +126,51 @@ static int jc_bind_preprocess(jclip_model *m, char *err, size_t cap)
     return JCLIP_OK;
 }
 
+static int jc_qweight_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const jc_qweight *)a)->src, y = (uintptr_t)((const jc_qweight *)b)->src;
+    return x < y ? -1 : x > y;
+}
+
+/* Finds which linear weights the file stores as bf16 or q8 (a tower binds them by their data
+ * pointer) and indexes them for jc_linear. A file may mix types per tensor; m->dtype names the
+ * reduced type when there is one. */
+static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
+{
+    int total = 0;
+    for (int k = 0; k < JC_N_TOWERS; k++)
+        if (m->tower[k].desc) total += m->tower[k].desc->weights(&m->tower[k], NULL);
+    m->dtype = JC_DT_F32;
+    if (total <= 0) return JCLIP_OK;
+    jc_weight *w = (jc_weight *)JCLIP_MALLOC(sizeof *w * (size_t)total);
+    m->qw = (jc_qweight *)JCLIP_MALLOC(sizeof *m->qw * (size_t)total);
+    if (!w || !m->qw) {
+        JCLIP_FREE(w);
+        return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
+    }
+    int n = 0;
+    for (int k = 0; k < JC_N_TOWERS; k++)
+        if (m->tower[k].desc) n += m->tower[k].desc->weights(&m->tower[k], w + n);
+    for (int i = 0; i < n; i++) {
+        const jc_file_tensor *t = NULL;
+        for (uint32_t j = 0; j < m->file.n_tensors && !t; j++)
+            if ((const void *)m->file.tensors[j].data == (const void *)w[i].src) t = &m->file.tensors[j];
+        if (!t || t->dtype == JC_DT_F32) continue;
+        if (w[i].K % 32 || (uint64_t)w[i].N != t->dims[0]) {
+            JCLIP_FREE(w);
+            return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: %s weights need K %% 32 == 0 (K = %d)", (int)t->name_len, t->name,
+                           jc_file_dtype_name(t->dtype), w[i].K);
+        }
+        jc_qweight q = {w[i].src, t->dtype, w[i].N, w[i].K};
+        m->qw[m->n_qw++] = q;
+        if (w[i].K > m->qw_kmax) m->qw_kmax = w[i].K;
+        m->dtype = t->dtype;
+    }
+    JCLIP_FREE(w);
+    qsort(m->qw, (size_t)m->n_qw, sizeof *m->qw, jc_qweight_cmp);
+    return JCLIP_OK;
+}
+
 /* Binds every registered tower the file carries, then their inputs' tokenizer / preprocessing. */
 static int jc_model_bind(jclip_model *m, char *err, size_t cap)
 {
@@ -103,11 +178,18 @@ static int jc_model_bind(jclip_model *m, char *err, size_t cap)
     size_t n_arch;
     const char *arch = jc_file_meta_str(f, "general.architecture", &n_arch);
     int known = 0;
-    for (size_t i = 0; arch && i < sizeof jc_tower_registry / sizeof jc_tower_registry[0]; i++)
-        known |= strlen(jc_tower_registry[i]->architecture) == n_arch && memcmp(jc_tower_registry[i]->architecture, arch, n_arch) == 0;
+    char families[160] = "";
+    for (size_t i = 0; i < sizeof jc_tower_registry / sizeof jc_tower_registry[0]; i++) {
+        const char *a = jc_tower_registry[i]->architecture;
+        known |= arch && strlen(a) == n_arch && memcmp(a, arch, n_arch) == 0;
+        int dup = 0; /* each family once, in registry order */
+        for (size_t j = 0; j < i; j++) dup |= strcmp(jc_tower_registry[j]->architecture, a) == 0;
+        size_t len = strlen(families);
+        if (!dup) snprintf(families + len, sizeof families - len, "%s%s", len ? ", " : "", a);
+    }
     if (!known)
-        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: architecture %.*s is not supported (this jclip runs jina-clip-v1)",
-                       arch ? (int)(n_arch > 64 ? 64 : n_arch) : 7, arch ? arch : "missing");
+        return jc_fail(err, cap, JCLIP_ERR_UNSUPPORTED, "model file: architecture %.*s is not supported (this jclip runs %s)",
+                       arch ? (int)(n_arch > 64 ? 64 : n_arch) : 7, arch ? arch : "missing", families);
     JC_CHECK(jc_file_meta_int(f, "general.embed_dim", 1, 65536, &m->embed_dim, err, cap));
     int n_towers = 0;
     for (size_t i = 0; i < sizeof jc_tower_registry / sizeof jc_tower_registry[0]; i++) {
@@ -122,6 +204,7 @@ static int jc_model_bind(jclip_model *m, char *err, size_t cap)
         n_towers++;
     }
     if (!n_towers) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: holds no text or vision tower");
+    JC_CHECK(jc_model_index_weights(m, err, cap));
     if (m->tower[JC_TOWER_TEXT].desc) JC_CHECK(jc_bind_tokenizer(m, err, cap));
     if (m->tower[JC_TOWER_VISION].desc) JC_CHECK(jc_bind_preprocess(m, err, cap));
     return JCLIP_OK;
@@ -132,6 +215,7 @@ static void jc_model_unbind(jclip_model *m)
     for (int k = 0; k < JC_N_TOWERS; k++)
         if (m->tower[k].desc) m->tower[k].desc->free(&m->tower[k]);
     jc_tok_wp_free(m->tok);
+    JCLIP_FREE(m->qw);
 }
 
 /* ---- Context scratch --------------------------------------------------------------------- */
@@ -143,6 +227,24 @@ static size_t jc_ctx_act_bytes(const jclip_ctx *ctx, int k, int n_items)
     jc_arena a = {NULL, 0};
     t->desc->carve(t, ctx->max_tok, n_items, &a, NULL);
     return a.used;
+}
+
+/* Rows a pass can multiply: the text tower's max_tok, or images * rows per image. */
+static size_t jc_ctx_max_rows(const jclip_ctx *ctx, int images)
+{
+    size_t rows = ctx->m->tower[JC_TOWER_TEXT].desc ? (size_t)ctx->max_tok : 0;
+    const jc_tower *tv = &ctx->m->tower[JC_TOWER_VISION];
+    if (tv->desc && (size_t)images * (size_t)tv->image_rows > rows) rows = (size_t)images * (size_t)tv->image_rows;
+    return rows;
+}
+
+/* Bytes of converted activations for rows rows of the longest reduced-precision K. */
+static size_t jc_ctx_xq_bytes(const jclip_ctx *ctx, size_t rows)
+{
+    const jclip_model *m = ctx->m;
+    if (!m->n_qw) return 0;
+    size_t per = m->dtype == JC_DT_BF16 ? 2 * (size_t)m->qw_kmax : jc_q8_row_bytes(m->qw_kmax), n;
+    return jc_mul(rows, per, &n) ? n : SIZE_MAX;
 }
 
 /* Floats of one normalised pixel tensor [3, image_size, image_size]. */
@@ -167,11 +269,17 @@ static int jc_ctx_alloc(jclip_ctx *ctx, char *err, size_t cap)
         if (w > ws) ws = w;
         total += (double)jc_ctx_act_bytes(ctx, k, 1);
     }
+    if (m->n_qw) { /* the reduced-precision kernels' scratch (constant in M: see kernels.h) */
+        size_t qw = m->dtype == JC_DT_BF16 ? ctx->ops->linear_bf16_ws(ctx->max_tok, m->qw_kmax)
+                                          : ctx->ops->linear_q8_ws(ctx->max_tok, m->qw_kmax);
+        if (qw > ws) ws = qw;
+    }
     ctx->ws_stride = ws + 16;
     const jc_tower *tv = &m->tower[JC_TOWER_VISION];
     if (tv->desc) total += 4.0 * (double)jc_ctx_pixel_floats(ctx) + 3.0 * tv->image_size * tv->image_size;
     if (m->tower[JC_TOWER_TEXT].desc) total += 4.0 * ctx->max_tok;
     total += 4.0 * (double)ctx->pool->n * (double)ctx->ws_stride;
+    total += (double)jc_ctx_xq_bytes(ctx, jc_ctx_max_rows(ctx, 1));
     if (total > (double)ctx->p.max_ctx_bytes)
         return jc_fail(err, cap, JCLIP_ERR_LIMIT, "context scratch of %.0f MB for %d tokens exceeds max_ctx_bytes (%zu MB)",
                        total / 1048576.0, ctx->max_tok, ctx->p.max_ctx_bytes >> 20);
@@ -184,6 +292,12 @@ static int jc_ctx_alloc(jclip_ctx *ctx, char *err, size_t cap)
         if (bytes == SIZE_MAX || !(ctx->act[k] = (uint8_t *)JCLIP_MALLOC(bytes ? bytes : 1)))
             return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory allocating the %s's scratch (%zu bytes)", m->tower[k].desc->name, bytes);
         ctx->act_items[k] = 1;
+    }
+    if (m->n_qw) {
+        size_t rows = jc_ctx_max_rows(ctx, 1), bytes = jc_ctx_xq_bytes(ctx, rows);
+        if (bytes == SIZE_MAX || !(ctx->xq = (uint8_t *)JCLIP_MALLOC(bytes)))
+            return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory allocating activation scratch (%zu bytes)", bytes);
+        ctx->xq_rows = rows;
     }
     if (m->tower[JC_TOWER_TEXT].desc && !(ctx->ids = (int32_t *)JCLIP_MALLOC(sizeof(int32_t) * (size_t)ctx->max_tok)))
         return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory allocating token ids");
@@ -199,6 +313,7 @@ static int jc_ctx_alloc(jclip_ctx *ctx, char *err, size_t cap)
 static void jc_ctx_free_scratch(jclip_ctx *ctx)
 {
     JCLIP_FREE(ctx->ws);
+    JCLIP_FREE(ctx->xq);
     for (int k = 0; k < JC_N_TOWERS; k++) JCLIP_FREE(ctx->act[k]);
     JCLIP_FREE(ctx->ids);
     JCLIP_FREE(ctx->pixels);
@@ -216,15 +331,19 @@ static int jc_ctx_image_batch(jclip_ctx *ctx, size_t want)
     size_t cap = ctx->p.max_images < JC_MAX_SEQ ? ctx->p.max_images : JC_MAX_SEQ;
     if (want > cap) want = cap;
     if (want < 2) return 1;
-    const size_t per = jc_ctx_act_bytes(ctx, JC_TOWER_VISION, 1) + 4 * jc_ctx_pixel_floats(ctx); /* bytes per image */
+    const size_t per = jc_ctx_act_bytes(ctx, JC_TOWER_VISION, 1) + 4 * jc_ctx_pixel_floats(ctx) +
+                       jc_ctx_xq_bytes(ctx, (size_t)ctx->m->tower[JC_TOWER_VISION].image_rows); /* bytes per image */
     if (per * want > ctx->p.max_ctx_bytes) want = ctx->p.max_ctx_bytes / per; /* the same cap as the rest */
     if (want < 2) return 1;
     if ((int)want > ctx->act_items[JC_TOWER_VISION]) {
         size_t act = jc_ctx_act_bytes(ctx, JC_TOWER_VISION, (int)want);
         uint8_t *a = act == SIZE_MAX ? NULL : (uint8_t *)JCLIP_MALLOC(act);
         float *p = a ? (float *)JCLIP_MALLOC(sizeof(float) * jc_ctx_pixel_floats(ctx) * want) : NULL;
-        if (!p) {
+        size_t rows = jc_ctx_max_rows(ctx, (int)want), xqb = jc_ctx_xq_bytes(ctx, rows);
+        uint8_t *xq = p && xqb && rows > ctx->xq_rows ? (uint8_t *)JCLIP_MALLOC(xqb) : NULL;
+        if (!p || (xqb && rows > ctx->xq_rows && !xq)) {
             JCLIP_FREE(a);
+            JCLIP_FREE(p);
             return 1;
         }
         JCLIP_FREE(ctx->act[JC_TOWER_VISION]);
@@ -232,6 +351,11 @@ static int jc_ctx_image_batch(jclip_ctx *ctx, size_t want)
         ctx->act[JC_TOWER_VISION] = a;
         ctx->pixels = p;
         ctx->act_items[JC_TOWER_VISION] = ctx->pix_items = (int)want;
+        if (xq) {
+            JCLIP_FREE(ctx->xq);
+            ctx->xq = xq;
+            ctx->xq_rows = rows;
+        }
     }
     return (int)want;
 }

@@ -26,6 +26,10 @@
 /* The input kinds, which are also the tower slots of a model. */
 enum { JC_TOWER_TEXT = 0, JC_TOWER_VISION = 1, JC_N_TOWERS = 2 };
 
+/* tokenizer.type of a model's text input: WordPiece (jina-clip-v1, jina-embeddings-v2) or
+ * CLIP's byte-level BPE, whose vocabulary the file carries for tokenizer/bpe.c. */
+enum { JC_TOK_NONE = 0, JC_TOK_WORDPIECE = 1, JC_TOK_BPE = 2 };
+
 #define JC_MAX_SEQ 64        /* inputs per batched forward pass */
 #define JC_ATTN_QBLOCK 128   /* queries per attention work item (at most): each item transposes every key once */
 #define JC_PACK_MIN_ROWS 8   /* passes over more rows than this use the packed weights (model/pack.c) */
@@ -56,6 +60,10 @@ typedef struct jc_tower jc_tower;
 
 /* A linear weight W [N, K] of a tower (nn.Linear layout); packed is filled by model/pack.c. */
 typedef struct { const float *src; float *packed; int N, K; } jc_weight;
+
+/* A linear weight the file stores in reduced precision (JC_DT_BF16 or JC_DT_Q8), found by its
+ * data pointer and shape (model/model.c indexes them at load; jc_linear looks them up). */
+typedef struct { const void *src; int dtype, N, K; } jc_qweight;
 
 typedef struct jc_tower_desc {
     const char *name;          /* "JinaBERT text tower", for messages and jclip info */
@@ -91,7 +99,12 @@ struct jc_tower {
     void *w;                   /* the tower's config and weights (its own struct) */
     int d_out;                 /* embedding floats */
     int n_vocab;               /* text: token ids are in [0, n_vocab) */
+    int pad_id;                /* text: the id that is padding (masked out; a sequence of only
+                                  padding is refused), or -1 when no id is */
+    int max_tokens;            /* text: longest sequence the tower takes (its position table),
+                                  0 when only the context's max_tokens bounds it */
     int image_size;            /* vision: pixel tensors are [3, image_size, image_size] */
+    int image_rows;            /* vision: rows of one image in a pass (patches + class token) */
 };
 
 /* ---- Model and context ------------------------------------------------------------------- */
@@ -107,13 +120,20 @@ struct jclip_model {
     jc_tower tower[JC_N_TOWERS];
 
     /* text input (when there is a text tower) */
-    jc_tok_wordpiece *tok;
+    int tok_type;               /* JC_TOK_* of tokenizer.type */
+    jc_tok_wordpiece *tok;      /* the WordPiece tokenizer (JC_TOK_WORDPIECE), else NULL */
     int32_t special_ids[64];
     int max_length;             /* tokenizer's model_max_length */
     int lowercase;              /* uncased vocabulary */
 
     /* image input (when there is a vision tower): preprocess.* */
     float mean[3], std[3];
+    int pre_mode;               /* JC_PRE_MODE_* of preprocess.mode (image/preprocess.c) */
+
+    jc_qweight *qw;             /* [n_qw] reduced-precision linear weights, sorted by src */
+    int n_qw;
+    int qw_kmax;                /* the longest reduction (K) among them */
+    int dtype;                  /* JC_DT_* of the linear weights (f32 when none is reduced) */
 
     const jc_ops *ops;          /* kernel table chosen at load */
     struct jc_packs *packs;     /* repacked weights (model/pack.c); NULL if ops reads in place */
@@ -130,6 +150,8 @@ struct jclip_ctx {
 
     float *ws;                  /* [n_threads, ws_stride] per-thread kernel scratch */
     size_t ws_stride;
+    uint8_t *xq;                /* activations converted for bf16 / q8 weights: xq_rows rows */
+    size_t xq_rows;
     uint8_t *act[JC_N_TOWERS];  /* tower activations, carved by the tower for act_items inputs */
     int act_items[JC_N_TOWERS];
 

@@ -12,6 +12,19 @@
  */
 #include "model.h"
 
+/* The bf16 / q8 form of weight W [N, K], or NULL when the file stores it as f32. */
+static const jc_qweight *jc_qweight_of(const jclip_model *m, const void *W, int N, int K)
+{
+    int lo = 0, hi = m->n_qw;
+    while (lo < hi) { /* first entry with src >= W */
+        int mid = (lo + hi) / 2;
+        if ((uintptr_t)m->qw[mid].src < (uintptr_t)W) lo = mid + 1; else hi = mid;
+    }
+    for (; lo < m->n_qw && m->qw[lo].src == W; lo++)
+        if (m->qw[lo].N == N && m->qw[lo].K == K) return &m->qw[lo];
+    return NULL;
+}
+
 typedef struct jc_packs {
 #ifndef JCLIP_NO_THREADS
     atomic_int state[JC_N_TOWERS]; /* per tower: 0 not (yet) packed, 1 packed, 2 being packed, -1 never */
@@ -132,6 +145,14 @@ static int jc_pack_tower(const jclip_model *m, jc_pool *pool, jc_packs *p, int t
     jc_weight *ent = (jc_weight *)JCLIP_MALLOC(sizeof *ent * (size_t)n);
     if (!ent) return 0;
     tw->desc->weights(tw, ent);
+    int kept = 0; /* bf16 / q8 weights are not float32: their kernels read them in place */
+    for (int i = 0; i < n; i++)
+        if (!jc_qweight_of(m, ent[i].src, ent[i].N, ent[i].K)) ent[kept++] = ent[i];
+    n = kept;
+    if (n == 0) {
+        JCLIP_FREE(ent);
+        return -1;
+    }
     size_t total = 0, src = 0;
     for (int i = 0; i < n; i++) {
         total += (ops->pack_size(ent[i].N, ent[i].K) + 15) / 16 * 16;

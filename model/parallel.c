@@ -6,7 +6,9 @@
  * thread count: results are bit-identical for any n_threads.
  *
  *   jc_linear(ctx, Y, X, W, bias, n_rows, d_in, d_out)    Y = X W^T + bias
- *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head
+ *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head,
+ *                                                         optionally causal
+ *   jc_quick_gelu_rows(ctx, y, rows, n)                   y = y * sigmoid(1.702 y)  (CLIP's MLP)
  *   jc_layernorm_rows(ctx, y, x, w, b, rows, n, eps)      y = LN(x)
  *   jc_add_layernorm_rows(ctx, x, y, w, b, rows, n, eps)  x = LN(x + y)
  *   jc_add_rows(ctx, x, y, rows, n)                       x += y
@@ -19,127 +21,6 @@
 #ifdef JCLIP_BLAS_OPENBLAS
 #include <cblas.h>
 #endif
-
-/* ---- Linear layers ----------------------------------------------------------------------- */
-
-typedef struct {
-    const jc_ops *ops;
-    float *Y; size_t ldy;
-    const float *X; size_t ldx;
-    const float *W, *bias;
-    int M, K, N;
-    float *ws; size_t ws_stride;
-    int packed; /* W is the packed copy (ops->linear_packed) */
-    jc_claim claim;
-} jc_linear_task;
-
-static void jc_linear_run(void *arg, int t, int n)
-{
-    jc_linear_task *a = (jc_linear_task *)arg;
-    float *ws = a->ws + (size_t)t * a->ws_stride;
-    void (*linear)(float *, size_t, const float *, size_t, const float *, const float *, int, int, int, int, float *) =
-        a->packed ? a->ops->linear_packed : a->ops->linear;
-    if (n == 1) { /* one thread: one call */
-        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, 0, a->N, ws);
-        return;
-    }
-    /* column chunks claimed dynamically (kernels give the same result for any split at grain
-     * multiples); wider chunks for the packed GEMM, which repacks X once per call */
-    int chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (a->N + chunk - 1) / chunk;
-    for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
-        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
-        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi, ws);
-    }
-}
-
-/* Y [n_rows, d_out] = X [n_rows, d_in] W [d_out, d_in]^T + bias [d_out] (bias may be NULL).
- * W is read in place, or from its packed copy once the running tower is packed. */
-static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
-                      int n_rows, int d_in, int d_out)
-{
-#ifdef JCLIP_BLAS_OPENBLAS
-    /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
-     * the streaming kernels, which OpenBLAS does not beat. */
-    if (n_rows > 8) {
-        openblas_set_num_threads(ctx->pool->n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, d_out, d_in, 1.0f, X, d_in, W, d_in, 0.0f, Y, d_out);
-        if (bias)
-            for (int i = 0; i < n_rows; i++) ctx->ops->add(Y + (size_t)i * d_out, bias, d_out);
-        return;
-    }
-#endif
-    jc_linear_task a;
-    a.ops = ctx->ops;
-    a.Y = Y; a.ldy = (size_t)d_out;
-    a.X = X; a.ldx = (size_t)d_in;
-    a.W = W; a.bias = bias;
-    a.M = n_rows; a.K = d_in; a.N = d_out;
-    a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
-    const float *Wp = n_rows > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W, d_out, d_in) : NULL;
-    a.packed = Wp != NULL;
-    if (Wp) a.W = Wp;
-    jc_claim_init(&a.claim);
-    jc_pool_run(ctx->pool, jc_linear_run, &a);
-}
-
-/* ---- Attention --------------------------------------------------------------------------- */
-
-/* Inputs stacked in the rows of one pass: input s has len[s] rows from row off[s]. */
-typedef struct { int n, off[JC_MAX_SEQ], len[JC_MAX_SEQ]; } jc_seqs;
-
-/* Multi-head attention within each input of a pass. q, k, v, out: [n_tok, n_head * d_head]
- * with row strides ldq, ldk, ldv, ldo (heads side by side). key_valid: per row, or NULL.
- * slopes: ALiBi slope per head (score -= slope * |i - j|), or NULL. */
-typedef struct {
-    float *out; size_t ldo;
-    const float *q, *k, *v; size_t ldq, ldk, ldv;
-    const uint8_t *key_valid;
-    const jc_seqs *seqs;
-    int n_head, d_head;
-    float scale;
-    const float *slopes;
-} jc_attn;
-
-typedef struct {
-    jclip_ctx *ctx;
-    const jc_attn *a;
-    int first[JC_MAX_SEQ + 1]; /* first work item of each input */
-    jc_claim claim;
-} jc_attn_task;
-
-static int jc_attn_blocks(int n_tok) { return (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK; }
-
-/* One work item = (input, head, block of at most JC_ATTN_QBLOCK queries). */
-static void jc_attn_run(void *arg, int t, int n)
-{
-    jc_attn_task *task = (jc_attn_task *)arg;
-    const jc_attn *a = task->a;
-    const jc_seqs *sq = a->seqs;
-    (void)n;
-    float *scratch = task->ctx->ws + (size_t)t * task->ctx->ws_stride;
-    int s = 0;
-    for (int it; (it = jc_claim_next(&task->claim)) < task->first[sq->n];) {
-        while (it >= task->first[s + 1]) s++; /* a thread's claims only grow */
-        const int len = sq->len[s], blocks = jc_attn_blocks(len);
-        const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
-        int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
-        size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
-        task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
-                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, len,
-                                  a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
-    }
-}
-
-static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
-{
-    jc_attn_task task;
-    task.ctx = ctx;
-    task.a = a;
-    task.first[0] = 0;
-    for (int s = 0; s < a->seqs->n; s++) task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s]);
-    jc_claim_init(&task.claim);
-    jc_pool_run(ctx->pool, jc_attn_run, &task);
-}
 
 /* ---- Row operations ---------------------------------------------------------------------- */
 
@@ -236,6 +117,18 @@ static void jc_add_rows(jclip_ctx *ctx, float *x, const float *y, int rows, int 
     jc_rows(ctx, jc_row_add, rows, n, x, y, NULL, NULL, 0);
 }
 
+static void jc_row_quick_gelu(const jc_rows_task *a, int r)
+{
+    float *y = a->y + (size_t)r * (size_t)a->n;
+    for (int i = 0; i < a->n; i++) y[i] = y[i] / (1.0f + expf(-1.702f * y[i])); /* z * sigmoid(1.702 z) */
+}
+
+/* y = y * sigmoid(1.702 y) in place, rows of n: CLIP's quick_gelu (not GELU), plain C. */
+static void jc_quick_gelu_rows(jclip_ctx *ctx, float *y, int rows, int n)
+{
+    jc_rows(ctx, jc_row_quick_gelu, rows, n, y, NULL, NULL, NULL, 0);
+}
+
 /* u [rows, n] = GELU(g[:, :n]) * g[:, n:2n], g [rows, 2n]. */
 static void jc_geglu_rows(jclip_ctx *ctx, float *u, const float *g, int rows, int n)
 {
@@ -257,4 +150,201 @@ static void jc_l2_normalize(float *out, const float *v, int n)
     float norm = (float)sqrt(ss);
     if (norm < 1e-12f) norm = 1e-12f;
     for (int i = 0; i < n; i++) out[i] = v[i] / norm;
+}
+
+/* ---- Linear layers ----------------------------------------------------------------------- */
+
+typedef struct {
+    const jc_ops *ops;
+    float *Y; size_t ldy;
+    const float *X; size_t ldx;
+    const float *W, *bias;
+    int M, K, N;
+    float *ws; size_t ws_stride;
+    int packed; /* W is the packed copy (ops->linear_packed) */
+    jc_claim claim;
+} jc_linear_task;
+
+static void jc_linear_run(void *arg, int t, int n)
+{
+    jc_linear_task *a = (jc_linear_task *)arg;
+    float *ws = a->ws + (size_t)t * a->ws_stride;
+    void (*linear)(float *, size_t, const float *, size_t, const float *, const float *, int, int, int, int, float *) =
+        a->packed ? a->ops->linear_packed : a->ops->linear;
+    if (n == 1) { /* one thread: one call */
+        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, 0, a->N, ws);
+        return;
+    }
+    /* column chunks claimed dynamically (kernels give the same result for any split at grain
+     * multiples); wider chunks for the packed GEMM, which repacks X once per call */
+    int chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (a->N + chunk - 1) / chunk;
+    for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
+        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
+        linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi, ws);
+    }
+}
+
+/* Reduced precision: the rows of X are first converted (bf16) or quantised per row and block of
+ * 32 (q8) into ctx->xq, each row on its own, so a row's result never depends on the others. */
+typedef struct {
+    const jc_ops *ops;
+    const jc_qweight *q;
+    float *Y;
+    const float *bias;
+    int M;
+    float *ws; size_t ws_stride;
+    jc_claim claim;
+    uint8_t *xq; size_t xq_stride;
+} jc_qlinear_task;
+
+static void jc_row_to_q(const jc_rows_task *a, int r)
+{
+    const jc_qlinear_task *t = (const jc_qlinear_task *)a->user;
+    uint8_t *dst = t->xq + (size_t)r * t->xq_stride;
+    if (t->q->dtype == JC_DT_BF16) a->ops->bf16_row((uint16_t *)(void *)dst, a->x + (size_t)r * (size_t)a->n, a->n);
+    else a->ops->q8_row(dst, a->x + (size_t)r * (size_t)a->n, a->n);
+}
+
+static void jc_qlinear_run(void *arg, int t, int n)
+{
+    jc_qlinear_task *a = (jc_qlinear_task *)arg;
+    const jc_qweight *q = a->q;
+    float *ws = a->ws + (size_t)t * a->ws_stride;
+    const int N = q->N, K = q->K, chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (N + chunk - 1) / chunk;
+    (void)n;
+    for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
+        int lo = c * chunk, hi = lo + chunk < N ? lo + chunk : N;
+        if (q->dtype == JC_DT_BF16)
+            a->ops->linear_bf16(a->Y, (size_t)N, (const uint16_t *)(const void *)a->xq, (size_t)K, (const uint16_t *)q->src,
+                                a->bias, a->M, K, lo, hi, ws);
+        else
+            a->ops->linear_q8(a->Y, (size_t)N, a->xq, (const int8_t *)q->src,
+                              (const float *)(const void *)((const uint8_t *)q->src + (size_t)N * (size_t)K), a->bias, a->M, K,
+                              lo, hi, ws);
+    }
+}
+
+static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweight *q, const float *bias, int n_rows)
+{
+    jc_qlinear_task a;
+    a.ops = ctx->ops;
+    a.q = q;
+    a.Y = Y;
+    a.bias = bias;
+    a.M = n_rows;
+    a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
+    a.xq = ctx->xq;
+    a.xq_stride = q->dtype == JC_DT_BF16 ? 2 * (size_t)q->K : jc_q8_row_bytes(q->K);
+    jc_rows_task rows;
+    memset(&rows, 0, sizeof rows);
+    rows.row = jc_row_to_q, rows.rows = n_rows, rows.n = q->K, rows.x = X, rows.user = &a;
+    jc_for_rows(ctx, &rows);
+    jc_claim_init(&a.claim);
+    jc_pool_run(ctx->pool, jc_qlinear_run, &a);
+}
+
+/* Y [n_rows, d_out] = X [n_rows, d_in] W [d_out, d_in]^T + bias [d_out] (bias may be NULL).
+ * W is read in place, or from its packed copy once the running tower is packed; a weight the
+ * file stores as bf16 or q8 goes through that type's kernels (jc_qlinear). */
+static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
+                      int n_rows, int d_in, int d_out)
+{
+    const jc_qweight *q = ctx->m->n_qw ? jc_qweight_of(ctx->m, W, d_out, d_in) : NULL;
+    if (q) {
+        jc_qlinear(ctx, Y, X, q, bias, n_rows);
+        return;
+    }
+#ifdef JCLIP_BLAS_OPENBLAS
+    /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
+     * the streaming kernels, which OpenBLAS does not beat. */
+    if (n_rows > 8) {
+        openblas_set_num_threads(ctx->pool->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, d_out, d_in, 1.0f, X, d_in, W, d_in, 0.0f, Y, d_out);
+        if (bias)
+            for (int i = 0; i < n_rows; i++) ctx->ops->add(Y + (size_t)i * d_out, bias, d_out);
+        return;
+    }
+#endif
+    jc_linear_task a;
+    a.ops = ctx->ops;
+    a.Y = Y; a.ldy = (size_t)d_out;
+    a.X = X; a.ldx = (size_t)d_in;
+    a.W = W; a.bias = bias;
+    a.M = n_rows; a.K = d_in; a.N = d_out;
+    a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
+    const float *Wp = n_rows > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W, d_out, d_in) : NULL;
+    a.packed = Wp != NULL;
+    if (Wp) a.W = Wp;
+    jc_claim_init(&a.claim);
+    jc_pool_run(ctx->pool, jc_linear_run, &a);
+}
+
+/* ---- Attention --------------------------------------------------------------------------- */
+
+/* Inputs stacked in the rows of one pass: input s has len[s] rows from row off[s]. */
+typedef struct { int n, off[JC_MAX_SEQ], len[JC_MAX_SEQ]; } jc_seqs;
+
+/* Multi-head attention within each input of a pass. q, k, v, out: [n_tok, n_head * d_head]
+ * with row strides ldq, ldk, ldv, ldo (heads side by side). key_valid: per row, or NULL.
+ * slopes: ALiBi slope per head (score -= slope * |i - j|), or NULL. causal: query i sees keys
+ * 0..i only (CLIP's text tower), done without a kernel of its own: the kernel is called once
+ * per query i with the first i + 1 keys of its input (it takes keys [0, L) and queries
+ * [i0, i1)), so every query still runs the same operations whatever the thread split. */
+typedef struct {
+    float *out; size_t ldo;
+    const float *q, *k, *v; size_t ldq, ldk, ldv;
+    const uint8_t *key_valid;
+    const jc_seqs *seqs;
+    int n_head, d_head;
+    float scale;
+    const float *slopes;
+    int causal;
+} jc_attn;
+
+typedef struct {
+    jclip_ctx *ctx;
+    const jc_attn *a;
+    int first[JC_MAX_SEQ + 1]; /* first work item of each input */
+    jc_claim claim;
+} jc_attn_task;
+
+static int jc_attn_blocks(int n_tok) { return (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK; }
+
+/* One work item = (input, head, block of at most JC_ATTN_QBLOCK queries). */
+static void jc_attn_run(void *arg, int t, int n)
+{
+    jc_attn_task *task = (jc_attn_task *)arg;
+    const jc_attn *a = task->a;
+    const jc_seqs *sq = a->seqs;
+    (void)n;
+    float *scratch = task->ctx->ws + (size_t)t * task->ctx->ws_stride;
+    int s = 0;
+    for (int it; (it = jc_claim_next(&task->claim)) < task->first[sq->n];) {
+        while (it >= task->first[s + 1]) s++; /* a thread's claims only grow */
+        const int len = sq->len[s], blocks = jc_attn_blocks(len);
+        const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
+        int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
+        size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
+        if (a->causal) { /* query i over keys [0, i] */
+            for (int i = i0; i < i1; i++)
+                task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
+                                          a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, i + 1,
+                                          a->d_head, i, i + 1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+            continue;
+        }
+        task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
+                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, len,
+                                  a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+    }
+}
+
+static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
+{
+    jc_attn_task task;
+    task.ctx = ctx;
+    task.a = a;
+    task.first[0] = 0;
+    for (int s = 0; s < a->seqs->n; s++) task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s]);
+    jc_claim_init(&task.claim);
+    jc_pool_run(ctx->pool, jc_attn_run, &task);
 }

@@ -10,8 +10,10 @@
 #include "sha256.h"
 #include "../cli/json.h"
 #include "npy.h"
+#include "../cli/http.c"
 
 #include "t_tokenizer.c"
+#include "t_bpe.c"
 #include "t_jpeg.c"
 #include "t_png.c"
 #include "t_preprocess.c"
@@ -19,12 +21,20 @@
 #include "t_cli.c"
 #include "t_convert.c"
 #include "t_kernels.c"
+#include "t_qkernels.c"
 #include "t_hostile.c"
+#include "t_dtype.c"
+#include "t_formats.c"
+#include "t_webp.c"
+#include "t_server.c"
+#include "t_python.c"
+#include "t_families.c"
 
 typedef struct { const char *name; void (*fn)(void); } t_suite;
 
 static const t_suite t_suites[] = {
     {"tokenizer", suite_tokenizer},
+    {"bpe", suite_bpe},
     {"jpeg", suite_jpeg},
     {"png", suite_png},
     {"preprocess", suite_preprocess},
@@ -32,7 +42,14 @@ static const t_suite t_suites[] = {
     {"cli", suite_cli},
     {"convert", suite_convert},
     {"kernels", suite_kernels},
+    {"qkernels", suite_qkernels},
     {"hostile", suite_hostile},
+    {"dtype", suite_dtype},
+    {"formats", suite_formats},
+    {"webp", suite_webp},
+    {"server", suite_server},
+    {"python", suite_python},
+    {"families", suite_families},
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@
 #include "fuzz/fz_model.c"
 #include "fuzz/fz_image.c"
 #include "fuzz/fz_inflate.c"
+#include "fuzz/fz_bpe.c"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -423,6 +424,7 @@ static void suite_hostile(void)
     th_replay("model", fz_model);
     th_replay("image", fz_image);
     th_replay("inflate", fz_inflate);
+    th_replay("bpe", fz_bpe);
     th_images();
     th_model_files();
     char err[512];

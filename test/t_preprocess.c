@@ -98,11 +98,17 @@ static void tp_synthetic(void)
 
     /* Geometry: torchvision's int(224 * long / short). */
     jc_pre_plan p;
-    T_CHECK(jc_pre_make_plan(640, 480, &p) && p.x.out_size == 298 && p.y.out_size == 224 && p.x.first == 37,
+    T_CHECK(jc_pre_make_plan(640, 480, JC_PRE_MODE_JINA, &p) && p.x.out_size == 298 && p.y.out_size == 224 && p.x.first == 37,
             "640x480 -> %dx%d first %d", p.x.out_size, p.y.out_size, p.x.first);
-    T_CHECK(jc_pre_make_plan(193, 31237, &p) && p.x.out_size == 224 && p.y.out_size == 36254,
+    T_CHECK(jc_pre_make_plan(193, 31237, JC_PRE_MODE_JINA, &p) && p.x.out_size == 224 && p.y.out_size == 36254,
             "193x31237 -> %dx%d", p.x.out_size, p.y.out_size);
-    T_CHECK(jc_pre_make_plan(224, 300, &p) && !p.x.needed && !p.y.needed, "224x300 is not resized");
+    T_CHECK(jc_pre_make_plan(224, 300, JC_PRE_MODE_JINA, &p) && !p.x.needed && !p.y.needed, "224x300 is not resized");
+    /* Crop offsets: torchvision rounds (size - 224) / 2 half to even, Hugging Face floors. */
+    T_CHECK(jc_pre_make_plan(335, 224, JC_PRE_MODE_JINA, &p) && p.x.first == 56 && p.y.first == 0, "335 px: torchvision 56, got %d",
+            p.x.first);
+    T_CHECK(jc_pre_make_plan(335, 224, JC_PRE_MODE_CLIP, &p) && p.x.first == 55, "335 px: Hugging Face 55, got %d", p.x.first);
+    T_CHECK(jc_pre_make_plan(224, 337, JC_PRE_MODE_CLIP, &p) && p.y.first == 56 && jc_pre_make_plan(224, 337, JC_PRE_MODE_JINA, &p) &&
+                p.y.first == 56, "337 px: both 56");
 
     /* Error returns. */
     uint8_t px[3] = {1, 2, 3}, *crop = (uint8_t *)malloc(TP_CROP_BYTES);
@@ -218,7 +224,7 @@ static void suite_preprocess(void)
 
         /* The resized size that torchvision reported. */
         jc_pre_plan plan;
-        int geom = jc_pre_make_plan(info.width, info.height, &plan) && jrs && jrs->type == JSON_ARRAY &&
+        int geom = jc_pre_make_plan(info.width, info.height, JC_PRE_MODE_JINA, &plan) && jrs && jrs->type == JSON_ARRAY &&
                    jrs->len == 2 && jrs->child->num == plan.x.out_size && jrs->child->next->num == plan.y.out_size;
         n_geom += geom;
         T_CHECK(geom, "%s: resized size differs from the golden", e->key);

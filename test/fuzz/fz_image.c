@@ -1,8 +1,9 @@
 /* test/fuzz/fz_image.c: encoded images through the public decoder API (jclip_decode_info,
- * jclip_decode_image: JPEG and PNG, and inflate under PNG) and, for images that decode, the
- * preprocessing (jclip_preprocess_crop). PNG inputs are decoded twice: as given, and with
+ * jclip_decode_image: format sniffing, JPEG, PNG (and inflate under it), WebP, GIF, BMP, PNM) and,
+ * for images that decode, the preprocessing (jclip_preprocess_crop). PNG inputs are decoded twice: as given, and with
  * every chunk CRC recomputed so that mutations reach IHDR/PLTE/IDAT parsing instead of
- * stopping at the checksum. Invariants: the header reader and the decoder agree on the size,
+ * stopping at the checksum; WebP inputs with the RIFF size set to the input size as well.
+ * Invariants: the header reader and the decoder agree on the size,
  * a buffer one byte short gives JCLIP_ERR_CAPACITY, and decoding is deterministic.
  * Decodes are limited to 4 Mpixels to keep the fuzzer fast (the limit path is tested too). */
 #ifndef FZ_IN_RUNNER
@@ -62,6 +63,20 @@ static uint32_t fz_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint3
 static int fz_image(const uint8_t *data, size_t size)
 {
     fz_image_one(data, size);
+    /* WebP: libwebp refuses a file shorter than its RIFF size, so a truncating or growing
+     * mutation would stop there; decode a copy whose RIFF size is the input's size too. */
+    if (size >= 20 && size <= 0xfffffff0u && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0) {
+        uint32_t riff = (uint32_t)size - 8;
+        if (((uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 | (uint32_t)data[7] << 24) != riff) {
+            uint8_t *w = (uint8_t *)malloc(size);
+            FZ_ASSERT(w);
+            memcpy(w, data, size);
+            w[4] = (uint8_t)riff; w[5] = (uint8_t)(riff >> 8); w[6] = (uint8_t)(riff >> 16); w[7] = (uint8_t)(riff >> 24);
+            fz_image_one(w, size);
+            free(w);
+        }
+        return 0;
+    }
     static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
     if (size < 8 || memcmp(data, sig, 8) != 0) return 0;
     uint8_t *c = (uint8_t *)malloc(size);

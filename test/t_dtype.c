@@ -1,0 +1,203 @@
+/* test/t_dtype.c: bf16 and q8 weight files (convert.py --dtype) against the float32 file of the
+ * same checkpoint: accuracy bars on the golden inputs (token ids, pixel tensors, image files) of
+ * the plain and the --realistic tiny checkpoints, thread-count and batch invariance, and what
+ * the model says about its dtype. Models: build/models/<ckpt>[-bf16|-q8].jclip (make test). */
+
+typedef struct { const char *ckpt, *dtype; double min_bar, mean_bar; } t_dtype_case;
+
+/* The golden inputs of tiny-s1 (the same for every tiny checkpoint: ids, pixels, files). */
+typedef struct {
+    int32_t *ids[64]; size_t n_ids[64]; int n_text;
+    t_npy px; size_t n_px, per_px;
+    char *files[32]; size_t file_len[32]; int n_files;
+} t_dtype_inputs;
+
+static int t_dtype_load_inputs(t_dtype_inputs *in)
+{
+    memset(in, 0, sizeof *in);
+    char err[256];
+    size_t len;
+    char *jl = t_read_file(t_shared("golden/model/tiny-s1/texts.jsonl"), &len);
+    if (!jl) return 0;
+    for (char *p = jl; *p && in->n_text < 64;) {
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        json_value *v = json_parse(p, n, err, sizeof err);
+        p += n + (nl ? 1 : 0);
+        json_value *ids = json_get(v, "ids");
+        if (ids) {
+            int32_t *iv = (int32_t *)malloc(sizeof(int32_t) * (ids->len + 1));
+            size_t k = 0;
+            for (json_value *c = ids->child; c; c = c->next) iv[k++] = (int32_t)c->num;
+            in->ids[in->n_text] = iv, in->n_ids[in->n_text++] = k;
+        }
+        json_free(v);
+    }
+    free(jl);
+    if (t_npy_load(t_shared("golden/model/tiny-s1/pixels.npy"), &in->px) != 0 || in->px.ndim != 4) return 0;
+    in->per_px = in->px.shape[1] * in->px.shape[2] * in->px.shape[3];
+    in->n_px = in->px.shape[0];
+    char *list = t_read_file(t_shared("golden/model/tiny-s1/file_images.txt"), &len);
+    for (char *line = list ? strtok(list, "\n") : NULL; line && in->n_files < 32; line = strtok(NULL, "\n")) {
+        char rel[1024];
+        snprintf(rel, sizeof rel, "testdata/images/%s", line);
+        in->files[in->n_files] = t_read_file(t_shared(rel), &in->file_len[in->n_files]);
+        if (in->files[in->n_files]) in->n_files++;
+    }
+    free(list);
+    return in->n_text > 0 && in->n_px > 0 && in->n_files > 0;
+}
+
+static void t_dtype_free_inputs(t_dtype_inputs *in)
+{
+    for (int i = 0; i < in->n_text; i++) free(in->ids[i]);
+    for (int i = 0; i < in->n_files; i++) free(in->files[i]);
+    free(in->px.data);
+}
+
+/* Embeds every input (one call each) into out: texts, then pixel tensors, then files. */
+static int t_dtype_embed_all(const char *model, int threads, const t_dtype_inputs *in, float **out, int *dim)
+{
+    char err[512];
+    jclip_model *m = NULL;
+    jclip_ctx *ctx = NULL;
+    jclip_ctx_params p;
+    jclip_ctx_params_default(&p);
+    p.n_threads = threads;
+    if (jclip_model_load(model, &m, err, sizeof err) || jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
+        T_CHECK(0, "%s: %s", model, err);
+        jclip_model_free(m);
+        return 0;
+    }
+    const size_t D = (size_t)jclip_embed_dim(m), n = (size_t)(in->n_text + (int)in->n_px + in->n_files);
+    float *o = (float *)malloc(sizeof(float) * D * n);
+    int ok = 1;
+    size_t r = 0;
+    for (int i = 0; i < in->n_text; i++, r++) ok &= jclip_embed_tokens(ctx, in->ids[i], in->n_ids[i], o + r * D, D) == 0;
+    for (size_t i = 0; i < in->n_px; i++, r++) ok &= jclip_embed_pixels(ctx, in->px.data + i * in->per_px, in->per_px, o + r * D, D) == 0;
+    for (int i = 0; i < in->n_files; i++, r++) ok &= jclip_embed_image(ctx, in->files[i], in->file_len[i], o + r * D, D) == 0;
+    T_CHECK(ok, "%s: every input embeds (%s)", model, jclip_ctx_error(ctx));
+    jclip_ctx_free(ctx);
+    jclip_model_free(m);
+    *out = o;
+    *dim = (int)D;
+    return ok;
+}
+
+/* min / mean cosine of rows [r0, r1) of a against b. */
+static void t_dtype_cos(const float *a, const float *b, int D, size_t r0, size_t r1, double *mn, double *mean)
+{
+    *mn = 1, *mean = 0;
+    for (size_t r = r0; r < r1; r++) {
+        double c, d;
+        t_compare(a + r * (size_t)D, b + r * (size_t)D, D, &c, &d);
+        if (c < *mn) *mn = c;
+        *mean += c / (double)(r1 - r0);
+    }
+}
+
+/* The checkpoints compared: tiny-s1 and tiny-s1-real in `make test`; JCLIP_DTYPE_CKPTS=full-s1,
+ * full-s1-real (after `make build/models/full-s1-real-q8.jclip ...`) measures the full size. */
+static void t_dtype_accuracy(const t_dtype_inputs *in)
+{
+    char list[256];
+    const char *env = getenv("JCLIP_DTYPE_CKPTS");
+    snprintf(list, sizeof list, "%s", env && *env ? env : "tiny-s1,tiny-s1-real");
+    for (char *save = NULL, *ck = strtok_r(list, ",", &save); ck; ck = strtok_r(NULL, ",", &save))
+    for (int q = 0; q < 2; q++) {
+        const t_dtype_case kc = {ck, q ? "q8" : "bf16", q ? 0.995 : 0.999, q ? 0.998 : 0.9995}, *k = &kc;
+        char ref_name[64], name[64];
+        snprintf(ref_name, sizeof ref_name, "%s", k->ckpt);
+        snprintf(name, sizeof name, "%s-%s", k->ckpt, k->dtype);
+        float *ref = NULL, *got = NULL;
+        int D = 0, D2 = 0;
+        char ref_path[1024];
+        snprintf(ref_path, sizeof ref_path, "%s", t_model_path(ref_name));
+        if (!t_dtype_embed_all(ref_path, 0, in, &ref, &D) || !t_dtype_embed_all(t_model_path(name), 0, in, &got, &D2) || D != D2) {
+            free(ref), free(got);
+            continue;
+        }
+        const size_t t1 = (size_t)in->n_text, p1 = t1 + in->n_px, f1 = p1 + (size_t)in->n_files;
+        const char *what[3] = {"texts", "pixels", "files"};
+        size_t lo[3] = {0, t1, p1}, hi[3] = {t1, p1, f1};
+        for (int g = 0; g < 3; g++) {
+            double mn, mean;
+            t_dtype_cos(ref, got, D, lo[g], hi[g], &mn, &mean);
+            T_NOTE("%-13s %-4s %-6s vs f32: min cosine %.6f, mean %.6f (bars %.4f / %.4f)", k->ckpt, k->dtype, what[g], mn, mean,
+                   k->min_bar, k->mean_bar);
+            T_CHECK(mn >= k->min_bar && mean >= k->mean_bar, "%s %s %s: min %.6f mean %.6f below the bars", k->ckpt, k->dtype,
+                    what[g], mn, mean);
+        }
+        free(ref), free(got);
+    }
+}
+
+/* Bitwise the same for 1 and 2 threads, and alone or in a batch (texts of more than 8 tokens,
+ * every image), for each dtype. */
+static void t_dtype_invariance(const t_dtype_inputs *in)
+{
+    static const char *const models[] = {"tiny-s1-real", "tiny-s1-real-bf16", "tiny-s1-real-q8"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        float *one = NULL, *two = NULL;
+        int D = 0, D2 = 0;
+        char path[1024];
+        snprintf(path, sizeof path, "%s", t_model_path(models[i]));
+        if (!t_dtype_embed_all(path, 1, in, &one, &D) || !t_dtype_embed_all(path, 2, in, &two, &D2)) {
+            free(one), free(two);
+            continue;
+        }
+        const size_t n = (size_t)(in->n_text + (int)in->n_px + in->n_files);
+        T_CHECK(memcmp(one, two, sizeof(float) * (size_t)D * n) == 0, "%s: 1 and 2 threads give the same bits", models[i]);
+
+        char err[512];
+        jclip_model *m = NULL;
+        jclip_ctx *ctx = NULL;
+        if (jclip_model_load(path, &m, err, sizeof err) || jclip_ctx_create(m, NULL, &ctx, err, sizeof err)) {
+            T_CHECK(0, "%s: %s", path, err);
+        } else {
+            float *batch = (float *)malloc(sizeof(float) * (size_t)D * n);
+            int rc = jclip_embed_tokens_batch(ctx, (const int32_t *const *)in->ids, in->n_ids, (size_t)in->n_text, batch,
+                                              (size_t)D * (size_t)in->n_text);
+            int same = rc == 0;
+            for (int t = 0; same && t < in->n_text; t++)
+                if (in->n_ids[t] > 8) same = memcmp(batch + (size_t)t * D, two + (size_t)t * D, sizeof(float) * (size_t)D) == 0;
+            T_CHECK(same, "%s: texts of 9+ tokens alone and in a batch give the same bits", models[i]);
+            rc = jclip_embed_pixels_batch(ctx, in->px.data, in->n_px, batch, (size_t)D * in->n_px);
+            T_CHECK(rc == 0 && memcmp(batch, two + (size_t)in->n_text * D, sizeof(float) * (size_t)D * in->n_px) == 0,
+                    "%s: images alone and in a batch give the same bits", models[i]);
+            free(batch);
+        }
+        jclip_ctx_free(ctx);
+        jclip_model_free(m);
+        free(one), free(two);
+    }
+}
+
+static void t_dtype_describe(void)
+{
+    static const char *const models[][2] = {{"tiny-s1", "float32"}, {"tiny-s1-bf16", "bf16"}, {"tiny-s1-q8", "q8"}};
+    for (size_t i = 0; i < 3; i++) {
+        char err[512], desc[2048];
+        jclip_model *m = NULL;
+        if (jclip_model_load(t_model_path(models[i][0]), &m, err, sizeof err)) { T_CHECK(0, "%s", err); continue; }
+        jclip_model_describe(m, desc, sizeof desc);
+        T_CHECK(strstr(desc, models[i][1]) != NULL && strcmp(jclip_model_dtype(m), i == 0 ? "f32" : models[i][1]) == 0,
+                "%s: describe and jclip_model_dtype name %s (%s)", models[i][0], models[i][1], jclip_model_dtype(m));
+        jclip_model_free(m);
+    }
+}
+
+static void suite_dtype(void)
+{
+    if (!t_need_shared("golden/model/tiny-s1/texts.jsonl")) return;
+    t_dtype_inputs in;
+    if (!t_dtype_load_inputs(&in)) {
+        T_CHECK(0, "cannot read the tiny-s1 golden inputs");
+        t_dtype_free_inputs(&in);
+        return;
+    }
+    t_dtype_describe();
+    t_dtype_accuracy(&in);
+    t_dtype_invariance(&in);
+    t_dtype_free_inputs(&in);
+}

@@ -1,0 +1,274 @@
+/* test/t_webp.c: webp suite (included by test/run.c): every WebP of the format corpus
+ * (shared/testdata/images/webp/ and the .webp files of malformed-formats/) against Pillow 9.4
+ * with libwebp 1.2.4 (shared/golden/images/formats.json): files Pillow decodes must give the
+ * same RGB bytes and the same 224x224 crop (formats_preprocess.json), files it refuses must be
+ * refused; the header (size, frames, alpha, lossy) must agree with Pillow's. Then the limits
+ * (capacity, pixel limit) and a bounded mutation run (truncations and byte changes of a lossy,
+ * a lossless, an alpha and an animated file: no crash, no hang, header and decoder agree). */
+
+static const char *t_webp_rel(const char *corpus_rel)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "testdata/images/%s", corpus_rel);
+    return buf;
+}
+
+static int t_webp_is_webp(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".webp") == 0 &&
+           (strncmp(path, "webp/", 5) == 0 || strncmp(path, "malformed-formats/", 18) == 0);
+}
+
+/* Decodes through the public API with a buffer sized from jclip_decode_info. Returns the status
+ * and, on success, the malloc'd RGB in *out. */
+static int t_webp_decode(const uint8_t *data, size_t n, uint8_t **out, jclip_image_info *info, char *err, size_t errcap)
+{
+    jclip_image_info hinfo;
+    *out = NULL;
+    int rc = jclip_decode_info(data, n, &hinfo, err, errcap);
+    if (rc != JCLIP_OK) return rc;
+    size_t cap = (size_t)hinfo.width * hinfo.height * 3;
+    if ((uint64_t)hinfo.width * hinfo.height > JCLIP_DEFAULT_MAX_PIXELS) cap = 0;
+    uint8_t *rgb = (uint8_t *)malloc(cap ? cap : 1);
+    if (!rgb) return JCLIP_ERR_NOMEM;
+    rc = jclip_decode_image(data, n, 0, rgb, cap, info, err, errcap);
+    if (rc == JCLIP_OK && (info->width != hinfo.width || info->height != hinfo.height || info->frames != hinfo.frames))
+        rc = JCLIP_ERR_FORMAT - 1000; /* header and decoder disagree: never expected */
+    if (rc != JCLIP_OK) {
+        free(rgb);
+        return rc;
+    }
+    *out = rgb;
+    return JCLIP_OK;
+}
+
+static void t_webp_corpus(void)
+{
+    if (!t_need_shared("golden/images/formats.json") || !t_need_shared("golden/images/formats_preprocess.json")) return;
+    size_t jn, pn;
+    char *jtext = t_read_file(t_shared("golden/images/formats.json"), &jn);
+    char *ptext = t_read_file(t_shared("golden/images/formats_preprocess.json"), &pn);
+    char jerr[200];
+    json_value *root = jtext ? json_parse(jtext, jn, jerr, sizeof jerr) : NULL;
+    json_value *proot = ptext ? json_parse(ptext, pn, jerr, sizeof jerr) : NULL;
+    T_CHECK(root && proot, "cannot parse formats.json / formats_preprocess.json");
+    if (!root || !proot) {
+        json_free(root);
+        json_free(proot);
+        free(jtext);
+        free(ptext);
+        return;
+    }
+    json_value *files = json_get(root, "files"), *pfiles = json_get(proot, "files");
+    int total = 0, identical = 0, refused = 0, wrong = 0, info_bad = 0, crops = 0, crops_same = 0, raw_same = 0, raw = 0;
+    int lossy = 0, lossless = 0, animated = 0, with_alpha = 0, shown = 0;
+    size_t scratch_cap = 0;
+    void *scratch = NULL;
+    uint8_t *crop = (uint8_t *)malloc(224 * 224 * 3);
+    for (json_value *e = files ? files->child : NULL; e; e = e->next) {
+        const char *path = e->key;
+        if (!t_webp_is_webp(path)) continue;
+        total++;
+        json_value *pil = json_get(e, "pil");
+        json_value *pst = json_get(pil, "status");
+        int pil_ok = pst && pst->type == JSON_STRING && strcmp(pst->str, "ok") == 0;
+        size_t n;
+        uint8_t *data = (uint8_t *)t_read_file(t_shared(t_webp_rel(path)), &n);
+        if (!data) {
+            T_CHECK(0, "cannot read %s", path);
+            continue;
+        }
+        jclip_image_info info;
+        memset(&info, 0, sizeof info);
+        char err[256] = "";
+        uint8_t *rgb = NULL;
+        int rc = t_webp_decode(data, n, &rgb, &info, err, sizeof err);
+        if (!pil_ok) {
+            if (rc != JCLIP_OK && rc != JCLIP_ERR_FORMAT - 1000) {
+                refused++;
+            } else {
+                wrong++;
+                if (shown++ < 10) fprintf(stderr, "  webp %s: Pillow refuses it, jclip rc %d\n", path, rc);
+            }
+            free(rgb);
+            free(data);
+            continue;
+        }
+        json_value *ref = json_get(pil, "rgb_sha256");
+        char hex[65] = "";
+        if (rc == JCLIP_OK) t_sha256_hex(rgb, (size_t)info.width * info.height * 3, hex);
+        if (rc == JCLIP_OK && ref && ref->type == JSON_STRING && strcmp(ref->str, hex) == 0) {
+            identical++;
+        } else {
+            wrong++;
+            if (shown++ < 10) fprintf(stderr, "  webp %s: rc %d (%s), sha %.16s vs %.16s\n", path, rc, err, hex, ref && ref->str ? ref->str : "-");
+        }
+        if (rc == JCLIP_OK) {
+            /* Header fields as Pillow reports them: size, n_frames, RGBA mode <=> alpha, and the
+             * golden's own record of the first frame's bitstream. */
+            json_value *size = json_get(pil, "size"), *nf = json_get(pil, "n_frames"), *mode = json_get(pil, "mode");
+            json_value *wl = json_get(e, "webp_lossy");
+            int good = info.format == JCLIP_FORMAT_WEBP;
+            if (size && size->type == JSON_ARRAY && size->len == 2)
+                good = good && info.width == (uint32_t)size->child->num && info.height == (uint32_t)size->child->next->num;
+            if (nf && nf->type == JSON_NUMBER) good = good && info.frames == (int)nf->num;
+            if (mode && mode->type == JSON_STRING) good = good && info.alpha == (strcmp(mode->str, "RGBA") == 0);
+            if (wl && (wl->type == JSON_TRUE || wl->type == JSON_FALSE)) good = good && info.lossy == (wl->type == JSON_TRUE);
+            if (!good) {
+                info_bad++;
+                if (shown++ < 10)
+                    fprintf(stderr, "  webp %s: info %ux%u frames %d alpha %d lossy %d\n", path, info.width, info.height, info.frames,
+                            info.alpha, info.lossy);
+            }
+            lossy += info.lossy;
+            lossless += !info.lossy;
+            animated += info.frames > 1;
+            with_alpha += info.alpha;
+            /* The 224x224 crop of the reference pipeline. */
+            json_value *pe = json_get(pfiles, path);
+            json_value *pref = json_get(pe, "rgb_first_sha256");
+            if (pref && pref->type == JSON_STRING) {
+                crops++;
+                size_t need = jclip_preprocess_scratch_size(info.width, info.height);
+                if (need > scratch_cap) {
+                    free(scratch);
+                    scratch = malloc(need);
+                    scratch_cap = scratch ? need : 0;
+                }
+                int prc = scratch ? jclip_preprocess_crop(rgb, info.width, info.height, crop, 224 * 224 * 3, scratch, scratch_cap, err, sizeof err)
+                                  : JCLIP_ERR_NOMEM;
+                char chex[65] = "";
+                if (prc == JCLIP_OK) t_sha256_hex(crop, 224 * 224 * 3, chex);
+                if (prc == JCLIP_OK && strcmp(chex, pref->str) == 0) {
+                    crops_same++;
+                } else if (shown++ < 10) {
+                    fprintf(stderr, "  webp %s: crop rc %d sha %.16s vs %.16s\n", path, prc, chex, pref->str);
+                }
+                json_value *rf = json_get(pe, "rgb_file");
+                if (prc == JCLIP_OK && rf && rf->type == JSON_STRING) {
+                    char rel[1024];
+                    snprintf(rel, sizeof rel, "golden/images/%s", rf->str);
+                    size_t rn;
+                    uint8_t *rr = (uint8_t *)t_read_file(t_shared(rel), &rn);
+                    raw++;
+                    raw_same += rr && rn == 224 * 224 * 3 && memcmp(rr, crop, rn) == 0;
+                    free(rr);
+                }
+            }
+        }
+        free(rgb);
+        free(data);
+    }
+    free(crop);
+    free(scratch);
+    T_CHECK(total >= 120, "only %d webp entries in formats.json", total);
+    T_CHECK(wrong == 0, "%d WebP files differ from Pillow's outcome", wrong);
+    T_CHECK(info_bad == 0, "%d WebP headers disagree with Pillow", info_bad);
+    T_CHECK(crops >= 90 && crops_same == crops, "crops: %d of %d identical", crops_same, crops);
+    T_CHECK(raw_same == raw, "raw crop files: %d of %d identical", raw_same, raw);
+    T_CHECK(lossy > 40 && lossless > 30 && animated >= 7 && with_alpha > 10, "corpus coverage: %d lossy, %d lossless, %d animated, %d alpha",
+            lossy, lossless, animated, with_alpha);
+    T_NOTE("webp corpus: %d files: %d identical to Pillow (%d lossy, %d lossless, %d animated, %d with alpha), %d divergent, "
+           "%d refused like Pillow, %d wrong",
+           total, identical, lossy, lossless, animated, with_alpha, 0, refused, wrong);
+    T_NOTE("webp 224x224 crops: %d/%d identical; raw crop files %d/%d", crops_same, crops, raw_same, raw);
+    json_free(root);
+    json_free(proot);
+    free(jtext);
+    free(ptext);
+}
+
+/* Capacity and pixel limit, and the RIFF magic reaching the WebP reader. */
+static void t_webp_limits(void)
+{
+    if (!t_need_shared("testdata/images/webp/size17x33_lossy_q80.webp")) return;
+    size_t n;
+    uint8_t *data = (uint8_t *)t_read_file(t_shared("testdata/images/webp/size17x33_lossy_q80.webp"), &n);
+    if (!data) return;
+    char err[256];
+    jclip_image_info info;
+    uint8_t rgb[17 * 33 * 3];
+    T_CHECK(jclip_decode_info(data, n, &info, err, sizeof err) == JCLIP_OK && info.width == 17 && info.height == 33 &&
+                info.format == JCLIP_FORMAT_WEBP && info.lossy == 1 && info.frames == 1,
+            "17x33 info");
+    T_CHECK(jclip_decode_image(data, n, 0, rgb, sizeof rgb - 1, &info, err, sizeof err) == JCLIP_ERR_CAPACITY, "short buffer: CAPACITY");
+    T_CHECK(jclip_decode_image(data, n, 17 * 33 - 1, rgb, sizeof rgb, &info, err, sizeof err) == JCLIP_ERR_LIMIT, "pixel limit: LIMIT");
+    T_CHECK(jclip_decode_image(data, n, 17 * 33, rgb, sizeof rgb, &info, err, sizeof err) == JCLIP_OK, "at the pixel limit: OK");
+    /* Trailing bytes past the RIFF size are ignored; a file shorter than it is refused. */
+    uint8_t *big = (uint8_t *)malloc(n + 16);
+    if (big) {
+        memcpy(big, data, n);
+        memset(big + n, 0xAB, 16);
+        T_CHECK(jclip_decode_image(big, n + 16, 0, rgb, sizeof rgb, &info, err, sizeof err) == JCLIP_OK, "bytes after the RIFF end");
+        T_CHECK(jclip_decode_image(big, n - 1, 0, rgb, sizeof rgb, &info, err, sizeof err) != JCLIP_OK, "one byte short");
+        free(big);
+    }
+    T_CHECK(jclip_decode_info(data, 11, &info, err, sizeof err) != JCLIP_OK, "11 bytes");
+    free(data);
+}
+
+static uint32_t t_webp_rng(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* Truncations and byte mutations: every outcome is a status (a crash or a hang fails the run,
+ * ASan/UBSan catch memory errors under make SANITIZE=1), and a successful decode agrees with
+ * its header. */
+static void t_webp_mutations(void)
+{
+    static const char *const seeds[] = {
+        "testdata/images/webp/size227x149_lossy_q80.webp",
+        "testdata/images/webp/bus227x149_lossless_z6.webp",
+        "testdata/images/webp/basn6a08_rgba_lossy_q90.webp",
+        "testdata/images/webp/anim_gif2webp_mixed.webp",
+        "testdata/images/webp/chelsea_pal004_lossless.webp",
+        "testdata/images/webp/bus227x149_lossless_z0.webp",
+    };
+    int runs = 0, ok = 0, bad = 0;
+    uint32_t rng = 12345;
+    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        if (!t_need_shared(seeds[s])) continue;
+        size_t n;
+        uint8_t *orig = (uint8_t *)t_read_file(t_shared(seeds[s]), &n);
+        if (!orig || n < 32) {
+            free(orig);
+            continue;
+        }
+        uint8_t *buf = (uint8_t *)malloc(n);
+        for (int k = 0; k < 140 && buf; k++) {
+            size_t len = n;
+            memcpy(buf, orig, n);
+            if (k < 40) {
+                len = (size_t)k * (n - 1) / 40; /* truncations, RIFF size left as it is */
+            } else {
+                int edits = 1 + (int)(t_webp_rng(&rng) % 4);
+                for (int m = 0; m < edits; m++) {
+                    size_t at = 12 + t_webp_rng(&rng) % (n - 12);
+                    buf[at] = (uint8_t)(k & 1 ? buf[at] ^ (1u << (t_webp_rng(&rng) % 8)) : t_webp_rng(&rng));
+                }
+            }
+            jclip_image_info info;
+            char err[256] = "";
+            uint8_t *rgb = NULL;
+            int rc = t_webp_decode(buf, len, &rgb, &info, err, sizeof err);
+            runs++;
+            if (rc == JCLIP_OK) ok++;
+            if (rc == JCLIP_ERR_FORMAT - 1000 || (rc != JCLIP_OK && err[0] == 0)) bad++;
+            free(rgb);
+        }
+        free(buf);
+        free(orig);
+    }
+    T_CHECK(bad == 0, "%d mutated files: header and decoder disagree, or an error without a message", bad);
+    T_NOTE("webp mutations: %d inputs (truncations, byte changes), %d still decode, none crashed", runs, ok);
+}
+
+static void suite_webp(void)
+{
+    t_webp_corpus();
+    t_webp_limits();
+    t_webp_mutations();
+}

@@ -124,14 +124,14 @@ endif
 # shared make_checkpoint.py (cached under build/ckpt) and converted like the real one; the
 # one-tower files come from the tiny checkpoint without its vision or text weights.
 # =============================================================================================
-DTYPE_MODELS := $(foreach c,tiny-s1 tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) build/models/tiny-s1-real.jclip
-TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip \
-               $(DTYPE_MODELS) $(FAMILY_TINY)
 # The other families (ARCHITECTURE-CLIP.md): OpenAI CLIP and jina-embeddings-v2 from their own
 # generators. The tiny presets are test models; the full-size ones (600 MB each) only run with
 # `make test-families-full`, outside `make test`.
 FAMILY_TINY := build/models/tiny-b32-s1.jclip build/models/jina-v2-tiny-s1.jclip
 FAMILY_FULL := build/models/b32-s1.jclip build/models/b16-s1.jclip build/models/jina-v2-base-s1.jclip
+DTYPE_MODELS := $(foreach c,tiny-s1 tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) build/models/tiny-s1-real.jclip
+TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip \
+               $(DTYPE_MODELS) $(FAMILY_TINY)
 
 build/ckpt/%/model.safetensors:
 	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }

@@ -235,7 +235,7 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
             snprintf(tok, sizeof tok, "WordPiece, %s, max %d tokens%s", m->lowercase ? "uncased" : "cased", max,
                      tt->max_tokens ? "" : " (the context's max_tokens, up to 8192, bounds it)");
         else
-            snprintf(tok, sizeof tok, "byte-level BPE (CLIP), max %d tokens; text input needs tokenizer/bpe.c, token ids work", max);
+            snprintf(tok, sizeof tok, "byte-level BPE (CLIP), max %d tokens", max);
     }
     char pre[224] = "none";
     if (tv->desc)
@@ -381,10 +381,9 @@ int jclip_tokenize(jclip_ctx *ctx, const char *text, size_t len, size_t max_toke
     if (max_tokens < 2) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "max_tokens must be at least 2");
     const jc_tower *t = &ctx->m->tower[JC_TOWER_TEXT];
     if (t->max_tokens && max_tokens > (size_t)t->max_tokens) max_tokens = (size_t)t->max_tokens; /* its position table */
-    if (ctx->m->tok_type != JC_TOK_WORDPIECE)
-        return jc_ctx_fail(ctx, JCLIP_ERR_UNSUPPORTED,
-                           "this model's byte-level BPE tokenizer (CLIP) is not built into this jclip: embed token ids instead");
-    int rc = jc_tok_wp_encode(ctx->m->tok, text ? text : "", len, max_tokens, ids, cap, n_ids);
+    int rc = ctx->m->tok_type == JC_TOK_BPE
+                 ? jc_bpe_encode(ctx->m->bpe, ctx->bpe_work, text ? text : "", len, max_tokens, ids, cap, n_ids)
+                 : jc_tok_wp_encode(ctx->m->tok, text ? text : "", len, max_tokens, ids, cap, n_ids);
     if (rc == JCLIP_ERR_CAPACITY)
         return jc_ctx_fail(ctx, rc, "id buffer holds %zu ids, %zu needed", cap, *n_ids);
     if (rc) return jc_ctx_fail(ctx, rc, "tokenizer failed: %s", jclip_strerror(rc));

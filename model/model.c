@@ -40,14 +40,23 @@ static int jc_bind_tokenizer_bpe(jclip_model *m, char *err, size_t cap)
     const jc_file *f = &m->file;
     int n_vocab, iv;
     JC_CHECK(jc_file_meta_int(f, "tokenizer.n_vocab", 1, m->tower[JC_TOWER_TEXT].n_vocab, &n_vocab, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "tokenizer.bos_id", 0, n_vocab - 1, &iv, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "tokenizer.eos_id", 0, n_vocab - 1, &iv, err, cap));
     JC_CHECK(jc_file_meta_int(f, "tokenizer.max_length", 2, 1 << 20, &m->max_length, err, cap));
-    const jc_file_meta *vb = jc_file_find_meta(f, "tokenizer.vocab");
+    jc_bpe_config bc;
+    memset(&bc, 0, sizeof bc);
+    int n_merges;
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.bos_id", 0, n_vocab - 1, &iv, err, cap)); bc.bos_id = iv;
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.eos_id", 0, n_vocab - 1, &iv, err, cap)); bc.eos_id = iv;
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.bos_normalized", 0, 1, &bc.bos_normalized, err, cap));
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.eos_normalized", 0, 1, &bc.eos_normalized, err, cap));
+    JC_CHECK(jc_file_meta_int(f, "tokenizer.n_merges", 0, 1 << 24, &n_merges, err, cap));
+    bc.max_word_bytes = 1u << 16; /* a longer single piece is refused (JCLIP_ERR_LIMIT) */
+    const jc_file_meta *vb = jc_file_find_meta(f, "tokenizer.vocab"), *mb = jc_file_find_meta(f, "tokenizer.merges");
     if (!vb || vb->type != JC_FILE_BLOB) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tokenizer.vocab");
+    if (!mb || mb->type != JC_FILE_BLOB) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: missing tokenizer.merges");
     m->tok_type = JC_TOK_BPE;
     m->lowercase = 1;
-    return JCLIP_OK;
+    return jc_bpe_create((const char *)vb->data, (size_t)vb->n, (uint32_t)n_vocab, mb->data, (size_t)mb->n, (uint32_t)n_merges,
+                         &bc, &m->bpe, err, cap);
 }
 
 /* tokenizer.*: the vocabulary and its settings (a text tower's input): WordPiece or BPE. */
@@ -215,6 +224,7 @@ static void jc_model_unbind(jclip_model *m)
     for (int k = 0; k < JC_N_TOWERS; k++)
         if (m->tower[k].desc) m->tower[k].desc->free(&m->tower[k]);
     jc_tok_wp_free(m->tok);
+    jc_bpe_free(m->bpe);
     JCLIP_FREE(m->qw);
 }
 
@@ -299,6 +309,7 @@ static int jc_ctx_alloc(jclip_ctx *ctx, char *err, size_t cap)
             return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory allocating activation scratch (%zu bytes)", bytes);
         ctx->xq_rows = rows;
     }
+    if (m->bpe) JC_CHECK(jc_bpe_work_new(m->bpe, &ctx->bpe_work, err, cap));
     if (m->tower[JC_TOWER_TEXT].desc && !(ctx->ids = (int32_t *)JCLIP_MALLOC(sizeof(int32_t) * (size_t)ctx->max_tok)))
         return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory allocating token ids");
     if (tv->desc) {
@@ -314,6 +325,7 @@ static void jc_ctx_free_scratch(jclip_ctx *ctx)
 {
     JCLIP_FREE(ctx->ws);
     JCLIP_FREE(ctx->xq);
+    jc_bpe_work_free(ctx->bpe_work);
     for (int k = 0; k < JC_N_TOWERS; k++) JCLIP_FREE(ctx->act[k]);
     JCLIP_FREE(ctx->ids);
     JCLIP_FREE(ctx->pixels);

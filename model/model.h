@@ -122,6 +122,7 @@ struct jclip_model {
     /* text input (when there is a text tower) */
     int tok_type;               /* JC_TOK_* of tokenizer.type */
     jc_tok_wordpiece *tok;      /* the WordPiece tokenizer (JC_TOK_WORDPIECE), else NULL */
+    jc_bpe *bpe;                /* the byte-level BPE tokenizer (JC_TOK_BPE), else NULL */
     int32_t special_ids[64];
     int max_length;             /* tokenizer's model_max_length */
     int lowercase;              /* uncased vocabulary */
@@ -157,6 +158,7 @@ struct jclip_ctx {
 
     /* inputs, owned by the API (jclip.c) */
     int32_t *ids;               /* [max_tok] token ids of a text batch */
+    jc_bpe_work *bpe_work;      /* the BPE tokenizer's buffers (models with JC_TOK_BPE) */
     float *pixels;              /* [pix_items, 3, image_size, image_size] normalised images */
     int pix_items;
     uint8_t *rgb; size_t rgb_cap;      /* decoded image, packed RGB8, grown on demand */

@@ -141,7 +141,7 @@ build/ckpt/%/model.safetensors:
 # outlier LayerNorm channels), for the reduced-precision accuracy checks.
 build/ckpt/%-real/model.safetensors:
 	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
-	$(PY) $(SHARED)/tools/make_checkpoint.py --realistic --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$*-real > /dev/null
+	$(PY) $(SHARED)/tools/make_checkpoint.py --realistic --preset $(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) --out build/ckpt/$*-real --quiet > /dev/null
 
 build/ckpt/tiny-b32-s%/model.safetensors:
 	$(PY) $(SHARED)/tools/make_clip_checkpoint.py --preset tiny-b32 --seed $* --out build/ckpt/tiny-b32-s$* --quiet

@@ -101,38 +101,6 @@ def smooth_vision(st, vh):
     return out
 
 
-# q8: the LayerNorm in front of each of these vision linear layers (pre-LN, so its output feeds
-# only them) gets a per-channel smoothing factor folded in (SmoothQuant): output channel j of the
-# LayerNorm is divided by s_j and input column j of the weights multiplied by it, which leaves the
-# float product unchanged but moves activation outliers (channels whose LayerNorm weight is ~10x
-# the others, as in trained ViTs) into the weights, where the per-32 block scales absorb them.
-VISION_SMOOTH = (("norm1", ("attn.q_proj.weight", "attn.k_proj.weight", "attn.v_proj.weight")),
-                 ("attn.inner_attn_ln", ("attn.proj.weight",)),
-                 ("norm2", ("mlp.w1.weight", "mlp.w2.weight")),
-                 ("mlp.ffn_ln", ("mlp.w3.weight",)))
-
-
-def smooth_vision(st, vh):
-    """name -> float32 array for the smoothed LayerNorms and weights of the vision tower.
-    s_j = sqrt(a_j / w_j), a_j = |gamma_j| + |beta_j| (the LayerNorm output's scale: its input is
-    normalised), w_j = max |W[:, j]| over the layers it feeds; 1 where either is 0."""
-    out = {}
-    for l in range(vh["layers"]):
-        p = "vision_model.blocks.%d." % l
-        for ln, consumers in VISION_SMOOTH:
-            g = st.get(p + ln + ".weight").astype(np.float64)
-            b = st.get(p + ln + ".bias").astype(np.float64)
-            ws = [st.get(p + c).astype(np.float64) for c in consumers]
-            a = np.abs(g) + np.abs(b)
-            w = np.max([np.abs(x).max(axis=0) for x in ws], axis=0)
-            s = np.where((a > 0) & (w > 0), np.sqrt(a / np.where(w > 0, w, 1.0)), 1.0)
-            out[p + ln + ".weight"] = (g / s).astype("<f4")
-            out[p + ln + ".bias"] = (b / s).astype("<f4")
-            for c, x in zip(consumers, ws):
-                out[p + c] = (x * s[None, :]).astype("<f4")
-    return out
-
-
 def tensor_dtype(name, shape, dtype):
     """The file dtype of a tensor under --dtype."""
     if dtype == DT_F32 or not name.endswith(LINEAR_SUFFIXES):

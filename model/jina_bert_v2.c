@@ -13,25 +13,9 @@ static int jc_bert2_present(const jc_file *f) { return jc_file_has_tensors(f, "e
 
 static int jc_bert2_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
 {
-    jc_bert *T = (jc_bert *)JCLIP_MALLOC(sizeof *T);
-    if (!T) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
-    memset(T, 0, sizeof *T);
-    t->w = T;
     int type_vocab;
-    JC_CHECK(jc_file_meta_int(f, "text.vocab_size", 1, 1 << 24, &T->n_vocab, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "text.d_model", 1, 65536, &T->d_model, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "text.n_layer", 1, 1024, &T->n_layer, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "text.n_head", 1, 64, &T->n_head, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "text.d_ff", 1, 1 << 20, &T->d_ff, err, cap));
-    JC_CHECK(jc_file_meta_float(f, "text.ln_eps", 0.0f, 1.0f, &T->eps, err, cap));
-    JC_CHECK(jc_file_meta_int(f, "text.type_vocab_size", 1, 1024, &type_vocab, err, cap));
-    if (T->d_model % T->n_head)
-        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: text d_model %d is not a multiple of n_head %d", T->d_model, T->n_head);
-    T->d_head = T->d_model / T->n_head;
-    jc_alibi_slopes(T->n_head, T->slopes);
-    t->d_out = T->d_model;
-    t->n_vocab = T->n_vocab;
-    t->pad_id = 0;     /* [PAD]: masked as a key and left out of the mean */
+    JC_CHECK(jc_bert_config(t, f, &type_vocab, err, cap));
+    jc_bert *T = (jc_bert *)t->w;
     t->max_tokens = 0; /* ALiBi: no position table; the context's max_tokens (<= 8192) bounds it */
 
     const size_t D = (size_t)T->d_model, F = (size_t)T->d_ff;

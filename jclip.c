@@ -15,6 +15,14 @@
 #include "jclip.h"
 #include "jclip_base.h"
 
+/* the file mapping (jclip_model_load) and the hand-back of packed weights' pages (model/pack.c) */
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #include "kernels/kernels.h"
 #include "kernels/cpu.c"
 #include "kernels/pool.c"
@@ -45,13 +53,6 @@
 #include "model/clip_text.c"
 #include "model/clip_vision.c"
 #include "model/model.c"
-
-#if !defined(_WIN32)
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
 
 /* The lower layers use private mirrors of the public status codes, formats and limits. */
 #define JC_SAME(a, b) _Static_assert((long long)(a) == (long long)(b), #a " differs from " #b)

@@ -181,8 +181,8 @@ int jclip_embed_text(jclip_ctx *ctx, const char *text, size_t len, float *out, s
 /* Embeds n texts (texts[i] of lens[i] bytes) into out[n * dim], row i for text i. Texts go
  * through the tower together, as many per pass as fit the context's max_tokens ids (and 64
  * texts): longer matrix products, so faster than one call per text. Each text's embedding is
- * bitwise the one jclip_embed_text gives, except for a text of 8 tokens or fewer, which alone
- * takes a memory-bound kernel that sums in another order (differences of float rounding).
+ * bitwise the one jclip_embed_text gives (every kernel computes a row the same way whatever
+ * else is in the pass), in every weight dtype.
  * Stops at the first failure; the message names the text ("text 3: ..."). After a failure at
  * text i, rows 0..i-1 of out hold the embeddings of the texts before it and rows i..n-1 are
  * left as they were. */

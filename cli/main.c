@@ -364,13 +364,6 @@ size_t cli_embed_images(jclip_ctx *ctx, const void *const *data, const size_t *l
     return n;
 }
 
-/* Texts of at most this many tokens are embedded one call each (jclip_embed_tokens), since
- * jclip.h says that inside a batch such a text's embedding can differ from the single call
- * in the last bits (another summation order), and `jclip text` gives the single-call bits, as
- * it always has. Longer texts go through jclip_embed_tokens_batch: bitwise the same, faster.
- * When the library makes short texts batch-invariant too (issue 11), set this to 0. */
-#define TEXT_SINGLE_MAX_TOKENS 8
-
 /* Token ids of the texts of one batch, back to back. */
 typedef struct {
     int32_t *v;
@@ -456,14 +449,13 @@ static size_t text_embed(jclip_ctx *ctx, const opts *o, const batch *b, size_t f
     size_t stop = text_ids_of(ctx, o, b, from, L, msg, cap);
     const int32_t *seq[TEXT_BATCH];
     size_t cnt[TEXT_BATCH], at[TEXT_BATCH], nb = 0;
-    for (size_t i = from; i < stop; i++)
-        if (L->cnt[i] > TEXT_SINGLE_MAX_TOKENS) seq[nb] = L->v + L->off[i], cnt[nb] = L->cnt[i], at[nb++] = i;
+    /* one batched call (bitwise one call per text, jclip.h) */
+    for (size_t i = from; i < stop; i++) seq[nb] = L->v + L->off[i], cnt[nb] = L->cnt[i], at[nb++] = i;
     int batched = nb > 0 && jclip_embed_tokens_batch(ctx, seq, cnt, nb, L->W, nb * D) == 0;
     if (batched)
         for (size_t k = 0; k < nb; k++) memcpy(E + at[k] * D, L->W + k * D, sizeof(float) * D);
-    for (size_t i = from; i < stop; i++) {
-        if (batched && L->cnt[i] > TEXT_SINGLE_MAX_TOKENS) continue;
-        /* short texts, and all of them after a failed batched call (to find the failing one) */
+    for (size_t i = from; i < stop && !batched; i++) {
+        /* after a failed batched call, one by one to find the failing text (same bits) */
         if (jclip_embed_tokens(ctx, L->v + L->off[i], L->cnt[i], E + i * D, D)) {
             snprintf(msg, cap, "input %ld: %s", b->first + (long)i, jclip_ctx_error(ctx));
             return i;

@@ -9,10 +9,8 @@
  *  - --workers inference threads, each with its own jclip_ctx on the one shared model, take
  *    queued inputs in batches (dynamic batching: whatever queued while they were busy).
  * Batching never changes a result: images are batched with jclip_embed_images (bitwise the
- * single-image result); texts of more than 8 tokens are batched with jclip_embed_tokens_batch
- * (bitwise the single-text result); a text of 8 tokens or fewer is embedded alone, because
- * the library's short-input kernel sums in another order than the batched GEMM (jclip.h,
- * jclip_embed_texts). So a vector is the CLI's bit for bit whatever it was batched with. */
+ * single-image result) and texts with jclip_embed_tokens_batch (bitwise the single-text
+ * result, jclip.h). So a vector is the CLI's bit for bit whatever it was batched with. */
 #include "../jclip.h"
 #include "http.h"
 
@@ -38,7 +36,6 @@
 
 int cli_serve(int argc, char **argv);
 
-#define SRV_SHORT_TOKENS 8 /* texts this short are embedded one per call (see the top) */
 
 typedef struct {
     const char *model, *host, *api_key;
@@ -219,7 +216,6 @@ static void worker_texts(srv_worker *w, srv_qent *es, size_t k, int *st, char (*
     for (size_t b = 0; b < k; b++) {
         srv_job *j = es[b].j;
         api_item *it = &j->req.items[es[b].i];
-        float *out = j->out + es[b].i * D;
         const int32_t *ids;
         size_t n = 0;
         st[b] = 0;
@@ -247,11 +243,6 @@ static void worker_texts(srv_worker *w, srv_qent *es, size_t k, int *st, char (*
             }
         }
         j->ntok[es[b].i] = (int)n;
-        if (n <= SRV_SHORT_TOKENS) {
-            int rc = jclip_embed_tokens(w->ctx, ids, n, out, D);
-            if (rc) { st[b] = status_of(rc); snprintf(err[b], 300, "input[%zu]: %s", es[b].i, jclip_ctx_error(w->ctx)); }
-            continue;
-        }
         w->ptr[nb] = ids;
         w->lens[nb] = n;
         w->idx[nb] = b;

@@ -1,8 +1,8 @@
 /* kernels/avx2.c: AVX2 + FMA kernels for x86-64.
  *
  * Same structure as kernels/avx512.c with 8-float vectors and 16 registers: a 6 x 16
- * micro-kernel (12 ymm accumulators) over packed X panels and a packed 16-wide W sliver,
- * a one-pass streaming dot-product kernel for up to 8 rows, and vector exp/erf for the gates. Compiled
+ * micro-kernel (12 ymm accumulators) over X in place and a packed 16-wide W sliver, for every
+ * M (a row's outputs are the same bits alone or in any batch), and vector exp/erf for the gates. Compiled
  * in every x86-64 build through target attributes; chosen after cpuid + XGETBV. */
 #include "scalar.c"
 
@@ -16,7 +16,6 @@
 #define JC_AVX2_NR 16
 #define JC_AVX2_KC 256
 #define JC_AVX2_MC 504
-#define JC_AVX2_DOT_MAX 8
 
 /* Lane mask with the first n of 8 lanes set (n clamped to [0, 8]). */
 JC_AVX2_INLINE __m256i jc_avx2_mask(int n)
@@ -180,98 +179,6 @@ JC_AVX2 static void jc_avx2_ukr_any(int mr, int kc, const float *x, size_t ldx, 
     }
 }
 
-/* Short X (M <= JC_AVX2_DOT_MAX rows, a short text): memory bound, so W is read in place, once,
- * in blocks of R consecutive rows, while the next block is prefetched to L2 one cache line per
- * row every 16 floats (the pace at which the block is consumed). R depends on the rows so that
- * mr * R accumulators + R W vectors + 1 X vector fit in the 16 ymm registers in one pass:
- *
- *   mr:  1-2  3-4  5-6  7-8
- *   R:    4    2    2    1      (accumulators: <= 8, 8, 12, 8)
- *
- *        k ->  (8 floats per step)
- *   W n+0 [==========]        X m0 [==========]     c[m][j] += X[m] * W[n+j]
- *     ..  (R rows)        x     ..  (mr rows)
- *   prefetch: W[n+R .. n+2R), same pace */
-JC_AVX2_INLINE void jc_avx2_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
-                         const float *w, int K, int nn, const float *bias, const float *pf)
-{
-    const float *wr[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j < nn ? j : 0) * K;
-    __m256 c[8][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (i < mr && j < R) c[i][j] = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        if (pf && (k & 15) == 0) {
-            const char *q = (const char *)(pf + (size_t)R * k);
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++)
-                if (j < R) _mm_prefetch(q + 64 * j, _MM_HINT_T1);
-        }
-        __m256 b[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (j < R) b[j] = _mm256_loadu_ps(wr[j] + k);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
-            if (i < mr) {
-                __m256 a = _mm256_loadu_ps(X + (size_t)i * ldx + k);
-                __asm__("" : "+x"(a)); /* one load feeding R FMAs, not R folded loads */
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    if (j < R) c[i][j] = _mm256_fmadd_ps(a, b[j], c[i][j]);
-            }
-    }
-    if (k < K) {
-        __m256i km = jc_avx2_mask(K - k);
-        __m256 b[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (j < R) b[j] = _mm256_maskload_ps(wr[j] + k, km);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
-            if (i < mr) {
-                __m256 a = _mm256_maskload_ps(X + (size_t)i * ldx + k, km);
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    if (j < R) c[i][j] = _mm256_fmadd_ps(a, b[j], c[i][j]);
-            }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        if (i < mr)
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++)
-                if (j < R && j < nn) Y[(size_t)i * ldy + j] = jc_avx2_hsum(c[i][j]) + (bias ? bias[j] : 0.0f);
-}
-
-JC_AVX2 static void jc_avx2_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                               const float *bias, int M, int K, int n0, int n1)
-{
-    const int R = M <= 2 ? 4 : M <= 6 ? 2 : 1;
-    for (int n = n0; n < n1; n += R) {
-        int nn = n1 - n < R ? n1 - n : R;
-        const float *w = W + (size_t)n * K;
-        const float *pf = n + R < n1 ? w + (size_t)R * K : NULL;
-        float *y = Y + n;
-        const float *b = bias ? bias + n : NULL;
-        switch (M) {
-        case 8: jc_avx2_dotr(8, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 7: jc_avx2_dotr(7, 1, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 6: jc_avx2_dotr(6, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 5: jc_avx2_dotr(5, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 4: jc_avx2_dotr(4, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 3: jc_avx2_dotr(3, 2, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 2: jc_avx2_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        default: jc_avx2_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        }
-    }
-}
-
 static size_t jc_avx2_linear_ws(int M, int K)
 {
     (void)M, (void)K;
@@ -305,15 +212,11 @@ JC_AVX2_INLINE void jc_avx2_gemm(float *Y, size_t ldy, const float *X, size_t ld
 JC_AVX2 static void jc_avx2_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W, const float *bias,
                            int M, int K, int n0, int n1, float *ws)
 {
-    if (M <= JC_AVX2_DOT_MAX) {
-        jc_avx2_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
-        return;
-    }
     jc_avx2_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jc_align64(ws), 0);
 }
 
 /* Packed weights (see kernels.h): [ceil(N/16)][K][16], each sliver laid out as pack_b lays out
- * one K block, so the GEMM reads its K blocks in place; results equal jc_avx2_linear's for M > 8. */
+ * one K block, so the GEMM reads its K blocks in place; results equal jc_avx2_linear's bit for bit. */
 static size_t jc_avx2_pack_size(int N, int K)
 {
     return (size_t)((N + JC_AVX2_NR - 1) / JC_AVX2_NR) * JC_AVX2_NR * (size_t)K;

@@ -5,21 +5,21 @@
  * CPU and the OS support AVX-512. Every routine has a scalar twin in kernels/scalar.c with the
  * same contract; test/t_kernels.c compares them on odd shapes.
  *
- * GEMM (Y = X W^T + b, W in PyTorch [N, K] layout, read in place from the mapped file):
- *  - M > JC_AVX512_DOT_MAX rows: BLIS-style blocking. Per thread and per K block of JC_AVX512_KC, X is
- *    packed into MR-row panels (k-major) and W into one NR-wide sliver at a time (k-major,
- *    48 floats per k, L1 resident); the 8 x 48 micro-kernel broadcasts X and FMAs W:
+ * GEMM (Y = X W^T + b, W in PyTorch [N, K] layout): BLIS-style blocking. Per K block of
+ * JC_AVX512_KC, W is used one NR-wide sliver at a time (k-major, 48 floats per k: packed per
+ * call from the mapped file, or read where it lies in the tower's packed copy), and the 8 x 48
+ * micro-kernel broadcasts X (read in place) and FMAs W:
  *
  *          k ->                 n ->  (3 zmm = 48 columns)
- *    Ap  [8 rows x kc]     Bp [kc x 48]          C tile 8 x 48 = 24 zmm accumulators
+ *    X   [8 rows x kc]     Bp [kc x 48]          C tile 8 x 48 = 24 zmm accumulators
  *     m0 a a a a ...        b b b | b b b | ...   C[m0] += a(m0,k) * Bp[k][0..47]
  *     ..                                          ...
  *     m7 a a a a ...                              C[m7] += a(m7,k) * Bp[k][0..47]
  *
- *    The first K block writes C (+ bias), later ones add to it, so every element sums its K
- *    blocks in the same order whatever thread or tile it lands in.
- *  - M <= JC_AVX512_DOT_MAX (short texts): memory bound, so no packing: a dot-product kernel reads
- *    up to 8 X rows and 3 W rows along k (24 accumulators), then reduces each accumulator. */
+ * The first K block writes C (+ bias), later ones add to it. Every row of X goes through the
+ * same operations whatever M, tile, thread or loop order it lands in, so a row's outputs are
+ * the same bits alone or inside any batch (short texts too: they stream the packed slivers
+ * once, in the same K blocks). */
 #include "scalar.c"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -34,10 +34,7 @@
 #define JC_AVX512_KC 1024 /* 256 -> 1024: M = 197 from 89-93% to 93-96% of the FMA probe, M = 512 from 85% to 94% */
 #endif
 #define JC_AVX512_MC 512
-#define JC_AVX512_DOT_MAX 8
-#ifndef JC_AVX512_PF_DIST
-#define JC_AVX512_PF_DIST 2 /* blocks of R W rows ahead: 2 measured 7% (K=768) and 3% (K=3072) above 1, M=8, one core */
-#endif
+#define JC_AVX512_STREAM_MAX 8 /* X rows up to which the packed form streams each sliver once over all of K */
 #ifndef JC_AVX512_PF_HINT
 #define JC_AVX512_PF_HINT _MM_HINT_T1 /* to L2: measured 1.5x faster than T0 at M = 8 (L1 would thrash) */
 #endif
@@ -243,122 +240,6 @@ JC_AVX512 static void jc_avx512_ukr_any(int mr, int kc, const float *x, size_t l
     }
 }
 
-/* Short X (M <= JC_AVX512_DOT_MAX rows, e.g. the 8 tokens of a short text): the weights stream
- * from memory once, so the kernel's job is to keep enough of them in flight. W is read in
- * place in blocks of 4 consecutive rows (one contiguous 4*K float run); while a block is being
- * multiplied, the next block is prefetched one cache line per row step, so one block's worth
- * of lines (12 KB at K = 768) is always on its way:
- *
- *        k ->  (16 floats per step)
- *   W n+0 [==========]          X m0 [==========]      acc[m][j] += X[m] * W[n+j]
- *     n+1 [==========]            .. (mr <= 4 per pass)     (16 zmm for 4 x 4)
- *     n+2 [==========]    x
- *     n+3 [==========]          prefetch: W[n+4 .. n+7], same pace
- *
- * Up to 4 X rows go through a pass (16 accumulators + 4 W + 1 X registers); rows 4..7 take a
- * second pass over the same block, which is then in L1/L2. Each 4 x 4 group of accumulators
- * is reduced with one transpose-add tree into the 4 consecutive outputs of its row. */
-
-/* [sum(a), sum(b), sum(c), sum(d), (12 unspecified lanes)] */
-JC_AVX512_INLINE __m512 jc_avx512_hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
-{
-    __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-    __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
-    /* x = [a0+a2, a1+a3, b0+b2, b1+b3] in 128-bit lanes; y likewise for c, d */
-    __m512 z = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
-    /* z lanes: 4 partial sums of a, b, c, d; finish inside each lane */
-    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0x4E));
-    z = _mm512_add_ps(z, _mm512_permute_ps(z, 0xB1));
-    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), z);
-}
-
-/* Y[i][n + j] = X[i] . W[n + j] + bias[n + j] for i < mr, j < nn <= R, mr * R <= 24
- * accumulators. w: W + n*K; pf: the next block to prefetch (NULL for none), R*K floats. */
-JC_AVX512_INLINE void jc_avx512_dotr(const int mr, const int R, float *Y, size_t ldy, const float *X, size_t ldx,
-                             const float *w, int K, int nn, const float *bias, const float *pf)
-{
-    const float *wr[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j < nn ? j : 0) * K;
-    __m512 c[8][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (i < mr && j < R) c[i][j] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= K; k += 16) {
-        if (pf) {
-            const char *q = (const char *)(pf + (size_t)R * k);
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++)
-                if (j < R) _mm_prefetch(q + 64 * j, JC_AVX512_PF_HINT);
-        }
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (j < R) b[j] = _mm512_loadu_ps(wr[j] + k);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
-            if (i < mr) {
-                __m512 a = _mm512_loadu_ps(X + (size_t)i * ldx + k);
-                JC_AVX512_KEEP(a);
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
-            }
-    }
-    if (k < K) {
-        __mmask16 km = jc_avx512_mask(K - k);
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            if (j < R) b[j] = _mm512_maskz_loadu_ps(km, wr[j] + k);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
-            if (i < mr) {
-                __m512 a = _mm512_maskz_loadu_ps(km, X + (size_t)i * ldx + k);
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++)
-                    if (j < R) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
-            }
-    }
-    __mmask16 nm = jc_avx512_mask(nn);
-    __m512 bv = bias ? _mm512_maskz_loadu_ps(nm, bias) : _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        if (i < mr) {
-            __m512 z = _mm512_setzero_ps();
-            __m512 s = jc_avx512_hsum4(c[i][0], R > 1 ? c[i][1] : z, R > 2 ? c[i][2] : z, R > 3 ? c[i][3] : z);
-            _mm512_mask_storeu_ps(Y + (size_t)i * ldy, nm, _mm512_add_ps(s, bv));
-        }
-}
-
-/* Blocks of R = 4 W rows for up to 6 X rows, R = 3 for 7 or 8 (24 accumulators either way):
- * one pass, so every W element is loaded once. */
-JC_AVX512 static void jc_avx512_linear_dot(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
-                                   const float *bias, int M, int K, int n0, int n1)
-{
-    const int R = M <= 6 ? 4 : 3;
-    for (int n = n0; n < n1; n += R) {
-        int nn = n1 - n < R ? n1 - n : R;
-        const float *w = W + (size_t)n * K;
-        const float *pf = n + R * JC_AVX512_PF_DIST < n1 ? w + (size_t)R * JC_AVX512_PF_DIST * K : NULL;
-        float *y = Y + n;
-        const float *b = bias ? bias + n : NULL;
-        switch (M) {
-        case 8: jc_avx512_dotr(8, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 7: jc_avx512_dotr(7, 3, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 6: jc_avx512_dotr(6, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 5: jc_avx512_dotr(5, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 4: jc_avx512_dotr(4, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 3: jc_avx512_dotr(3, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        case 2: jc_avx512_dotr(2, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        default: jc_avx512_dotr(1, 4, y, ldy, X, ldx, w, K, nn, b, pf); break;
-        }
-    }
-}
-
 /* ---- GEMM: driver ------------------------------------------------------------------------- */
 
 static size_t jc_avx512_linear_ws(int M, int K)
@@ -420,10 +301,7 @@ JC_AVX512_INLINE void jc_avx512_gemm(float *Y, size_t ldy, const float *X, size_
 JC_AVX512 static void jc_avx512_linear(float *Y, size_t ldy, const float *X, size_t ldx, const float *W,
                                const float *bias, int M, int K, int n0, int n1, float *ws)
 {
-    if (M <= JC_AVX512_DOT_MAX)
-        jc_avx512_linear_dot(Y, ldy, X, ldx, W, bias, M, K, n0, n1);
-    else
-        jc_avx512_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jc_align64(ws), 0);
+    jc_avx512_gemm(Y, ldy, X, ldx, W, bias, M, K, n0, n1, jc_align64(ws), 0);
 }
 
 /* ---- GEMM on weights packed once at load ------------------------------------------------- */
@@ -449,20 +327,26 @@ JC_AVX512 static void jc_avx512_pack(float *Wp, const float *W, int N, int K, in
 #define JC_AVX512_STREAM_AHEAD (JC_AVX512_NR * 16) /* 16 k steps (3 KB) ahead */
 #endif
 
-/* Same loops and the same sums as jc_avx512_linear (results are bitwise equal for M > 8), reading
- * the packed slivers in place. Short X (M <= 8) streams every sliver once over the whole K. */
+/* The same sums as jc_avx512_linear (bitwise equal for every M), reading the packed slivers in
+ * place. Short X (M <= JC_AVX512_STREAM_MAX: nothing to share between tiles) streams every
+ * sliver once, its K blocks in order, prefetching ahead of the micro-kernel. */
 JC_AVX512 static void jc_avx512_linear_packed(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,
                                       const float *bias, int M, int K, int n0, int n1, float *ws)
 {
     (void)ws;
-    if (M > JC_AVX512_DOT_MAX) {
+    if (M > JC_AVX512_STREAM_MAX) {
         jc_avx512_gemm(Y, ldy, X, ldx, Wp, bias, M, K, n0, n1, NULL, 1);
         return;
     }
     for (int n = n0; n < n1; n += JC_AVX512_NR) {
-        jc_avx512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JC_AVX512_STREAM_AHEAD};
-        jc_avx512_ukr_any(M, K, X, ldx, Wp + (size_t)(n / JC_AVX512_NR) * JC_AVX512_NR * K, Y + n, ldy,
-                      n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR, bias ? bias + n : NULL, 1, &pf);
+        const float *sliver = Wp + (size_t)(n / JC_AVX512_NR) * JC_AVX512_NR * K;
+        int nv = n1 - n < JC_AVX512_NR ? n1 - n : JC_AVX512_NR;
+        for (int k0 = 0; k0 < K; k0 += JC_AVX512_KC) {
+            int kc = K - k0 < JC_AVX512_KC ? K - k0 : JC_AVX512_KC;
+            jc_avx512_pf pf = {NULL, 0, 0, 0, 0, 0, 0, JC_AVX512_STREAM_AHEAD};
+            jc_avx512_ukr_any(M, kc, X + k0, ldx, sliver + (size_t)k0 * JC_AVX512_NR, Y + n, ldy, nv, bias ? bias + n : NULL,
+                              k0 == 0, &pf);
+        }
     }
 }
 

@@ -9,6 +9,9 @@
  *  - Work is split across threads over output rows/columns only, never over the reduction
  *    dimension, and every output element is computed by the same sequence of operations
  *    whatever tile or thread it falls in, so results do not depend on the thread count.
+ *  - Rows are independent: row m of a linear layer's output is the same bits whatever M and
+ *    whatever the other rows hold (no M-dependent kernel choice), so an input's embedding is
+ *    the same alone or inside any batch, in every dtype.
  *  - No function allocates; scratch ("ws") is passed in by the caller, sized by the matching
  *    *_ws function. Scratch pointers need no particular alignment.
  */
@@ -40,9 +43,10 @@ typedef struct jc_ops {
      * packed form of an [N, K] weight. pack: writes slivers s0..s1-1 of it (sliver s holds
      * output columns n_grain*s .. n_grain*(s+1)-1; there are ceil(N / n_grain)), so slivers can
      * be packed by several threads. linear_packed: `linear` with Wp, the packed form, in place
-     * of W (same contract, n0 a multiple of n_grain; Wp 64-byte aligned). For M > 8 its
-     * results must be bitwise those of `linear`: the towers switch to it mid-life (a model
-     * packs a tower on its second pass) and promise outputs that do not change. */
+     * of W (same contract, n0 a multiple of n_grain; Wp 64-byte aligned). Its results must be
+     * bitwise those of `linear`: the towers switch to it mid-life (a model packs a tower on
+     * its first pass, while passes on other contexts may still read W in place) and promise
+     * outputs that do not change. */
     size_t (*pack_size)(int N, int K);
     void (*pack)(float *Wp, const float *W, int N, int K, int s0, int s1);
     void (*linear_packed)(float *Y, size_t ldy, const float *X, size_t ldx, const float *Wp,

@@ -98,12 +98,12 @@ static int jc_clip_enc_weights(const jc_clip_enc *E, jc_weight *w, int n)
     const int D = E->d_model, F = E->d_ff;
     for (int l = 0; l < E->n_layer; l++) {
         const jc_clip_layer *L = &E->layers[l];
-        const jc_weight mine[6] = {{L->wq, NULL, D, D}, {L->wk, NULL, D, D}, {L->wv, NULL, D, D},
-                                   {L->wo, NULL, D, D}, {L->w1, NULL, F, D}, {L->w2, NULL, D, F}};
+        const jc_weight mine[6] = {{L->wq, D, D}, {L->wk, D, D}, {L->wv, D, D},
+                                   {L->wo, D, D}, {L->w1, F, D}, {L->w2, D, F}};
         for (int i = 0; i < 6; i++, n++)
             if (w) w[n] = mine[i];
     }
-    if (w) w[n] = (jc_weight){E->proj, NULL, E->d_proj, D};
+    if (w) w[n] = (jc_weight){E->proj, E->d_proj, D};
     return n + 1;
 }
 
@@ -295,7 +295,7 @@ static int jc_clip_text_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *
         }
         n_tok += e + 1;
     }
-    if (n_tok > JC_PACK_MIN_ROWS) jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
+    jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
     ctx->tower = JC_TOWER_TEXT;
 
     jc_clip_enc_run(ctx, &T->enc, &b.e, &seqs, n_tok, 1);

@@ -72,7 +72,7 @@ static void jc_clip_vis_free(jc_tower *t)
 static int jc_clip_vis_weights(const jc_tower *t, jc_weight *w)
 {
     const jc_clip_vis *V = (const jc_clip_vis *)t->w;
-    if (w) w[0] = (jc_weight){V->patch_w, NULL, V->enc.d_model, 3 * V->patch * V->patch};
+    if (w) w[0] = (jc_weight){V->patch_w, V->enc.d_model, 3 * V->patch * V->patch};
     return jc_clip_enc_weights(&V->enc, w, 1);
 }
 

@@ -157,12 +157,12 @@ static int jc_eva_weights(const jc_tower *t, jc_weight *w)
     const jc_eva *V = (const jc_eva *)t->w;
     const int D = V->d_model, F = V->d_ff;
     int n = 0;
-    if (w) w[n] = (jc_weight){V->patch_w, NULL, D, 3 * V->patch * V->patch};
+    if (w) w[n] = (jc_weight){V->patch_w, D, 3 * V->patch * V->patch};
     n++;
     for (int l = 0; l < V->n_layer; l++) {
         const jc_eva_layer *L = &V->layers[l];
-        const jc_weight mine[7] = {{L->wq, NULL, D, D}, {L->wk, NULL, D, D}, {L->wv, NULL, D, D}, {L->wp, NULL, D, D},
-                                   {L->w1, NULL, F, D}, {L->w2, NULL, F, D}, {L->w3, NULL, D, F}};
+        const jc_weight mine[7] = {{L->wq, D, D}, {L->wk, D, D}, {L->wv, D, D}, {L->wp, D, D},
+                                   {L->w1, F, D}, {L->w2, F, D}, {L->w3, D, F}};
         for (int i = 0; i < 7; i++, n++)
             if (w) w[n] = mine[i];
     }

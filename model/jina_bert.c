@@ -142,10 +142,10 @@ static int jc_bert_weights(const jc_tower *t, jc_weight *w)
     int n = 0;
     for (int l = 0; l < T->n_layer; l++) {
         const jc_bert_layer *L = &T->layers[l];
-        const jc_weight fused[4] = {{L->wqkv, NULL, 3 * D, D}, {L->wo, NULL, D, D},
-                                    {L->wg, NULL, 2 * T->d_ff, D}, {L->w2, NULL, D, T->d_ff}};
-        const jc_weight split[6] = {{L->wq, NULL, D, D}, {L->wk, NULL, D, D}, {L->wv, NULL, D, D}, {L->wo, NULL, D, D},
-                                    {L->wg, NULL, 2 * T->d_ff, D}, {L->w2, NULL, D, T->d_ff}};
+        const jc_weight fused[4] = {{L->wqkv, 3 * D, D}, {L->wo, D, D},
+                                    {L->wg, 2 * T->d_ff, D}, {L->w2, D, T->d_ff}};
+        const jc_weight split[6] = {{L->wq, D, D}, {L->wk, D, D}, {L->wv, D, D}, {L->wo, D, D},
+                                    {L->wg, 2 * T->d_ff, D}, {L->w2, D, T->d_ff}};
         const jc_weight *mine = L->wqkv ? fused : split;
         for (int i = 0; i < (L->wqkv ? 4 : 6); i++, n++)
             if (w) w[n] = mine[i];
@@ -187,10 +187,9 @@ static int jc_bert_describe(const jc_tower *t, char *buf, size_t cap)
 
 /* The text tower over n token sequences stacked in ids (sequence s: len[s] ids), at most the
  * context's max_tok ids in all. Every matrix product runs over all rows at once; attention and
- * pooling stay within a sequence. A row's result does not depend on the other rows when there
- * are more than JC_PACK_MIN_ROWS (the GEMM computes every row alike), so a text gives bitwise
- * the same embedding alone or in a batch unless it is that short and alone (then the streaming
- * kernel sums in another order: within float rounding). */
+ * pooling stay within a sequence. A row's result never depends on the other rows (the kernels
+ * compute every row alike, see kernels.h), so a text gives bitwise the same embedding alone or
+ * in any batch. */
 static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, const int *len, int n, float *out)
 {
     const jc_bert *T = (const jc_bert *)t->w;
@@ -217,7 +216,7 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
         if (n_valid == 0) return jc_ctx_fail(ctx, JCLIP_ERR_ARG, "every token is padding (id %d): nothing to embed", pad);
         n_tok += len[s];
     }
-    if (n_tok > JC_PACK_MIN_ROWS) jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
+    jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
     ctx->tower = JC_TOWER_TEXT;
 
     /* x = LN(word_emb[id] + type_emb[0]) */

@@ -32,7 +32,6 @@ enum { JC_TOK_NONE = 0, JC_TOK_WORDPIECE = 1, JC_TOK_BPE = 2 };
 
 #define JC_MAX_SEQ 64        /* inputs per batched forward pass */
 #define JC_ATTN_QBLOCK 128   /* queries per attention work item (at most): each item transposes every key once */
-#define JC_PACK_MIN_ROWS 8   /* passes over more rows than this use the packed weights (model/pack.c) */
 
 #define JC_CHECK(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
 
@@ -58,8 +57,8 @@ static JC_UNUSED void *jc_arena_take(jc_arena *a, size_t count, size_t elem)
 
 typedef struct jc_tower jc_tower;
 
-/* A linear weight W [N, K] of a tower (nn.Linear layout); packed is filled by model/pack.c. */
-typedef struct { const float *src; float *packed; int N, K; } jc_weight;
+/* A linear weight W [N, K] of a tower (nn.Linear layout): its data as the tower binds it. */
+typedef struct { const float *src; int N, K; } jc_weight;
 
 /* A linear weight the file stores in reduced precision (JC_DT_BF16 or JC_DT_Q8), found by its
  * data pointer and shape (model/model.c indexes them at load; jc_linear looks them up). */

@@ -1,14 +1,14 @@
 /* model/pack.c: packed weights.
  *
- * Packed weights: kernel tables with ops->pack (AVX-512) multiply inputs of more than
- * JC_PACK_MIN_ROWS rows from a copy of every linear weight in their own panel layout, which
- * saves the per-call packing (7-16% of a forward pass). The results are bitwise those of the
- * in-place path, so when a tower gets packed never shows in its outputs. A tower is packed at
- * the start of its second such forward pass: a one-shot `jclip image` does not pay for it, a
- * server does once, while passes on other contexts go on in place. The copies stand in for
- * the mapped originals, whose pages are handed back as they are packed (the file stays
- * mapped), so memory use stays about the same. Shorter inputs (short texts, memory bound)
- * keep reading the originals in place.
+ * Kernel tables with packing entries (ops->pack for fp32, pack_bf16 / pack_q8 for the reduced
+ * types) multiply from a copy of every linear weight in their own panel layout, which saves the
+ * per-call packing (7-16% of an fp32 pass, most of a short reduced-precision one) and lets a
+ * short input stream each weight once, in order. The packed kernels give bitwise the results
+ * of the in-place ones for every number of rows, so when a tower gets packed never shows in its
+ * outputs. A tower is packed at the start of its second forward pass, by that pass's threads;
+ * passes that start meanwhile on other contexts go on in place. The copies stand in for the
+ * mapped originals, whose pages are handed back as they are packed (the file stays mapped),
+ * so memory use stays about the same.
  */
 #include "model.h"
 
@@ -25,15 +25,22 @@ static const jc_qweight *jc_qweight_of(const jclip_model *m, const void *W, int 
     return NULL;
 }
 
+/* One weight of a packed tower: its data in the file (f32, bf16 or q8 as dtype says) and its copy. */
+typedef struct {
+    const void *src;
+    void *packed;
+    int dtype, N, K;
+} jc_pack_ent;
+
 typedef struct jc_packs {
 #ifndef JCLIP_NO_THREADS
     atomic_int state[JC_N_TOWERS]; /* per tower: 0 not (yet) packed, 1 packed, 2 being packed, -1 never */
-    atomic_int uses[JC_N_TOWERS];  /* forward passes that asked for the packed weights */
+    atomic_int uses[JC_N_TOWERS];  /* forward passes so far */
 #else
     int state[JC_N_TOWERS], uses[JC_N_TOWERS];
 #endif
     void *block[JC_N_TOWERS];      /* allocation holding a tower's packed weights */
-    jc_weight *ent[JC_N_TOWERS]; /* sorted by src */
+    jc_pack_ent *ent[JC_N_TOWERS]; /* sorted by src */
     int n_ent[JC_N_TOWERS];
 } jc_packs;
 
@@ -49,7 +56,7 @@ static void jc_packs_free(jc_packs *p)
 
 static int jc_packs_new(jclip_model *m, char *err, size_t cap)
 {
-    if (!m->ops->pack) return JCLIP_OK;
+    if (!m->ops->pack && !m->ops->pack_bf16 && !m->ops->pack_q8) return JCLIP_OK;
     jc_packs *p = (jc_packs *)JCLIP_MALLOC(sizeof *p);
     if (!p) return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
     memset(p, 0, sizeof *p);
@@ -63,9 +70,10 @@ static int jc_packs_new(jclip_model *m, char *err, size_t cap)
     return JCLIP_OK;
 }
 
-/* The packed copy of W as an [N, K] weight, or NULL when W is read in place. A hostile file
- * can point two tensors of different shapes at the same bytes, so the shape must match too. */
-static const float *jc_packed(const jclip_model *m, int tower, const float *W, int N, int K)
+/* The packed copy of weight W [N, K] (f32, or the bf16 / q8 data of a jc_qweight) in the running
+ * tower, or NULL when W is read in place. A hostile file can point two tensors of different
+ * shapes at the same bytes, so the shape must match too. */
+static const void *jc_packed(const jclip_model *m, int tower, const void *W, int N, int K)
 {
     jc_packs *p = m->packs;
 #ifndef JCLIP_NO_THREADS
@@ -74,7 +82,7 @@ static const float *jc_packed(const jclip_model *m, int tower, const float *W, i
     if (!p || p->state[tower] != 1) return NULL;
 #endif
     int lo = 0, hi = p->n_ent[tower];
-    const jc_weight *e = p->ent[tower];
+    const jc_pack_ent *e = p->ent[tower];
     while (lo < hi) { /* first entry with src >= W */
         int mid = (lo + hi) / 2;
         if ((uintptr_t)e[mid].src < (uintptr_t)W) lo = mid + 1; else hi = mid;
@@ -84,36 +92,51 @@ static const float *jc_packed(const jclip_model *m, int tower, const float *W, i
     return NULL;
 }
 
-static int jc_weight_cmp(const void *a, const void *b)
+static int jc_pack_ent_cmp(const void *a, const void *b)
 {
-    uintptr_t x = (uintptr_t)((const jc_weight *)a)->src, y = (uintptr_t)((const jc_weight *)b)->src;
+    uintptr_t x = (uintptr_t)((const jc_pack_ent *)a)->src, y = (uintptr_t)((const jc_pack_ent *)b)->src;
     return x < y ? -1 : x > y;
+}
+
+/* Bytes of the packed form of e (0: this table reads such weights in place), and of one row
+ * of e in the file. */
+static size_t jc_pack_bytes(const jc_ops *ops, const jc_pack_ent *e)
+{
+    if (e->dtype == JC_DT_BF16) return ops->pack_bf16 ? ops->pack_bf16_size(e->N, e->K) : 0;
+    if (e->dtype == JC_DT_Q8) return ops->pack_q8 ? ops->pack_q8_size(e->N, e->K) : 0;
+    return ops->pack ? ops->pack_size(e->N, e->K) * sizeof(float) : 0;
+}
+
+static size_t jc_row_bytes(const jc_pack_ent *e)
+{
+    return (size_t)e->K * (e->dtype == JC_DT_BF16 ? 2 : e->dtype == JC_DT_Q8 ? 1 : 4);
 }
 
 typedef struct {
     const jc_ops *ops;
-    jc_weight *ent;
+    jc_pack_ent *ent;
     int n_ent;
     int mapped; /* the weights are a file mapping whose pages can be handed back */
     jc_claim claim;
 } jc_pack_task;
 
-/* Hands back the whole pages of [p, p + n floats) of a read-only file mapping (a later read
+/* Hands back the whole pages of [p, p + n bytes) of a read-only file mapping (a later read
  * faults them in again from the page cache). */
-static void jc_drop_pages(const float *p, size_t n)
+static void jc_drop_pages(const void *p, size_t n)
 {
 #if !defined(_WIN32) && defined(MADV_DONTNEED)
     long pg = sysconf(_SC_PAGESIZE);
     if (pg <= 0) return;
     uintptr_t b = ((uintptr_t)p + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
-    uintptr_t e = (uintptr_t)(p + n) / (uintptr_t)pg * (uintptr_t)pg;
+    uintptr_t e = ((uintptr_t)p + n) / (uintptr_t)pg * (uintptr_t)pg;
     if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
 #else
     (void)p, (void)n;
 #endif
 }
 
-/* Work items: runs of up to 4 slivers within one weight; each hands back the rows it read. */
+/* Work items: runs of up to 4 slivers within one weight; each hands back the rows it read (a
+ * q8 weight's block scales, 1/8 of its bytes, stay). */
 static void jc_pack_run(void *arg, int t, int nt)
 {
     jc_pack_task *a = (jc_pack_task *)arg;
@@ -124,69 +147,82 @@ static void jc_pack_run(void *arg, int t, int nt)
         while (e < a->n_ent && c >= base + (a->ent[e].N + g * per - 1) / (g * per))
             base += (a->ent[e].N + g * per - 1) / (g * per), e++;
         if (e == a->n_ent) return;
-        const jc_weight *w = &a->ent[e];
+        const jc_pack_ent *w = &a->ent[e];
         int s0 = (c - base) * per, s1 = s0 + per, ns = (w->N + g - 1) / g;
         if (s1 > ns) s1 = ns;
-        a->ops->pack(w->packed, w->src, w->N, w->K, s0, s1);
+        if (w->dtype == JC_DT_BF16)
+            a->ops->pack_bf16(w->packed, (const uint16_t *)w->src, w->N, w->K, s0, s1);
+        else if (w->dtype == JC_DT_Q8)
+            a->ops->pack_q8(w->packed, (const int8_t *)w->src,
+                            (const float *)(const void *)((const uint8_t *)w->src + (size_t)w->N * (size_t)w->K), w->N, w->K,
+                            s0, s1);
+        else
+            a->ops->pack((float *)w->packed, (const float *)w->src, w->N, w->K, s0, s1);
         int r1 = s1 * g < w->N ? s1 * g : w->N;
-        if (a->mapped) jc_drop_pages(w->src + (size_t)s0 * g * w->K, (size_t)(r1 - s0 * g) * w->K);
+        if (a->mapped)
+            jc_drop_pages((const uint8_t *)w->src + (size_t)s0 * g * jc_row_bytes(w), (size_t)(r1 - s0 * g) * jc_row_bytes(w));
     }
 }
 
 /* Packs a tower's weights. Returns 1; 0 when memory is short (the weights stay in place and a
- * later pass tries again); -1 to leave them in place for good (a packed form much larger than
- * the weights, which only a degenerate or hostile model asks for). */
+ * later pass tries again); -1 to leave them in place for good (nothing this table packs, or a
+ * packed form much larger than the weights, which only a degenerate or hostile model asks for). */
 static int jc_pack_tower(const jclip_model *m, jc_pool *pool, jc_packs *p, int tower)
 {
     const jc_ops *ops = m->ops;
     const jc_tower *tw = &m->tower[tower];
     int n = tw->desc ? tw->desc->weights(tw, NULL) : 0;
     if (n <= 0) return -1;
-    jc_weight *ent = (jc_weight *)JCLIP_MALLOC(sizeof *ent * (size_t)n);
-    if (!ent) return 0;
-    tw->desc->weights(tw, ent);
-    int kept = 0; /* bf16 / q8 weights are not float32: their kernels read them in place */
-    for (int i = 0; i < n; i++)
-        if (!jc_qweight_of(m, ent[i].src, ent[i].N, ent[i].K)) ent[kept++] = ent[i];
-    n = kept;
-    if (n == 0) {
+    jc_weight *w = (jc_weight *)JCLIP_MALLOC(sizeof *w * (size_t)n);
+    jc_pack_ent *ent = (jc_pack_ent *)JCLIP_MALLOC(sizeof *ent * (size_t)n);
+    if (!w || !ent) {
+        JCLIP_FREE(w);
         JCLIP_FREE(ent);
-        return -1;
+        return 0;
     }
+    tw->desc->weights(tw, w);
+    int kept = 0;
     size_t total = 0, src = 0;
     for (int i = 0; i < n; i++) {
-        total += (ops->pack_size(ent[i].N, ent[i].K) + 15) / 16 * 16;
-        src += (size_t)ent[i].N * (size_t)ent[i].K;
+        const jc_qweight *q = jc_qweight_of(m, w[i].src, w[i].N, w[i].K);
+        jc_pack_ent e = {q ? q->src : (const void *)w[i].src, NULL, q ? q->dtype : JC_DT_F32, w[i].N, w[i].K};
+        size_t b = jc_pack_bytes(ops, &e);
+        if (!b) continue;
+        ent[kept++] = e;
+        total += (b + 63) / 64 * 64;
+        src += (size_t)e.N * jc_row_bytes(&e);
     }
-    if (total > 2 * src + ((size_t)1 << 20) || total >= SIZE_MAX / 4 - 64) {
+    JCLIP_FREE(w);
+    n = kept;
+    if (n == 0 || total > 2 * src + ((size_t)1 << 20) || total >= SIZE_MAX / 2 - 64) {
         JCLIP_FREE(ent);
         return -1;
     }
-    void *block = JCLIP_MALLOC(total * 4 + 64);
+    void *block = JCLIP_MALLOC(total + 64);
     if (!block) {
         JCLIP_FREE(ent);
         return 0;
     }
-    float *dst = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+    uint8_t *dst = (uint8_t *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     for (int i = 0; i < n; i++) {
         ent[i].packed = dst;
-        dst += (ops->pack_size(ent[i].N, ent[i].K) + 15) / 16 * 16;
+        dst += (jc_pack_bytes(ops, &ent[i]) + 63) / 64 * 64;
     }
     jc_pack_task a;
     a.ops = ops; a.ent = ent; a.n_ent = n; a.mapped = m->mapped;
     jc_claim_init(&a.claim);
     jc_pool_run(pool, jc_pack_run, &a);
-    qsort(ent, (size_t)n, sizeof *ent, jc_weight_cmp);
+    qsort(ent, (size_t)n, sizeof *ent, jc_pack_ent_cmp);
     p->block[tower] = block;
     p->ent[tower] = ent;
     p->n_ent[tower] = n;
     return 1;
 }
 
-/* Called at the start of every forward pass of a tower that will multiply more than
- * JC_PACK_MIN_ROWS rows (pool: the caller's threads). One caller wins the right to pack;
- * passes that start meanwhile on other contexts read the weights in place (same results), so
- * nobody waits. */
+/* Called at the start of every forward pass of a tower (pool: the caller's threads). The second
+ * pass packs: a one-shot `jclip text` or `jclip image` reads the weights in place and does not
+ * pay for a copy it would use once. One caller wins the right to pack; passes that start
+ * meanwhile on other contexts read the weights in place (same results), so nobody waits. */
 static void jc_tower_ready(const jclip_model *m, jc_pool *pool, int tower)
 {
     jc_packs *p = m->packs;

@@ -189,6 +189,7 @@ static void jc_linear_run(void *arg, int t, int n)
 typedef struct {
     const jc_ops *ops;
     const jc_qweight *q;
+    const void *Wp; /* the packed copy of q, or NULL: read in place */
     float *Y;
     const float *bias;
     int M;
@@ -214,7 +215,12 @@ static void jc_qlinear_run(void *arg, int t, int n)
     (void)n;
     for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
         int lo = c * chunk, hi = lo + chunk < N ? lo + chunk : N;
-        if (q->dtype == JC_DT_BF16)
+        if (a->Wp && q->dtype == JC_DT_BF16)
+            a->ops->linear_bf16_packed(a->Y, (size_t)N, (const uint16_t *)(const void *)a->xq, (size_t)K, a->Wp, a->bias, a->M,
+                                       K, lo, hi, ws);
+        else if (a->Wp)
+            a->ops->linear_q8_packed(a->Y, (size_t)N, a->xq, a->Wp, a->bias, a->M, K, lo, hi, ws);
+        else if (q->dtype == JC_DT_BF16)
             a->ops->linear_bf16(a->Y, (size_t)N, (const uint16_t *)(const void *)a->xq, (size_t)K, (const uint16_t *)q->src,
                                 a->bias, a->M, K, lo, hi, ws);
         else
@@ -224,11 +230,13 @@ static void jc_qlinear_run(void *arg, int t, int n)
     }
 }
 
-static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweight *q, const float *bias, int n_rows)
+static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweight *q, const void *Wp, const float *bias,
+                       int n_rows)
 {
     jc_qlinear_task a;
     a.ops = ctx->ops;
     a.q = q;
+    a.Wp = Wp;
     a.Y = Y;
     a.bias = bias;
     a.M = n_rows;
@@ -244,14 +252,14 @@ static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweigh
 }
 
 /* Y [n_rows, d_out] = X [n_rows, d_in] W [d_out, d_in]^T + bias [d_out] (bias may be NULL).
- * W is read in place, or from its packed copy once the running tower is packed; a weight the
+ * W is read in place, or from its packed copy once the running tower is packed (same bits); a weight the
  * file stores as bf16 or q8 goes through that type's kernels (jc_qlinear). */
 static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
                       int n_rows, int d_in, int d_out)
 {
     const jc_qweight *q = ctx->m->n_qw ? jc_qweight_of(ctx->m, W, d_out, d_in) : NULL;
     if (q) {
-        jc_qlinear(ctx, Y, X, q, bias, n_rows);
+        jc_qlinear(ctx, Y, X, q, jc_packed(ctx->m, ctx->tower, q->src, d_out, d_in), bias, n_rows);
         return;
     }
 #ifdef JCLIP_BLAS_OPENBLAS
@@ -272,7 +280,7 @@ static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, 
     a.W = W; a.bias = bias;
     a.M = n_rows; a.K = d_in; a.N = d_out;
     a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
-    const float *Wp = n_rows > JC_PACK_MIN_ROWS ? jc_packed(ctx->m, ctx->tower, W, d_out, d_in) : NULL;
+    const float *Wp = (const float *)jc_packed(ctx->m, ctx->tower, W, d_out, d_in);
     a.packed = Wp != NULL;
     if (Wp) a.W = Wp;
     jc_claim_init(&a.claim);

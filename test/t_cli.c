@@ -104,7 +104,7 @@ static void t_cli_text_identity(t_cli_env *E, const char *tiny)
         p = nl ? nl + 1 : p + l;
     }
     ids[idp] = 0;
-    T_CHECK(ok && n == N && short_n > 50 && short_n < N - 50, "reference embeddings of %d texts (%d of <= 8 tokens)", n, short_n);
+    T_CHECK(ok && n == N && short_n > 50 && short_n < N - 50, "reference embeddings of %d texts (%d of <= 8 tokens, batched like the rest)", n, short_n);
     (void)tp;
 
     snprintf(cmd, sizeof cmd, "./jclip text -m %s < build/cli_texts.txt", tiny);

@@ -34,11 +34,6 @@ __all__ = ["Model", "Error", "DEFAULT_MODEL", "default_model_path", "__version__
 # The CLI's default model and environment variable (cli/main.c: model_path()).
 DEFAULT_MODEL = "models/jina-clip-v1.jclip"
 
-# jclip.h, jclip_embed_texts: a batched text's embedding is bitwise jclip_embed_text's "except
-# for a text of 8 tokens or fewer", which alone takes another kernel. Such texts are embedded
-# one per call, so every vector equals the CLI's (which embeds one text per call).
-_SINGLE_MAX_TOKENS = 8
-
 _IMAGE_INDEX_RE = re.compile(r"^image (\d+): ")
 
 
@@ -348,15 +343,13 @@ class Model:
         limit = self.max_tokens if truncate else self.max_tokens + 1
         ids = (ctypes.c_int32 * limit)()
         cnt = ctypes.c_size_t()
-        single, batched = [], []
+        batched = []
         for i, b in enumerate(blobs):
             rc = lib.jclip_tokenize(ctx, b, len(b), limit, ids, limit, ctypes.byref(cnt))
             if rc:
                 errors[i] = (rc, self._ctx_error(ctx))
             elif cnt.value > self.max_tokens:
                 errors[i] = (_lib.ERR_LIMIT, "more than %d tokens (truncate=False)" % self.max_tokens)
-            elif cnt.value <= _SINGLE_MAX_TOKENS:
-                single.append(i)
             else:
                 batched.append(i)
 
@@ -367,10 +360,6 @@ class Model:
                 errors[i] = (rc, self._ctx_error(ctx))
         if progress and errors:
             progress.update(len(errors))
-        for i in single:
-            one(i)
-            if progress:
-                progress.update(1)
         for s in range(0, len(batched), batch_size):
             idx = batched[s:s + batch_size]
             arr = (ctypes.c_char_p * len(idx))(*[blobs[i] for i in idx])

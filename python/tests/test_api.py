@@ -16,7 +16,7 @@ from conftest import bits, cli_vectors
 
 TEXTS = [
     "How is the weather today?",
-    "a photo of a cat",                      # <= 8 tokens: embedded one per call (jclip.h)
+    "a photo of a cat",                      # <= 8 tokens: batched like the rest (bitwise, jclip.h)
     "x",
     "",
     "Ünïcödé, 日本語 and emoji 🐈 — mixed scripts",

@@ -3,6 +3,7 @@
 Peer benchmark only: nothing here is part of the jclip library or its tests.
 
     python3 quantize_onnx.py IN.onnx OUT.onnx          # or: IN_DIR OUT_DIR (text.onnx, vision.onnx)
+    python3 quantize_onnx.py --selftest                # each form below, run by ONNX Runtime (node)
 
 Every linear layer, i.e. every node that multiplies an activation by a weight initializer, becomes
 one `com.microsoft.DynamicQuantizeMatMul` (ONNX Runtime contrib op): the weight is stored as int8,
@@ -135,7 +136,77 @@ def rewrite(model):
     return n_done, bytes_before, bytes_after
 
 
+def selftest():
+    """A small graph with every handled form (Gemm transB=1 with bias, MatMul by a Transpose of a
+    weight, MatMul + Add(bias, .), Gemm transB=0 with beta 0.5) and one activation x activation
+    MatMul that must stay, rewritten and run by onnxruntime-node (this folder's node_modules).
+    The int8 graph must equal a numpy model of the quantised arithmetic (these weights quantised
+    per column, each activation quantised to uint8 with one scale and zero point per tensor)."""
+    import json, subprocess, tempfile
+    from onnx import TensorProto
+    rng = np.random.default_rng(0)
+    M, K, N = 7, 48, 40
+    w = {"W1": rng.standard_normal((N, K)), "b1": rng.standard_normal(N), "W2": rng.standard_normal((N, N)),
+         "W3": rng.standard_normal((N, 24)), "b3": rng.standard_normal(24), "W4": rng.standard_normal((24, 16)),
+         "b4": rng.standard_normal(16)}
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["h1"], name="g1", transB=1),
+             helper.make_node("Transpose", ["W2"], ["W2t"], name="t2", perm=[1, 0]),
+             helper.make_node("MatMul", ["h1", "W2t"], ["h2"], name="m2"),
+             helper.make_node("MatMul", ["h2", "W3"], ["h3a"], name="m3"),
+             helper.make_node("Add", ["b3", "h3a"], ["h3"], name="a3"),
+             helper.make_node("Gemm", ["h3", "W4", "b4"], ["y"], name="g4", beta=0.5),
+             helper.make_node("Transpose", ["h3"], ["h3t"], name="th3", perm=[1, 0]),
+             helper.make_node("MatMul", ["h3", "h3t"], ["att"], name="att")]
+    g = helper.make_graph(nodes, "selftest", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [M, K])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [M, 16]),
+                           helper.make_tensor_value_info("att", TensorProto.FLOAT, [M, M])],
+                          [numpy_helper.from_array(v, k) for k, v in w.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    n, _, _ = rewrite(m)
+    ops = [node.op_type for node in m.graph.node]
+    ok = n == 4 and ops.count("DynamicQuantizeMatMul") == 4 and ops.count("MatMul") == 1 and "Add" not in ops
+    print("rewrite: %d layers, nodes %s" % (n, ops))
+
+    def qw(a):  # the stored weight, dequantised
+        q, s = quantize_columns(a)
+        return q.astype(np.float64) * s
+    def qa(a):  # what the op does to its activation input
+        lo, hi = min(0.0, float(a.min())), max(0.0, float(a.max()))
+        s = (hi - lo) / 255
+        zp = np.clip(np.rint(-lo / s), 0, 255)
+        return (np.clip(np.rint(a / s) + zp, 0, 255) - zp) * s
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    h1 = qa(x) @ qw(w["W1"].T) + w["b1"]
+    h2 = qa(h1) @ qw(w["W2"].T)
+    h3 = qa(h2) @ qw(w["W3"]) + w["b3"]
+    want = qa(h3) @ qw(w["W4"]) + 0.5 * w["b4"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as d:
+        onnx.save(m, os.path.join(d, "int8.onnx"))
+        js = ("const ort = require(process.argv[1]); const fs = require('fs');"
+              "(async () => { const a = JSON.parse(fs.readFileSync(0, 'utf8'));"
+              "const s = await ort.InferenceSession.create(process.argv[2]);"
+              "const o = await s.run({x: new ort.Tensor('float32', Float32Array.from(a.x), a.shape)});"
+              "console.log(JSON.stringify(Array.from(o.y.data))); })()"
+              ".catch((e) => { console.error(String(e)); process.exit(1); });")
+        r = subprocess.run(["node", "-e", js, os.path.join(here, "node_modules", "onnxruntime-node"),
+                            os.path.join(d, "int8.onnx")], input=json.dumps({"x": x.ravel().tolist(), "shape": [M, K]}),
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        print("onnxruntime-node failed: %s" % r.stderr.strip())
+        return 1
+    got = np.array(json.loads(r.stdout), dtype=np.float64).reshape(want.shape)
+    err = np.abs(got - want).max() / np.abs(want).max()
+    print("ONNX Runtime int8 graph vs numpy model of the quantised arithmetic: max|diff| / max|y| = %.2e" % err)
+    ok &= bool(err < 1e-5)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def main(argv):
+    if argv == ["--selftest"]:
+        return selftest()
     if len(argv) != 2:
         print(__doc__)
         return 2

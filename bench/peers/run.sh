@@ -29,8 +29,10 @@
 #      with one scale per output column; attention products and the patch Conv stay fp32).
 #   3. Parity (VERIFY=1, default when the goldens exist): the PyTorch model and the ONNX graphs
 #      against the goldens GOLDEN (shared/golden/model/full-s1 or b32-s1; cosine >= 0.99999,
-#      max|diff| <= 1e-4); fails the run if either misses. With ort-int8: its cosine to ORT fp32
-#      on the same inputs (min/mean; texts one by one and as one padded batch, images), reported.
+#      max|diff| <= 1e-4); fails the run if either misses. Reported beside them, on the same golden
+#      inputs (min/mean cosine; texts one by one and as one batch, images): with ort-int8, ORT int8
+#      against ORT fp32 (`ort_bench.js compare`); with several MODELS, each later jclip file against
+#      the first (jclip_compare.c, built into bench/peers/build/ with cc), e.g. q8 against f32.
 #   4. ROUNDS rounds (default 3); in each, for every case and thread count, one process per engine
 #      (each jclip model, torch, ort, ort-int8; the order rotates by round), each doing a warm-up
 #      then its repeats (about 2 s worth, 3..50) and printing median/min ms and its peak RSS. One
@@ -92,6 +94,16 @@ if has_engine jclip; then
         test -f "$m" || { echo "no model $m (convert a checkpoint with convert/convert.py)" >&2; exit 1; }
     done
 fi
+set -- $MODELS
+JCLIP_REF=$1
+if has_engine jclip && [ $# -gt 1 ]; then # the later MODELS against the first, in the parity step
+    CMP=$PEERS/build/jclip_compare
+    if [ ! -x "$CMP" ] || [ jclip -nt "$CMP" ] || [ "$PEERS/jclip_compare.c" -nt "$CMP" ]; then
+        say "cc $CMP"
+        mkdir -p "$PEERS/build"
+        cc -std=c11 -D_GNU_SOURCE -O2 -I. "$PEERS/jclip_compare.c" jclip.c -o "$CMP" -lm -lpthread >&2
+    fi
+fi
 
 # 2. checkpoint, ONNX export and its int8 rewrite
 if [ ! -f "$CKPT/model.safetensors" ]; then
@@ -126,6 +138,12 @@ if [ "${VERIFY:-$(test -f "$GOLDEN/texts.jsonl" && echo 1 || echo 0)}" = 1 ]; th
     THREADS=2 "$PY" "$TORCH_PY" verify "$CKPT" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-torch.txt" >&2
     say "parity vs $GOLDEN: ONNX Runtime on the export"
     node "$PEERS/ort_bench.js" verify "$ONNX" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-ort.txt" >&2
+    if has_engine jclip && [ $# -gt 1 ]; then
+        for m in "${@:2}"; do
+            say "jclip: $m vs $JCLIP_REF on the golden inputs"
+            "$CMP" "$JCLIP_REF" "$m" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-jclip-$(basename "$m" .jclip).txt" >&2
+        done
+    fi
     if has_engine ort-int8; then
         say "ORT int8 vs ORT fp32 on the golden inputs"
         node "$PEERS/ort_bench.js" compare "$ONNX" "$ONNX_INT8" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-ort-int8.txt" >&2

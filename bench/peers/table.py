@@ -11,11 +11,13 @@ ORDER = ["jclip-f32", "jclip-bf16", "jclip-q8", "torch", "ort", "ort-int8"]
 NAME = {"jclip-f32": "jclip f32", "jclip-bf16": "jclip bf16", "jclip-q8": "jclip q8", "torch": "PyTorch",
         "ort": "ORT fp32", "ort-int8": "ORT int8"}
 # ratios shown when both engines ran: jclip at a precision against the peer at that precision
-# (bf16 has no peer of its own: against the fp32 ones)
+# (bf16 has no peer of its own: against the fp32 ones; q8 against ORT fp32 when ort-int8 did not run)
 PAIRS = [("jclip-f32", "torch"), ("jclip-f32", "ort"), ("jclip-bf16", "ort"), ("jclip-q8", "ort-int8")]
 engines = [e for e in ORDER if any(r["engine"] == e for r in rows)]
 engines += sorted({r["engine"] for r in rows} - set(engines))
 pairs = [p for p in PAIRS if p[0] in engines and p[1] in engines]
+if "ort-int8" not in engines and "jclip-q8" in engines and "ort" in engines:
+    pairs.append(("jclip-q8", "ort"))  # no int8 peer ran: at least against ORT fp32
 ver = {r["engine"]: r.get("version", r.get("isa", "")) for r in rows}
 cases, threads = [], []
 for r in rows:
@@ -51,7 +53,8 @@ hdr = ("| case | thr | " + " | ".join("%s ms (min)" % NAME.get(e, e) for e in en
        + " | cores busy " + " / ".join(NAME.get(e, e) for e in engines)
        + " | peak RSS MB " + " / ".join(NAME.get(e, e) for e in engines) + " |")
 print(hdr); print("|" + "---|" * (hdr.count("|") - 1))
-f = lambda a: "%.1f (%.1f)" % (a[0], a[1]) if a else "-"
+g4 = lambda v: "%.1f" % v if v >= 10 else "%.2f" % v if v >= 1 else "%.3f" % v  # 1214.0, 21.6, 6.47, 0.104
+f = lambda a: "%s (%s)" % (g4(a[0]), g4(a[1])) if a else "-"
 for c in cases:
     for t in threads:
         a = {e: agg(e, c, t) for e in engines}

@@ -22,14 +22,16 @@
 #      as for `make test` if missing (a checkpoint from shared/tools, then convert/convert.py;
 #      a `-bf16` / `-q8` name converts with --dtype).
 #   2. The checkpoint CKPT (default build/ckpt/full-s1, or build/ckpt/b32-s1; the same Makefile
-#      rules if missing) -> ONNX (default bench/peers/build/onnx, or bench/peers/build/onnx-b32-s1)
+#      rules if missing) -> ONNX (default bench/peers/build/onnx for full-s1, else
+#      bench/peers/build/onnx-<checkpoint's folder name>, e.g. onnx-b32-s1)
 #      {text,vision}.onnx via torch.onnx.export (opset $OPSET, default 17; dynamic batch/sequence
 #      axes), if not there; with ort-int8 in ENGINES also its int8 rewrite into ${ONNX}-int8 by
 #      quantize_onnx.py (every linear layer -> com.microsoft.DynamicQuantizeMatMul, int8 weights
 #      with one scale per output column; attention products and the patch Conv stay fp32).
 #   3. Parity (VERIFY=1, default when the goldens exist): the PyTorch model and the ONNX graphs
 #      against the goldens GOLDEN (shared/golden/model/full-s1 or b32-s1; cosine >= 0.99999,
-#      max|diff| <= 1e-4); fails the run if either misses. Reported beside them, on the same golden
+#      max|diff| <= 1e-4); fails the run if either misses. Then (COMPARE=1, default when INPUTS
+#      exist: GOLDEN, else the family's seed-1 goldens) the reduced precisions on those golden
 #      inputs (min/mean cosine; texts one by one and as one batch, images): with ort-int8, ORT int8
 #      against ORT fp32 (`ort_bench.js compare`); with several MODELS, each later jclip file against
 #      the first (jclip_compare.c, built into bench/peers/build/ with cc), e.g. q8 against f32.
@@ -47,7 +49,8 @@
 # MODEL, MODELS (jclip model files, each its own engine named by its dtype: jclip-f32, jclip-bf16,
 # jclip-q8), CKPT, ONNX, SHARED (default ../shared, else /work/shared), GOLDEN, ROUNDS, CASES
 # (default: jina text-8 text-64 text-512 text-64x8 image-1 image-8; clip text-8 text-77 text-77x8
-# image-1 image-8), THREADS (default "1 2"), OPSET, VERIFY (0/1), PEER_PASSIVE (0/1, see below),
+# image-1 image-8), THREADS (default "1 2"), OPSET, VERIFY (0/1), COMPARE (0/1), INPUTS,
+# PEER_PASSIVE (0/1, see below),
 # PY (default /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,7 +62,8 @@ FAMILY=${FAMILY:-jina}
 case $FAMILY in
 jina | jina-clip-v1)
     MODEL=${MODEL:-build/models/full-s1.jclip}; CKPT=${CKPT:-build/ckpt/full-s1}
-    TORCH_PY=$PEERS/jina_clip_torch.py; ONNX=${ONNX:-$PEERS/build/onnx}
+    TORCH_PY=$PEERS/jina_clip_torch.py # build/onnx for full-s1 (as before), build/onnx-<ckpt> for others
+    ONNX=${ONNX:-$PEERS/build/onnx$(b=$(basename "$CKPT"); test "$b" = full-s1 || echo "-$b")}
     CASES=${CASES:-text-8 text-64 text-512 text-64x8 image-1 image-8} ;;
 clip | clip-b32)
     MODEL=${MODEL:-build/models/b32-s1.jclip}; CKPT=${CKPT:-build/ckpt/b32-s1}
@@ -69,6 +73,11 @@ clip | clip-b32)
 esac
 MODELS=${MODELS:-$MODEL}
 GOLDEN=${GOLDEN:-$SHARED/golden/model/$(basename "$CKPT")}
+# the inputs of the int8 / dtype comparisons: the goldens' texts and pixels, those of the family's
+# seed-1 goldens for a checkpoint without goldens of its own (e.g. full-s1-real)
+if [ -f "$GOLDEN/texts.jsonl" ]; then INPUTS=${INPUTS:-$GOLDEN}
+elif [ "$FAMILY" = clip ] || [ "$FAMILY" = clip-b32 ]; then INPUTS=${INPUTS:-$SHARED/golden/model/b32-s1}
+else INPUTS=${INPUTS:-$SHARED/golden/model/full-s1}; fi
 ENGINES_IN=${ENGINES:-jclip torch ort}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-1 2}
@@ -132,21 +141,23 @@ if has_engine ort-int8; then
     fi
 fi
 
-# 3. parity
+# 3. parity, then the reduced-precision engines against fp32
 if [ "${VERIFY:-$(test -f "$GOLDEN/texts.jsonl" && echo 1 || echo 0)}" = 1 ]; then
     say "parity vs $GOLDEN: PyTorch model"
     THREADS=2 "$PY" "$TORCH_PY" verify "$CKPT" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-torch.txt" >&2
     say "parity vs $GOLDEN: ONNX Runtime on the export"
     node "$PEERS/ort_bench.js" verify "$ONNX" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-ort.txt" >&2
+fi
+if [ "${COMPARE:-$(test -f "$INPUTS/texts.jsonl" && echo 1 || echo 0)}" = 1 ]; then
     if has_engine jclip && [ $# -gt 1 ]; then
         for m in "${@:2}"; do
-            say "jclip: $m vs $JCLIP_REF on the golden inputs"
-            "$CMP" "$JCLIP_REF" "$m" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-jclip-$(basename "$m" .jclip).txt" >&2
+            say "jclip: $m vs $JCLIP_REF on the inputs of $INPUTS"
+            "$CMP" "$JCLIP_REF" "$m" "$INPUTS" | tee "$PEERS/results/$STAMP.compare-jclip-$(basename "$m" .jclip).txt" >&2
         done
     fi
     if has_engine ort-int8; then
-        say "ORT int8 vs ORT fp32 on the golden inputs"
-        node "$PEERS/ort_bench.js" compare "$ONNX" "$ONNX_INT8" "$GOLDEN" | tee "$PEERS/results/$STAMP.parity-ort-int8.txt" >&2
+        say "ORT int8 vs ORT fp32 on the inputs of $INPUTS"
+        node "$PEERS/ort_bench.js" compare "$ONNX" "$ONNX_INT8" "$INPUTS" | tee "$PEERS/results/$STAMP.compare-ort-int8.txt" >&2
     fi
 fi
 

@@ -34,12 +34,17 @@ arg = lambda i: sys.argv[i] if len(sys.argv) > i else "?"
 print("machine: %s; load average before %s, after %s" % (arg(4), arg(2), arg(3)))
 if len(sys.argv) > 5:
     print("model: %s" % sys.argv[5])
-jv = next((ver[e] for e in engines if e.startswith("jclip")), "?")
-print("engines: jclip (%s; %s), PyTorch %s (torch.inference_mode, set_num_threads), ONNX Runtime %s "
-      "(onnxruntime-node, CPU EP, intra-op threads%s)" % (jv, ", ".join(e[6:] for e in engines if e.startswith("jclip")),
-                                                          ver.get("torch", "?"), ver.get("ort", ver.get("ort-int8", "?")),
-                                                          "; ORT int8 = the fp32 export with every linear layer as "
-                                                          "com.microsoft.DynamicQuantizeMatMul" if "ort-int8" in engines else ""))
+desc = []
+if any(e.startswith("jclip") for e in engines):
+    desc.append("jclip (%s; %s)" % (next(ver[e] for e in engines if e.startswith("jclip")),
+                                    ", ".join(e[6:] for e in engines if e.startswith("jclip"))))
+if "torch" in engines:
+    desc.append("PyTorch %s (torch.inference_mode, set_num_threads)" % ver["torch"])
+if "ort" in engines or "ort-int8" in engines:
+    desc.append("ONNX Runtime %s (onnxruntime-node, CPU EP, intra-op threads%s)" % (
+        ver.get("ort", ver.get("ort-int8")), "; ORT int8 = the fp32 export with every linear layer as "
+        "com.microsoft.DynamicQuantizeMatMul" if "ort-int8" in engines else ""))
+print("engines: " + ", ".join(desc))
 print("peer thread pools: %s" % ("passive waits (OMP_WAIT_POLICY=PASSIVE, ORT allow_spinning=0)"
       if any(r.get("spinning") == 0 for r in rows) else "their defaults (busy-waiting)"))
 print("cores busy = process CPU time / wall time of a run (median; jclip reports CPU time per thread): how many cores "

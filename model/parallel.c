@@ -42,19 +42,21 @@ static void jc_rows_run(void *arg, int t, int nt)
 {
     jc_rows_task *a = (jc_rows_task *)arg;
     (void)t, (void)nt;
-    const int per = 8; /* rows per claimed chunk */
+    const int per = 8; /* rows per claimed chunk (jc_for_rows runs one chunk inline) */
     for (int c; (c = jc_claim_next(&a->claim)) * per < a->rows;) {
         const int lo = c * per, hi = lo + per < a->rows ? lo + per : a->rows;
         for (int r = lo; r < hi; r++) a->row(a, r);
     }
 }
 
-/* Runs a->row on rows [0, a->rows) split between the threads. */
+/* Runs a->row on rows [0, a->rows) split between the threads; one chunk's worth (a short
+ * text) runs on the caller, saving the other threads a wake-up for nothing. */
 static void jc_for_rows(jclip_ctx *ctx, jc_rows_task *a)
 {
     a->ops = ctx->ops;
     jc_claim_init(&a->claim);
-    jc_pool_run(ctx->pool, jc_rows_run, a);
+    if (a->rows <= 8) jc_rows_run(a, 0, 1);
+    else jc_pool_run(ctx->pool, jc_rows_run, a);
 }
 
 static void jc_rows(jclip_ctx *ctx, void (*row)(const jc_rows_task *, int), int rows, int n, float *y, const float *x,

@@ -871,7 +871,7 @@ static void ts_soak(const float *want, int D)
     long rss0 = ts_rss_kb(s.pid);
     double t1 = ts_now();
     /* thousands of requests: 4 clients x up to 2500 rounds (about 14000 requests), at most 8 s */
-    int sent = ts_soak_round(s.port, 4, 2500, TS_SANITIZED ? 10 : 8, qb, want, D, &unexpected, first, sizeof first);
+    int sent = ts_soak_round(s.port, 4, 2500, TS_SANITIZED ? 6 : 8, qb, want, D, &unexpected, first, sizeof first);
     double t2 = ts_now();
     int fd1 = ts_quiet(&s);
     long rss1 = ts_rss_kb(s.pid);

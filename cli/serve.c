@@ -37,6 +37,9 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 int cli_serve(int argc, char **argv);
 
@@ -1005,6 +1008,17 @@ int cli_serve(int argc, char **argv)
     if (!cfg.threads) cfg.threads = auto_threads;
     if (cfg.workers > cfg.threads) cfg.workers = cfg.threads;
 
+#if defined(__GLIBC__)
+    /* Memory that stays flat whatever the traffic: request bodies and answers (up to
+     * --max-body) are large and short-lived, so a fixed mmap threshold hands each back to the
+     * system when freed (glibc otherwise raises the threshold to the largest block freed, up to
+     * 32 MiB, and keeps such blocks in its heaps). And glibc gives each new thread its own
+     * arena up to 8 per CPU, each holding its own free memory: with one thread per connection
+     * the resident size would then follow the peak number of connections; 4 arenas suffice,
+     * since only connection threads allocate (workers never do after start-up). */
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
+    mallopt(M_ARENA_MAX, 4);
+#endif
     static srv_state st;
     srv_state *S = &st;
     memset(S, 0, sizeof *S);

@@ -609,10 +609,14 @@ static void ts_cancel(const float *want, int D)
     /* A keeps the worker busy; B1..B4 queue the same behind it and hang up at once; C is a
      * short request after them */
     int fa = ts_post_open(s.port, big), fb[NB];
+    for (int q = 0; q < 500 && ts_metric(s.port, "jclip_texts_total", 0) + ts_metric(s.port, "jclip_queue_depth", 0) < 1; q++)
+        usleep(10000); /* A is queued (bounded: 5 s), so B and C queue behind it */
     for (int q = 0; q < NB; q++) {
         fb[q] = ts_post_open(s.port, big);
         if (fb[q] >= 0) close(fb[q]);
     }
+    for (int q = 0; q < 500 && ts_metric(s.port, "jclip_cancelled_requests_total", 0) + ts_metric(s.port, "jclip_queue_depth", 0) < NA / 2; q++)
+        usleep(10000); /* B's inputs are queued, or already dropped (bounded: 5 s) */
     double t0 = ts_now();
     ts_resp r;
     ts_post(s.port, "{\"input\":\"How is the weather today?\",\"encoding_format\":\"base64\"}", &r);

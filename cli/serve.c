@@ -8,6 +8,8 @@
  *    writes the answer; a slow or idle client only ever holds its own connection thread;
  *  - --workers inference threads, each with its own jclip_ctx on the one shared model, take
  *    queued inputs in batches (dynamic batching: whatever queued while they were busy).
+ *    Before embedding a request's next inputs a worker checks that its client is still
+ *    connected; the inputs of a client that left are dropped, not computed (499 in the log).
  * Batching never changes a result: images are batched with jclip_embed_images (bitwise the
  * single-image result) and texts with jclip_embed_tokens_batch (bitwise the single-text
  * result, jclip.h). So a vector is the CLI's bit for bit whatever it was batched with. */
@@ -33,6 +35,9 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 int cli_serve(int argc, char **argv);
 
@@ -54,14 +59,18 @@ typedef struct {
     int status;      /* first failure: HTTP status, 0 = none */
     char err[400];
     int abandoned;
+    int fd;          /* the client's socket, polled before each batch: -1 = none (/health) */
+    int cancelled;   /* the client disconnected before all inputs were embedded: no answer */
     pthread_cond_t cv;
 } srv_job;
 
 typedef struct { srv_job *j; size_t i; double t; } srv_qent;
 typedef struct { srv_qent *v; size_t cap, head, n; } srv_ring;
 
-#define SRV_NCODES 17
-static const int srv_codes[SRV_NCODES] = {200, 400, 401, 404, 405, 408, 411, 413, 414, 417, 429, 431, 500, 501, 503, 505, 0};
+/* 499 (nginx's "client closed request"): the client disconnected while its inputs were
+ * queued; the rest of its inputs were dropped unembedded and no answer was written. */
+#define SRV_NCODES 18
+static const int srv_codes[SRV_NCODES] = {200, 400, 401, 404, 405, 408, 411, 413, 414, 417, 429, 431, 499, 500, 501, 503, 505, 0};
 #define SRV_NB_BATCH 8
 static const double srv_b_batch[SRV_NB_BATCH] = {1, 2, 4, 8, 16, 32, 64, 128};
 #define SRV_NB_LAT 12
@@ -88,6 +97,7 @@ typedef struct {
     double batch_sum;
     srv_hist h_queue, h_infer, h_request;
     unsigned long long n_texts, n_tokens, n_images, n_failed_inputs;
+    unsigned long long n_cancelled, n_dropped_inputs; /* requests, inputs of disconnected clients */
 } srv_state;
 
 typedef struct {
@@ -107,6 +117,14 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The metrics slot of an HTTP status (the last slot counts any other). */
+static int code_index(int st)
+{
+    int k = 0;
+    while (srv_codes[k] && srv_codes[k] != st) k++;
+    return k;
 }
 
 static void hist_add(srv_hist *h, double v)
@@ -161,6 +179,7 @@ static srv_job *job_new(srv_state *S, api_req *req)
         return NULL;
     }
     j->pending = n;
+    j->fd = -1;
     return j;
 }
 
@@ -205,6 +224,23 @@ static int job_submit(srv_state *S, srv_job *j, int bypass)
 }
 
 /* ---- Workers ------------------------------------------------------------------------------ */
+
+/* Whether the client on fd has closed its end (FIN or reset): checked by a worker before it
+ * embeds a request's next inputs, so the queued work of a client that gave up is dropped
+ * instead of computed. A client that half-closes (shutdown(SHUT_WR)) after sending its
+ * request counts as gone, as with nginx (its 499). Never blocks: a zero-timeout poll. */
+static int client_gone(int fd)
+{
+    if (fd < 0) return 0;
+#ifdef POLLRDHUP
+    struct pollfd p = {fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+#else
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+#endif
+}
 
 typedef struct { srv_qent e; int rc; char err[300]; } srv_done;
 
@@ -300,14 +336,25 @@ static void *worker_main(void *arg)
         int images = r == &S->q_img;
         size_t lim = (size_t)(images ? S->cfg.batch_images : S->cfg.batch_texts), k = 0;
         double t0 = now_s();
+        const srv_job *checked = NULL; /* one poll per request per batch */
         while (r->n && k < lim) {
             srv_qent e = ring_pop(r);
             S->queued--;
             hist_add(&S->h_queue, t0 - e.t);
-            if (e.j->status) { /* the request already failed: skip the work */
+            if (!e.j->status && e.j != checked) {
+                checked = e.j;
+                if (client_gone(e.j->fd)) {
+                    e.j->cancelled = 1;
+                    job_fail(e.j, 499, "client closed the connection");
+                    S->n_cancelled++;
+                }
+            }
+            if (e.j->status) { /* the request already failed or its client left: skip the work */
+                if (e.j->cancelled) S->n_dropped_inputs++;
                 if (--e.j->pending == 0) {
                     if (e.j->abandoned) job_free(e.j);
                     else pthread_cond_signal(&e.j->cv);
+                    checked = NULL;
                 }
                 continue;
             }
@@ -423,9 +470,7 @@ static int respond(srv_conn *c, int st, const char *ctype, const char *body, siz
                      st, reason(st), ctype, len, c->keep ? "keep-alive" : "close", extra ? extra : "");
     c->status = st;
     pthread_mutex_lock(&c->S->mu);
-    int k = 0;
-    while (srv_codes[k] && srv_codes[k] != st) k++;
-    c->S->req_by_code[k]++;
+    c->S->req_by_code[code_index(st)]++;
     pthread_mutex_unlock(&c->S->mu);
     if (conn_send_all(c, h, (size_t)n) || conn_send_all(c, body, len)) { c->keep = 0; return -1; }
     return 0;
@@ -544,6 +589,7 @@ static void handle_embeddings(srv_conn *c, const char *body, size_t len)
         return;
     }
     srv_job *j = job_new(S, &rq);
+    if (j) j->fd = c->fd;
     if (!j) {
         api_free(&rq);
         mem_release(S, est);
@@ -559,8 +605,12 @@ static void handle_embeddings(srv_conn *c, const char *body, size_t len)
     }
     pthread_mutex_lock(&S->mu);
     while (j->pending) pthread_cond_wait(&j->cv, &S->mu);
+    if (j->cancelled) S->req_by_code[code_index(499)]++;
     pthread_mutex_unlock(&S->mu);
-    if (j->status) {
+    if (j->cancelled) { /* nobody to answer: log it as nginx does */
+        c->status = 499;
+        c->keep = 0;
+    } else if (j->status) {
         respond_error(c, j->status, jina, j->err, j->status == 503 ? "Retry-After: 1\r\n" : NULL);
     } else {
         sbuf b = {0};
@@ -670,6 +720,10 @@ static void handle_metrics(srv_conn *c)
     sb_printf(&b, "# HELP jclip_tokens_total Tokens embedded.\n# TYPE jclip_tokens_total counter\njclip_tokens_total %llu\n", S->n_tokens);
     sb_printf(&b, "# HELP jclip_images_total Images embedded.\n# TYPE jclip_images_total counter\njclip_images_total %llu\n", S->n_images);
     sb_printf(&b, "# HELP jclip_failed_inputs_total Inputs that failed (bad image, bad token ids).\n# TYPE jclip_failed_inputs_total counter\njclip_failed_inputs_total %llu\n", S->n_failed_inputs);
+    sb_printf(&b, "# HELP jclip_cancelled_requests_total Requests whose client disconnected before their inputs were embedded (logged as 499).\n"
+                  "# TYPE jclip_cancelled_requests_total counter\njclip_cancelled_requests_total %llu\n", S->n_cancelled);
+    sb_printf(&b, "# HELP jclip_dropped_inputs_total Queued inputs dropped unembedded because their client disconnected.\n"
+                  "# TYPE jclip_dropped_inputs_total counter\njclip_dropped_inputs_total %llu\n", S->n_dropped_inputs);
     pthread_mutex_unlock(&S->mu);
     if (b.oom) respond(c, 503, "text/plain", "out of memory\n", 14, NULL);
     else respond(c, 200, "text/plain; version=0.0.4", b.p, b.n, NULL);
@@ -945,6 +999,17 @@ int cli_serve(int argc, char **argv)
     if (!cfg.threads) cfg.threads = auto_threads;
     if (cfg.workers > cfg.threads) cfg.workers = cfg.threads;
 
+#if defined(__GLIBC__)
+    /* Memory that stays flat whatever the traffic: request bodies and answers (up to
+     * --max-body) are large and short-lived, so a fixed mmap threshold hands each back to the
+     * system when freed (glibc otherwise raises the threshold to the largest block freed, up to
+     * 32 MiB, and keeps such blocks in its heaps). And glibc gives each new thread its own
+     * arena up to 8 per CPU, each holding its own free memory: with one thread per connection
+     * the resident size would then follow the peak number of connections; 4 arenas suffice,
+     * since only connection threads allocate (workers never do after start-up). */
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
+    mallopt(M_ARENA_MAX, 4);
+#endif
     static srv_state st;
     srv_state *S = &st;
     memset(S, 0, sizeof *S);
@@ -1075,7 +1140,7 @@ int cli_serve(int argc, char **argv)
             if (send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {}
             close(fd);
             pthread_mutex_lock(&S->mu);
-            S->req_by_code[14]++;
+            S->req_by_code[code_index(503)]++;
             pthread_mutex_unlock(&S->mu);
             continue;
         }

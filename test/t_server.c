@@ -4,6 +4,7 @@
  * client here, and by the official SDKs through test/server_clients.mjs when node and the
  * packages .ci/run installs are present. Every loop is bounded in count and time. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -531,6 +532,386 @@ static void *ts_load_main(void *arg)
     return NULL;
 }
 
+/* ---- cancelled work and memory under sustained load ---------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TS_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TS_SANITIZED 1
+#endif
+#endif
+#ifndef TS_SANITIZED
+#define TS_SANITIZED 0
+#endif
+
+/* One value of the server's /metrics (the line "NAME VALUE"); `none` when absent. */
+static double ts_metric(int port, const char *name, double none)
+{
+    ts_resp r;
+    ts_req(port, "GET", "/metrics", NULL, "", 0, &r);
+    char key[160];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = r.status == 200 && r.body ? strstr(r.body, key) : NULL;
+    double v = p ? strtod(p + strlen(key), NULL) : r.status == 200 ? none : -1;
+    free(r.body);
+    return v;
+}
+
+/* A request of n texts of `words` words each (about 2 tokens per word). */
+static char *ts_texts_body(int n, int words)
+{
+    sbuf b = {0};
+    sb_puts(&b, "{\"input\":[");
+    for (int i = 0; i < n; i++) {
+        sb_puts(&b, i ? ",\"" : "\"");
+        for (int w = 0; w < words; w++) sb_printf(&b, "word%d ", (i * 7 + w) % 50);
+        sb_puts(&b, "\"");
+    }
+    sb_puts(&b, "]}");
+    return b.p;
+}
+
+/* Sends a POST of body and returns the connection, or -1. */
+static int ts_post_open(int port, const char *body)
+{
+    int fd = ts_connect(port);
+    if (fd < 0) return -1;
+    char head[256];
+    int n = snprintf(head, sizeof head, "POST /v1/embeddings HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+    if (ts_send(fd, head, (size_t)n) || ts_send(fd, body, strlen(body))) { close(fd); return -1; }
+    return fd;
+}
+
+/* Counts the lines of the log that contain `what`. */
+static int ts_log_count(const char *log, const char *what)
+{
+    char *t = t_read_file(log, NULL);
+    int n = 0;
+    for (const char *p = t; p && (p = strstr(p, what)) != NULL; p += strlen(what)) n++;
+    free(t);
+    return n;
+}
+
+/* Clients that disconnect while their inputs wait in the queue, or between the chunks of a
+ * large batch: the server drops what is left of their work (counted in /metrics, 499 in the
+ * access log) instead of computing it, and answers the others. One worker, 4 texts per pass,
+ * so a request of 64 texts is 16 passes with a check of its client before each. */
+static void ts_cancel(const float *want, int D)
+{
+    ts_srv s;
+    int rc = ts_start(&s, "cancel", "--threads 1 --batch-texts 4");
+    T_CHECK(rc == 0, "cancel server starts (log %s)", s.log);
+    if (rc) return;
+    enum { NA = 64, NB = 4, ND = 1024 };
+    char *big = ts_texts_body(NA, 120), *huge = ts_texts_body(ND, 60);
+    /* A keeps the worker busy; B1..B4 queue the same behind it and hang up at once; C is a
+     * short request after them */
+    int fa = ts_post_open(s.port, big), fb[NB];
+    for (int q = 0; q < 500 && ts_metric(s.port, "jclip_texts_total", 0) + ts_metric(s.port, "jclip_queue_depth", 0) < 1; q++)
+        usleep(10000); /* A is queued (bounded: 5 s), so B and C queue behind it */
+    for (int q = 0; q < NB; q++) {
+        fb[q] = ts_post_open(s.port, big);
+        if (fb[q] >= 0) close(fb[q]);
+    }
+    for (int q = 0; q < 500 && ts_metric(s.port, "jclip_cancelled_requests_total", 0) + ts_metric(s.port, "jclip_queue_depth", 0) < NA / 2; q++)
+        usleep(10000); /* B's inputs are queued, or already dropped (bounded: 5 s) */
+    double t0 = ts_now();
+    ts_resp r;
+    ts_post(s.port, "{\"input\":\"How is the weather today?\",\"encoding_format\":\"base64\"}", &r);
+    double tc = ts_now() - t0;
+    float *v = (float *)malloc(sizeof(float) * (size_t)D);
+    T_CHECK(r.status == 200 && ts_resp_vec(r.body, 0, 1, v, D) == 0 && memcmp(v, want, sizeof(float) * (size_t)D) == 0,
+            "a request queued behind disconnected clients is answered with the CLI's bits (%d)", r.status);
+    free(r.body);
+    ts_read(fa, &r, 60);
+    T_CHECK(fa >= 0 && r.status == 200 && r.complete, "the client that stayed gets its %d vectors (%d)", NA, r.status);
+    free(r.body);
+    if (fa >= 0) close(fa);
+    double cancelled = -1, dropped = -1, texts = -1;
+    for (int q = 0; q < 200; q++) { /* the counters settle once the queue is empty */
+        cancelled = ts_metric(s.port, "jclip_cancelled_requests_total", 0);
+        if (ts_metric(s.port, "jclip_queue_depth", 0) == 0 && ts_log_count(s.log, "\" 499 0 ") == (int)cancelled) break;
+        usleep(50000);
+    }
+    dropped = ts_metric(s.port, "jclip_dropped_inputs_total", 0);
+    texts = ts_metric(s.port, "jclip_texts_total", 0);
+    double c499 = ts_metric(s.port, "jclip_http_requests_total{code=\"499\"}", 0);
+    int logged = ts_log_count(s.log, "\" 499 0 ");
+    /* every input is either embedded or dropped; B's close before their turn, so at least one
+     * is dropped (all four, unless the machine stalled one client between send and close) */
+    T_CHECK(cancelled >= 1 && cancelled <= NB && dropped >= 1 && texts + dropped == NA * (NB + 1) + 1 && c499 == cancelled && logged == (int)cancelled,
+            "queued work of disconnected clients dropped: %.0f of %d requests cancelled, %.0f inputs dropped, %.0f embedded, "
+            "%d x 499 logged, %.0f counted", cancelled, NB, dropped, texts, logged, c499);
+    T_NOTE("cancel: %.0f of %d hung-up clients' requests dropped (%.0f of %d inputs never computed); the request behind them "
+           "answered in %.2f s", cancelled, NB, dropped, NA * NB, tc);
+    /* D: one batch of 1024 texts whose client leaves after its first pass */
+    double base = ts_metric(s.port, "jclip_texts_total", 0), base_drop = dropped;
+    int fd = ts_post_open(s.port, huge);
+    double now = base;
+    for (int q = 0; q < 2000 && now <= base && now >= 0; q++) { /* bounded: 2000 x 5 ms */
+        usleep(5000);
+        now = ts_metric(s.port, "jclip_texts_total", 0);
+    }
+    if (fd >= 0) close(fd);
+    double c2 = cancelled;
+    for (int q = 0; q < 200 && c2 == cancelled; q++) {
+        usleep(50000);
+        c2 = ts_metric(s.port, "jclip_cancelled_requests_total", 0);
+    }
+    for (int q = 0; q < 200 && ts_metric(s.port, "jclip_queue_depth", 0) != 0; q++) usleep(50000);
+    double emb = ts_metric(s.port, "jclip_texts_total", 0) - base, drop = ts_metric(s.port, "jclip_dropped_inputs_total", 0) - base_drop;
+    T_CHECK(c2 == cancelled + 1 && emb >= 4 && emb < ND && emb + drop == ND,
+            "a batch whose client left between passes: %.0f of %d texts embedded, %.0f dropped", emb, ND, drop);
+    T_NOTE("cancel: a %d-text batch whose client left after its first pass: %.0f embedded, %.0f dropped", ND, emb, drop);
+    ts_still_ok(s.port, want, D, "disconnected clients");
+    T_CHECK(ts_stop(&s, 15) == 0, "cancel server exits 0");
+    free(v);
+    free(big);
+    free(huge);
+}
+
+static long ts_rss_kb(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char *t = t_read_file(path, NULL);
+    const char *p = t ? strstr(t, "VmRSS:") : NULL;
+    long kb = p ? strtol(p + 6, NULL, 10) : -1;
+    free(t);
+    return kb;
+}
+
+static int ts_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+typedef struct {
+    int port, id, iters;
+    double end;
+    const char *queued_body;
+    const float *want;
+    int D;
+    int sent, unexpected;
+    char first[200];
+} ts_soak_t;
+
+static void ts_soak_bad(ts_soak_t *L, const char *what, int got)
+{
+    if (!L->unexpected++) snprintf(L->first, sizeof L->first, "%s: got %d", what, got);
+}
+
+/* One client of the soak: a mix of good requests and every kind of bad one, in turn. */
+static void *ts_soak_main(void *arg)
+{
+    ts_soak_t *L = (ts_soak_t *)arg;
+    const char *good = "{\"input\":\"How is the weather today?\",\"encoding_format\":\"base64\"}";
+    float *v = (float *)malloc(sizeof(float) * (size_t)L->D);
+    ts_resp r;
+    for (int i = 0; i < L->iters && ts_now() < L->end; i++) {
+        int fd;
+        switch ((i + L->id) % 10) {
+        case 0: /* good, the CLI's bits */
+            ts_post(L->port, good, &r);
+            if (r.status != 200 || ts_resp_vec(r.body, 0, 1, v, L->D) || memcmp(v, L->want, sizeof(float) * (size_t)L->D)) ts_soak_bad(L, "good request", r.status);
+            free(r.body);
+            L->sent++;
+            break;
+        case 1: /* keep-alive: a good request, bad JSON, a good request on one connection
+                 * (one after the other: ts_read would drop a pipelined answer it read ahead) */
+            fd = ts_connect(L->port);
+            for (int q = 0; q < 3 && fd >= 0; q++) {
+                const char *bj = q == 1 ? "{\"input\":[\"a\"," : good;
+                char h[128];
+                int hn = snprintf(h, sizeof h, "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", strlen(bj));
+                if (ts_send(fd, h, (size_t)hn) == 0 && ts_send(fd, bj, strlen(bj)) == 0) ts_read(fd, &r, 30);
+                else r.status = -1, r.body = NULL;
+                if (r.status != (q == 1 ? 400 : 200)) ts_soak_bad(L, "keep-alive", r.status);
+                free(r.body);
+            }
+            if (fd < 0) ts_soak_bad(L, "keep-alive connect", -1);
+            else close(fd);
+            L->sent += 3;
+            break;
+        case 2: /* wrong types */
+            ts_post(L->port, "{\"input\":[{\"text\":5}],\"embedding_type\":\"float\"}", &r);
+            if (r.status != 400) ts_soak_bad(L, "wrong type", r.status);
+            free(r.body);
+            L->sent++;
+            break;
+        case 3: /* a body over --max-body: refused before it is read */
+            ts_req(L->port, "POST", "/v1/embeddings", NULL, "{}", 0, &r); /* and an empty one */
+            if (r.status != 400) ts_soak_bad(L, "empty body", r.status);
+            free(r.body);
+            fd = ts_connect(L->port);
+            if (fd >= 0) {
+                const char *h = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 900000000\r\n\r\n{\"input\":";
+                if (ts_send(fd, h, strlen(h)) == 0) ts_read(fd, &r, 30);
+                else r.status = -1, r.body = NULL;
+                if (r.status != 413) ts_soak_bad(L, "oversized", r.status);
+                free(r.body);
+                close(fd);
+            }
+            L->sent += 2;
+            break;
+        case 4: /* the body stops half-way and the client hangs up */
+            fd = ts_connect(L->port);
+            if (fd >= 0) {
+                const char *h = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n{\"input\":[\"half a body";
+                if (ts_send(fd, h, strlen(h))) {}
+                close(fd);
+            }
+            L->sent++;
+            break;
+        case 5: /* a request whose client hangs up while it waits */
+            fd = ts_post_open(L->port, L->queued_body);
+            if (fd >= 0) close(fd);
+            L->sent++;
+            break;
+        case 6: /* bad images */
+            ts_post(L->port, i % 20 < 10 ? "{\"input\":[{\"image\":\"@@@@\"}]}" : "{\"input\":[{\"image\":\"aGVsbG8gd29ybGQ=\"}]}", &r);
+            if (r.status != 400) ts_soak_bad(L, "bad image", r.status);
+            free(r.body);
+            L->sent++;
+            break;
+        case 7: /* routes */
+            ts_req(L->port, "GET", i % 20 < 10 ? "/nope" : "/v1/models", NULL, "", 0, &r);
+            if (r.status != (i % 20 < 10 ? 404 : 200)) ts_soak_bad(L, "route", r.status);
+            free(r.body);
+            L->sent++;
+            break;
+        case 8: /* a bad token id in a batch: the worker's failure path */
+            ts_post(L->port, "{\"input\":[[101,2129,2003,1996,4633,2651,1029,2003,1996,102],[101,99999999,102]]}", &r);
+            if (r.status != 400) ts_soak_bad(L, "bad token id", r.status);
+            free(r.body);
+            L->sent++;
+            break;
+        default: /* garbage request line, then too many inputs */
+            fd = ts_connect(L->port);
+            if (fd >= 0) {
+                if (ts_send(fd, "BLAH\x01 / HTTP/1.1\r\n\r\n", 20) == 0) ts_read(fd, &r, 30);
+                else r.status = -1, r.body = NULL;
+                if (r.status != 400) ts_soak_bad(L, "garbage head", r.status);
+                free(r.body);
+                close(fd);
+            }
+            ts_post(L->port, "{\"input\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}", &r);
+            if (r.status != 413) ts_soak_bad(L, "too many inputs", r.status);
+            free(r.body);
+            L->sent += 2;
+            break;
+        }
+    }
+    free(v);
+    return NULL;
+}
+
+/* Runs n clients of the soak for iters rounds each (or until secs pass); returns requests sent. */
+static int ts_soak_round(int port, int n, int iters, double secs, const char *qb, const float *want, int D, int *unexpected, char *first, size_t fcap)
+{
+    ts_soak_t L[4];
+    pthread_t th[4];
+    double end = ts_now() + secs;
+    for (int q = 0; q < n; q++) {
+        memset(&L[q], 0, sizeof L[q]);
+        L[q].port = port; L[q].id = q; L[q].iters = iters; L[q].end = end; L[q].queued_body = qb; L[q].want = want; L[q].D = D;
+        pthread_create(&th[q], NULL, ts_soak_main, &L[q]);
+    }
+    int sent = 0;
+    for (int q = 0; q < n; q++) {
+        pthread_join(th[q], NULL);
+        sent += L[q].sent;
+        if (L[q].unexpected && !*unexpected) snprintf(first, fcap, "%s", L[q].first);
+        *unexpected += L[q].unexpected;
+    }
+    return sent;
+}
+
+/* Waits until the server has no client connection but ours and an empty queue, then until its
+ * fd count is steady; returns that count (bounded: a few seconds). */
+static int ts_quiet(ts_srv *s)
+{
+    for (int q = 0; q < 200; q++) {
+        if (ts_metric(s->port, "jclip_connections", -1) == 1 && ts_metric(s->port, "jclip_queue_depth", -1) == 0) break;
+        usleep(20000);
+    }
+    int last = -2, steady = 0, n = -1;
+    for (int q = 0; q < 100 && steady < 3; q++) {
+        usleep(30000);
+        n = ts_fd_count(s->pid);
+        steady = n == last ? steady + 1 : 0;
+        last = n;
+    }
+    return n;
+}
+
+/* Memory stays flat under sustained load: thousands of requests, good and hostile (bad JSON,
+ * wrong types, oversized, half bodies, hang-ups while queued, bad images, bad token ids,
+ * garbage heads), from 4 clients at once. The server's RSS after a warm-up of the same mix
+ * and at the end differ by at most 8 MiB, and it holds no more file descriptors. */
+static void ts_soak(const float *want, int D)
+{
+    ts_srv s;
+    int rc = ts_start(&s, "soak", "--threads 1 --max-inputs 16 --batch-texts 16 --max-tokens 128 --max-body 1000000 --timeout 5");
+    T_CHECK(rc == 0, "soak server starts (log %s)", s.log);
+    if (rc) return;
+    char *qb = ts_texts_body(8, 40);
+    int unexpected = 0;
+    char first[200] = "";
+    double t0 = ts_now();
+    /* The warm-up fills the worker's scratch once (one full batch: 16 texts of 128 tokens; the
+     * pages of the context's scratch that a batch touches stay resident, which is bounded, not
+     * growth), then lets the allocator and the thread-stack cache settle. */
+    char *full = ts_texts_body(16, 200);
+    ts_resp r;
+    ts_post(s.port, full, &r);
+    T_CHECK(r.status == 200, "soak: a full batch of 16 x 128 tokens (%d)", r.status);
+    free(r.body);
+    free(full);
+    int warm = 1 + ts_soak_round(s.port, 4, TS_SANITIZED ? 100 : 500, 20, qb, want, D, &unexpected, first, sizeof first);
+    int fd0 = ts_quiet(&s);
+    long rss0 = ts_rss_kb(s.pid);
+    double t1 = ts_now();
+    /* thousands of requests: 4 clients x up to 2500 rounds (about 14000 requests), at most 8 s */
+    int sent = ts_soak_round(s.port, 4, 2500, TS_SANITIZED ? 6 : 8, qb, want, D, &unexpected, first, sizeof first);
+    double t2 = ts_now();
+    int fd1 = ts_quiet(&s);
+    long rss1 = ts_rss_kb(s.pid);
+    long hwm = 0;
+    {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)s.pid);
+        char *t = t_read_file(path, NULL);
+        const char *p = t ? strstr(t, "VmHWM:") : NULL;
+        hwm = p ? strtol(p + 6, NULL, 10) : -1;
+        free(t);
+    }
+    T_CHECK(unexpected == 0, "soak: every answer as expected (%d unexpected; first: %s)", unexpected, first);
+    T_CHECK(sent >= (TS_SANITIZED ? 300 : 1000), "soak: %d requests in %.1f s after %d warm-up requests", sent, t2 - t1, warm);
+    T_CHECK(fd0 > 0 && fd1 > 0 && fd1 <= fd0, "soak: no file descriptor leak (%d after the warm-up, %d at the end)", fd0, fd1);
+    const char *bin = getenv("JCLIP_SERVE_BIN");
+    if (TS_SANITIZED || (bin && *bin))
+        T_NOTE("soak: RSS bound not checked under a sanitizer (its allocator quarantines freed memory): %ld -> %ld KiB", rss0, rss1);
+    else
+        T_CHECK(rss0 > 0 && rss1 > 0 && rss1 - rss0 <= 8 * 1024, "soak: memory flat: RSS %ld KiB after the warm-up, %ld KiB at the end (+%ld KiB, bound 8192)",
+                rss0, rss1, rss1 - rss0);
+    double dropped = ts_metric(s.port, "jclip_dropped_inputs_total", 0);
+    T_NOTE("soak: %d + %d requests (%.0f req/s, %.1f s), RSS %ld -> %ld KiB (peak %ld), fds %d -> %d, %.0f queued inputs of hung-up clients dropped",
+           warm, sent, sent / (t2 - t1), ts_now() - t0, rss0, rss1, hwm, fd0, fd1, dropped);
+    ts_still_ok(s.port, want, D, "the soak");
+    T_CHECK(ts_stop(&s, 15) == 0, "soak server exits 0");
+    free(qb);
+}
+
 /* ---- the suite ---------------------------------------------------------------------------- */
 
 static void ts_server(void)
@@ -1018,6 +1399,8 @@ static void ts_server(void)
         T_NOTE("SIGTERM under 8 clients: %d answered in full, %d partial, %d refused after the listener closed", ok200, partial, refused);
     }
     free(body);
+    ts_cancel(want, D);
+    ts_soak(want, D);
 }
 
 static void suite_server(void)

@@ -670,6 +670,7 @@ typedef struct {
     uint8_t *ytop, *utop, *vtop; /* unfiltered bottom row of the macroblock row above */
     uint8_t *Y, *U, *V;   /* planes, mb_w*16 (8) wide */
     size_t ys, uvs;
+    const jc_vp8_ops *ops; /* pixel stages: jc_vp8_scalar_ops or a SIMD table */
     uint8_t work[JC_WORK_SIZE];
 } jc_vp8_dec;
 
@@ -1415,17 +1416,52 @@ static inline void jc_normal_edge(uint8_t *p, ptrdiff_t hs, ptrdiff_t vs, int n,
     }
 }
 
-/* One copy per direction and edge kind, so that the steps and the filter choice are constants
- * in each (the edge loops are the decoder's hottest code after the token reader). */
-static void jc_lf_h_outer(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, 1, s, n, t, it, hev, 1); }
-static void jc_lf_h_inner(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, 1, s, n, t, it, hev, 0); }
-static void jc_lf_v_outer(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, s, 1, n, t, it, hev, 1); }
-static void jc_lf_v_inner(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, s, 1, n, t, it, hev, 0); }
-static void jc_lf_h_simple(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, 1, s, t); }
-static void jc_lf_v_simple(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, s, 1, t); }
+/* The scalar twins of the jc_vp8_ops loop-filter entries (kernels/kernels.h), one per direction
+ * and edge kind, so that the steps and the filter choice are constants in each. */
+static void jc_vp8_simple_v16(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, s, 1, t); }
+static void jc_vp8_simple_h16(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, 1, s, t); }
+static void jc_vp8_simple_v16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_simple_edge(p + k * s, s, 1, t);
+}
+static void jc_vp8_simple_h16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_simple_edge(p + k, 1, s, t);
+}
+static void jc_vp8_v16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_normal_edge(p, s, 1, 16, t, it, hev, 1); }
+static void jc_vp8_h16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_normal_edge(p, 1, s, 16, t, it, hev, 1); }
+static void jc_vp8_v16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_normal_edge(p + k * s, s, 1, 16, t, it, hev, 0);
+}
+static void jc_vp8_h16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_normal_edge(p + k, 1, s, 16, t, it, hev, 0);
+}
+static void jc_vp8_v8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u, s, 1, 8, t, it, hev, 1);
+    jc_normal_edge(v, s, 1, 8, t, it, hev, 1);
+}
+static void jc_vp8_h8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u, 1, s, 8, t, it, hev, 1);
+    jc_normal_edge(v, 1, s, 8, t, it, hev, 1);
+}
+static void jc_vp8_v8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u + 4 * s, s, 1, 8, t, it, hev, 0);
+    jc_normal_edge(v + 4 * s, s, 1, 8, t, it, hev, 0);
+}
+static void jc_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u + 4, 1, s, 8, t, it, hev, 0);
+    jc_normal_edge(v + 4, 1, s, 8, t, it, hev, 0);
+}
 
 static void jc_vp8_filter_row(jc_vp8_dec *dec, uint32_t mb_y)
 {
+    const jc_vp8_ops *ops = dec->ops;
     const ptrdiff_t ys = (ptrdiff_t)dec->ys, uvs = (ptrdiff_t)dec->uvs;
     for (uint32_t mb_x = 0; mb_x < dec->mb_w; mb_x++) {
         const jc_vp8_finfo *f = &dec->finfo[mb_x];
@@ -1433,35 +1469,29 @@ static void jc_vp8_filter_row(jc_vp8_dec *dec, uint32_t mb_y)
         if (limit == 0) continue;
         uint8_t *y = dec->Y + (size_t)mb_y * 16 * dec->ys + 16 * (size_t)mb_x;
         if (dec->filter_type == 1) {
-            if (mb_x > 0) jc_lf_h_simple(y, ys, limit + 4);
-            if (f->inner)
-                for (int k = 4; k < 16; k += 4) jc_lf_h_simple(y + k, ys, limit);
-            if (mb_y > 0) jc_lf_v_simple(y, ys, limit + 4);
-            if (f->inner)
-                for (int k = 4; k < 16; k += 4) jc_lf_v_simple(y + k * ys, ys, limit);
+            if (mb_x > 0) ops->simple_h16(y, ys, limit + 4);
+            if (f->inner) ops->simple_h16i(y, ys, limit);
+            if (mb_y > 0) ops->simple_v16(y, ys, limit + 4);
+            if (f->inner) ops->simple_v16i(y, ys, limit);
         } else {
             uint8_t *u = dec->U + (size_t)mb_y * 8 * dec->uvs + 8 * (size_t)mb_x;
             uint8_t *v = dec->V + (size_t)mb_y * 8 * dec->uvs + 8 * (size_t)mb_x;
             const int il = f->ilevel, hev = f->hev;
             if (mb_x > 0) {
-                jc_lf_h_outer(y, ys, 16, limit + 4, il, hev);
-                jc_lf_h_outer(u, uvs, 8, limit + 4, il, hev);
-                jc_lf_h_outer(v, uvs, 8, limit + 4, il, hev);
+                ops->h16(y, ys, limit + 4, il, hev);
+                ops->h8(u, v, uvs, limit + 4, il, hev);
             }
             if (f->inner) {
-                for (int k = 4; k < 16; k += 4) jc_lf_h_inner(y + k, ys, 16, limit, il, hev);
-                jc_lf_h_inner(u + 4, uvs, 8, limit, il, hev);
-                jc_lf_h_inner(v + 4, uvs, 8, limit, il, hev);
+                ops->h16i(y, ys, limit, il, hev);
+                ops->h8i(u, v, uvs, limit, il, hev);
             }
             if (mb_y > 0) {
-                jc_lf_v_outer(y, ys, 16, limit + 4, il, hev);
-                jc_lf_v_outer(u, uvs, 8, limit + 4, il, hev);
-                jc_lf_v_outer(v, uvs, 8, limit + 4, il, hev);
+                ops->v16(y, ys, limit + 4, il, hev);
+                ops->v8(u, v, uvs, limit + 4, il, hev);
             }
             if (f->inner) {
-                for (int k = 4; k < 16; k += 4) jc_lf_v_inner(y + k * ys, ys, 16, limit, il, hev);
-                jc_lf_v_inner(u + 4 * uvs, uvs, 8, limit, il, hev);
-                jc_lf_v_inner(v + 4 * uvs, uvs, 8, limit, il, hev);
+                ops->v16i(y, ys, limit, il, hev);
+                ops->v8i(u, v, uvs, limit, il, hev);
             }
         }
     }
@@ -1525,21 +1555,32 @@ static void jc_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const u
 #undef JC_LOAD_UV
 }
 
+/* The scalar pixel stages: the reference every SIMD table (kernels/, jc_cpu_vp8_ops) matches. */
+static const jc_vp8_ops jc_vp8_scalar_ops = {
+    "scalar",
+    jc_vp8_simple_v16, jc_vp8_simple_h16, jc_vp8_simple_v16i, jc_vp8_simple_h16i,
+    jc_vp8_v16, jc_vp8_h16, jc_vp8_v16i, jc_vp8_h16i,
+    jc_vp8_v8, jc_vp8_h8, jc_vp8_v8i, jc_vp8_h8i,
+    jc_upsample_pair,
+};
+
 static void jc_vp8_emit_rgb(const jc_vp8_dec *dec, uint8_t *rgb, size_t stride)
 {
     const uint32_t w = dec->width, h = dec->height;
     const uint8_t *Y = dec->Y, *U = dec->U, *V = dec->V;
     const size_t ys = dec->ys, uvs = dec->uvs;
-    jc_upsample_pair(Y, NULL, U, V, U, V, rgb, NULL, w);
+    void (*const up)(const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *,
+                     uint8_t *, uint8_t *, uint32_t) = dec->ops->upsample_pair;
+    up(Y, NULL, U, V, U, V, rgb, NULL, w);
     uint32_t y = 1;
     for (; y + 1 < h; y += 2) {
         const size_t k = (y + 1) / 2;
-        jc_upsample_pair(Y + y * ys, Y + (y + 1) * ys, U + (k - 1) * uvs, V + (k - 1) * uvs, U + k * uvs, V + k * uvs,
+        up(Y + y * ys, Y + (y + 1) * ys, U + (k - 1) * uvs, V + (k - 1) * uvs, U + k * uvs, V + k * uvs,
                          rgb + y * stride, rgb + (y + 1) * stride, w);
     }
     if (!(h & 1) && h > 1) {
         const size_t k = (h - 1) / 2;
-        jc_upsample_pair(Y + (h - 1) * ys, NULL, U + k * uvs, V + k * uvs, U + k * uvs, V + k * uvs, rgb + (h - 1) * stride,
+        up(Y + (h - 1) * ys, NULL, U + k * uvs, V + k * uvs, U + k * uvs, V + k * uvs, rgb + (h - 1) * stride,
                          NULL, w);
     }
 }
@@ -1558,6 +1599,10 @@ static int jc_vp8_decode(const uint8_t *data, size_t len, uint8_t *rgb, size_t s
     jc_vp8_dec *dec = (jc_vp8_dec *)JCLIP_MALLOC(sizeof(jc_vp8_dec));
     if (!dec) return jc_fail(err, errcap, JC_ERR_NOMEM, "webp: out of memory");
     memset(dec, 0, offsetof(jc_vp8_dec, work));
+    {
+        const jc_vp8_ops *simd = jc_cpu_vp8_ops();
+        dec->ops = simd ? simd : &jc_vp8_scalar_ops;
+    }
     uint8_t *mem = NULL;
     int rc = jc_vp8_headers(dec, data, len, err, errcap);
     if (rc != JC_OK) goto done;

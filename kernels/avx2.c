@@ -1484,12 +1484,78 @@ static JC_AVX2 void jc_avx2_vp8_upsample_pair(const uint8_t *top_y, const uint8_
 #undef JC_LOAD_UV
 }
 
+/* Four int32 vectors transposed as a 4 x 4 matrix. */
+JC_AVX2_INLINE void jc_avx2_vp8_tr4(__m128i *a, __m128i *b, __m128i *c, __m128i *d)
+{
+    const __m128i ab0 = _mm_unpacklo_epi32(*a, *b), ab1 = _mm_unpackhi_epi32(*a, *b);
+    const __m128i cd0 = _mm_unpacklo_epi32(*c, *d), cd1 = _mm_unpackhi_epi32(*c, *d);
+    *a = _mm_unpacklo_epi64(ab0, cd0);
+    *b = _mm_unpackhi_epi64(ab0, cd0);
+    *c = _mm_unpacklo_epi64(ab1, cd1);
+    *d = _mm_unpackhi_epi64(ab1, cd1);
+}
+
+/* One 1-D pass of the VP8 inverse DCT on 4 lanes: x0..x3 -> o0..o3 (dc already rounded). */
+JC_AVX2_INLINE void jc_avx2_vp8_idct1(__m128i x0, __m128i x1, __m128i x2, __m128i x3, __m128i *o)
+{
+    const __m128i k1 = _mm_set1_epi32(20091), k2 = _mm_set1_epi32(35468);
+    const __m128i a = _mm_add_epi32(x0, x2), b = _mm_sub_epi32(x0, x2);
+    const __m128i m1x1 = _mm_add_epi32(_mm_srai_epi32(_mm_mullo_epi32(x1, k1), 16), x1);
+    const __m128i m1x3 = _mm_add_epi32(_mm_srai_epi32(_mm_mullo_epi32(x3, k1), 16), x3);
+    const __m128i m2x1 = _mm_srai_epi32(_mm_mullo_epi32(x1, k2), 16), m2x3 = _mm_srai_epi32(_mm_mullo_epi32(x3, k2), 16);
+    const __m128i c = _mm_sub_epi32(m2x1, m1x3), d = _mm_add_epi32(m1x1, m2x3);
+    o[0] = _mm_add_epi32(a, d);
+    o[1] = _mm_add_epi32(b, c);
+    o[2] = _mm_sub_epi32(b, c);
+    o[3] = _mm_sub_epi32(a, d);
+}
+
+/* Adds 4 rows of int32 residuals (already >> 3) to dst and clamps (the int16 pack saturates
+ * first, which keeps the sign and the clamp). */
+JC_AVX2_INLINE void jc_avx2_vp8_add4x4(uint8_t *dst, const __m128i *r)
+{
+    __m128i s[4];
+    for (int i = 0; i < 4; i++) {
+        int32_t w;
+        memcpy(&w, dst + i * JC_VP8_BPS, 4);
+        s[i] = _mm_add_epi32(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(w)), r[i]);
+    }
+    const __m128i px = _mm_packus_epi16(_mm_packs_epi32(s[0], s[1]), _mm_packs_epi32(s[2], s[3]));
+    int32_t w[4];
+    _mm_storeu_si128((__m128i *)(void *)w, px);
+    for (int i = 0; i < 4; i++) memcpy(dst + i * JC_VP8_BPS, &w[i], 4);
+}
+
+/* The scalar twin's two passes: first over the columns (lanes = columns), a transpose, the
+ * second over the rows (lanes = rows), a transpose back to rows of pixels. */
+static JC_AVX2 void jc_avx2_vp8_idct(const int16_t *in, uint8_t *dst)
+{
+    __m128i t[4], o[4];
+    jc_avx2_vp8_idct1(_mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)in)),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 4))),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 8))),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 12))), t);
+    jc_avx2_vp8_tr4(&t[0], &t[1], &t[2], &t[3]);
+    jc_avx2_vp8_idct1(_mm_add_epi32(t[0], _mm_set1_epi32(4)), t[1], t[2], t[3], o);
+    jc_avx2_vp8_tr4(&o[0], &o[1], &o[2], &o[3]);
+    for (int i = 0; i < 4; i++) o[i] = _mm_srai_epi32(o[i], 3);
+    jc_avx2_vp8_add4x4(dst, o);
+}
+
+static JC_AVX2 void jc_avx2_vp8_idct_dc(const int16_t *in, uint8_t *dst)
+{
+    const __m128i v = _mm_set1_epi32((in[0] + 4) >> 3);
+    const __m128i r[4] = {v, v, v, v};
+    jc_avx2_vp8_add4x4(dst, r);
+}
+
 static const jc_vp8_ops jc_avx2_vp8_ops = {
     "avx2",
     jc_avx2_vp8_simple_v16, jc_avx2_vp8_simple_h16, jc_avx2_vp8_simple_v16i, jc_avx2_vp8_simple_h16i,
     jc_avx2_vp8_v16, jc_avx2_vp8_h16, jc_avx2_vp8_v16i, jc_avx2_vp8_h16i,
     jc_avx2_vp8_v8, jc_avx2_vp8_h8, jc_avx2_vp8_v8i, jc_avx2_vp8_h8i,
     jc_avx2_vp8_upsample_pair,
+    jc_avx2_vp8_idct, jc_avx2_vp8_idct_dc,
 };
 
 #endif /* x86-64 */

@@ -234,6 +234,16 @@ typedef struct jc_vp8_ops {
      * len >= 1. */
     void (*upsample_pair)(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
                           const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len);
+
+    /* Inverse DCT of one 4x4 block added to the prediction: in [16] coefficients (any int16),
+     * dst 4 rows of 4 pixels, JC_VP8_BPS bytes apart. 32-bit arithmetic, products wrapped to
+     * 32 bits (MUL(a, k) = (int32)(a * k) >> 16), each pixel clamped to 0..255. idct_dc: the
+     * same for a block whose only non-zero coefficient is in[0]. */
+    void (*idct)(const int16_t *in, uint8_t *dst);
+    void (*idct_dc)(const int16_t *in, uint8_t *dst);
 } jc_vp8_ops;
+
+/* Row stride of the VP8 decoder's prediction work buffer (image/vp8.c), the idct's dst. */
+#define JC_VP8_BPS 32
 
 #endif

@@ -375,6 +375,41 @@ static void t_webp_simd_upsample(const jc_vp8_ops *simd)
     T_NOTE("%s VP8 upsampling + YUV->RGB: %d rows of 1-700 pixels identical to scalar", simd->name, runs - bad);
 }
 
+/* The inverse DCT entries on blocks of every sparsity (DC only, first row, dense) with small,
+ * realistic and full-range int16 coefficients (the second pass then wraps at 32 bits), over
+ * random and extreme predictions. */
+static void t_webp_simd_idct(const jc_vp8_ops *simd)
+{
+    uint32_t rng = 99;
+    int runs = 0, bad = 0;
+    for (int it = 0; it < 60000; it++) {
+        int16_t in[16];
+        uint8_t a[4 * JC_VP8_BPS], b[4 * JC_VP8_BPS];
+        const int pattern = it % 4, range = (it / 4) % 4, dc = it % 7 == 0;
+        for (int k = 0; k < 16; k++) {
+            const uint32_t r = t_webp_rng(&rng);
+            const int keep = dc ? k == 0 : pattern == 0 ? k < 4 : pattern == 1 ? (r >> 20) % 3 == 0 : 1;
+            const int v = range == 0 ? (int)(r % 64) - 32 : range == 1 ? (int)(r % 4096) - 2048
+                        : range == 2 ? (r & 1 ? 32767 : -32768) : (int)(r % 65536) - 32768;
+            in[k] = (int16_t)(keep ? v : 0);
+        }
+        for (size_t i = 0; i < sizeof a; i++) a[i] = t_webp_px(&rng, it % 2 ? 3 : 0, 0, 0, 0, 0, 0, 0);
+        memcpy(b, a, sizeof a);
+        if (dc) {
+            jc_vp8_scalar_ops.idct_dc(in, a + 4);
+            simd->idct_dc(in, b + 4);
+        } else {
+            jc_vp8_scalar_ops.idct(in, a + 4);
+            simd->idct(in, b + 4);
+        }
+        runs++;
+        if (memcmp(a, b, sizeof a) != 0 && bad++ < 5)
+            fprintf(stderr, "  %s VP8 %s differs: pattern %d range %d (case %d)\n", simd->name, dc ? "idct_dc" : "idct", pattern, range, it);
+    }
+    T_CHECK(bad == 0, "%s VP8 inverse DCT differs from the scalar one on %d of %d blocks", simd->name, bad, runs);
+    T_NOTE("%s VP8 inverse DCT: %d blocks (full int16 range included) identical to scalar", simd->name, runs - bad);
+}
+
 /* Every WebP file of the corpus decoded with JCLIP_ISA=scalar and with the SIMD stages: same
  * status, same bytes (the corpus test checks the SIMD decodes against Pillow's). */
 static void t_webp_simd_files(void)
@@ -429,6 +464,7 @@ static void suite_webp(void)
     if (simd) {
         t_webp_simd_filters(simd);
         t_webp_simd_upsample(simd);
+        t_webp_simd_idct(simd);
         t_webp_simd_files();
     } else {
         T_NOTE("no SIMD WebP pixel stages on this CPU (or JCLIP_ISA=scalar): scalar code only");

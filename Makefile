@@ -196,14 +196,14 @@ build/test_runner: test/run.c $(wildcard test/*.c test/*.h test/fuzz/*.c test/fu
 test: build/test_runner jclip $(TEST_MODELS) $(MICRO_MODEL)
 	JCLIP_SHARED=$(SHARED) ./build/test_runner $(SUITES)
 
-# test-arm64: the NEON table, cross-compiled and run under qemu-user (Debian
+# test-arm64: the NEON tables (model kernels, WebP pixel stages), cross-compiled and run under qemu-user (Debian
 # gcc-aarch64-linux-gnu + qemu-user); the tiny model is enough there. The bf16/q8 kernels run
 # twice: -cpu max (BFDOT + SDOT) and -cpu cortex-a53 (neither: the widening fallbacks).
 .PHONY: test-arm64
 build/test_runner_arm64: test/run.c $(wildcard test/*.c test/*.h) cli/json.h $(SRC) | build
 	aarch64-linux-gnu-gcc $(WARN) $(CPPFLAGS) $(CFLAGS) -static -o $@ test/run.c $(LDLIBS)
 test-arm64: build/test_runner_arm64 build/models/tiny-s1.jclip $(FAMILY_TINY)
-	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model families
+	JCLIP_SHARED=$(SHARED) JCLIP_SKIP_FULL=1 qemu-aarch64 ./build/test_runner_arm64 kernels model families webp
 	qemu-aarch64 -cpu max ./build/test_runner_arm64 qkernels
 	qemu-aarch64 -cpu cortex-a53 ./build/test_runner_arm64 qkernels
 

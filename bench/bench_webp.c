@@ -53,7 +53,7 @@ static int bw_ngm[2];
 
 static void bw_bench(const char *name, const uint8_t *data, size_t len, int rounds)
 {
-    jclip_image_info info;
+    jc_image_info info;
     char err[256];
     if (jc_webp_info(data, len, &info, err, sizeof err) != 0) {
         printf("%-40s %s\n", name, err);
@@ -116,7 +116,7 @@ static void bw_photo(const char *dir, const char *file, int rounds)
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t len;
     uint8_t *data = bw_read(path, &len);
-    jclip_image_info info;
+    jc_image_info info;
     char err[256];
     if (!data || jc_img_info(data, len, &info, err, sizeof err) != 0 || (uint64_t)info.width * info.height > 40000000u) {
         free(data);
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             size_t len;
             uint8_t *data = bw_read(path, &len);
-            jclip_image_info info;
+            jc_image_info info;
             char err[256];
             if (data && jc_webp_info(data, len, &info, err, sizeof err) == 0 && (uint64_t)info.width * info.height >= 250000u)
                 bw_bench(names[i], data, len, rounds);

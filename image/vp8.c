@@ -623,7 +623,7 @@ static int jc_bool_svalue(jc_bool *br, int nbits)
 
 /* ---- decoder state ------------------------------------------------------------------------ */
 
-#define JC_BPS 32 /* stride of the prediction work buffer */
+#define JC_BPS JC_VP8_BPS /* stride of the prediction work buffer (kernels/kernels.h) */
 #define JC_YOFF (JC_BPS * 1 + 8)
 #define JC_UOFF (JC_YOFF + JC_BPS * 16 + JC_BPS)
 #define JC_VOFF (JC_UOFF + 16)
@@ -658,6 +658,7 @@ typedef struct {
     int filter_type; /* 0 none, 1 simple, 2 normal */
     jc_vp8_quant q[4];
     uint8_t proba[4][8][3][11];
+    const uint8_t (*bands[4][17])[11]; /* bands[t][n] = proba[t][band of position n]: one load less per token */
     int use_skip, skip_p;
     jc_vp8_finfo fstr[4][2];
     /* per-row state */
@@ -670,6 +671,7 @@ typedef struct {
     uint8_t *ytop, *utop, *vtop; /* unfiltered bottom row of the macroblock row above */
     uint8_t *Y, *U, *V;   /* planes, mb_w*16 (8) wide */
     size_t ys, uvs;
+    const jc_vp8_ops *ops; /* pixel stages: jc_vp8_scalar_ops or a SIMD table */
     uint8_t work[JC_WORK_SIZE];
 } jc_vp8_dec;
 
@@ -798,6 +800,8 @@ static int jc_vp8_headers(jc_vp8_dec *dec, const uint8_t *buf, size_t size, char
                 for (int p = 0; p < 11; p++)
                     dec->proba[t][b][c][p] = jc_bool_bit(br, jc_vp8_coeff_update[t][b][c][p]) ? (uint8_t)jc_bool_value(br, 8)
                                                                                                : jc_vp8_coeff_proba0[t][b][c][p];
+    for (int t = 0; t < 4; t++)
+        for (int n = 0; n < 17; n++) dec->bands[t][n] = dec->proba[t][jc_vp8_bands[n]];
     dec->use_skip = jc_bool_bit(br, 0x80);
     dec->skip_p = dec->use_skip ? (int)jc_bool_value(br, 8) : 0;
     /* loop filter strengths per segment and block type */
@@ -898,16 +902,16 @@ static int jc_vp8_large(jc_bool *br, const uint8_t *p)
 /* Reads the tokens of one 4x4 block from position n; returns the position after the last
  * non-zero coefficient (libwebp's "nz"). Dequantized values are stored as int16 as libwebp
  * stores them. */
-static int jc_vp8_coeffs(jc_bool *br, const uint8_t (*prob)[3][11], int ctx, const int dq[2], int n, int16_t *out)
+static int jc_vp8_coeffs(jc_bool *br, const uint8_t (*const *bp)[11], int ctx, const int dq[2], int n, int16_t *out)
 {
-    const uint8_t *p = prob[jc_vp8_bands[n]][ctx];
+    const uint8_t *p = bp[n][ctx];
     for (; n < 16; ++n) {
         if (!jc_bool_bit(br, p[0])) return n;
         while (!jc_bool_bit(br, p[1])) {
-            p = prob[jc_vp8_bands[++n]][0];
+            p = bp[++n][0];
             if (n == 16) return 16;
         }
-        const uint8_t (*pc)[11] = prob[jc_vp8_bands[n + 1]];
+        const uint8_t (*pc)[11] = bp[n + 1];
         int v;
         if (!jc_bool_bit(br, p[2])) {
             v = 1;
@@ -958,13 +962,13 @@ static int jc_vp8_residuals(jc_vp8_dec *dec, uint32_t mb_x, jc_bool *tbr)
     uint8_t *tnz_p = &dec->nz_t[mb_x], *tdc_p = &dec->nzdc_t[mb_x];
     uint32_t nz_y = 0, nz_uv = 0;
     int first;
-    const uint8_t (*ac)[3][11];
+    int ac;
     memset(dst, 0, 384 * sizeof *dst);
     if (!b->is_i4x4) {
         int16_t dc[16];
         memset(dc, 0, sizeof dc);
         int ctx = *tdc_p + dec->nzdc_l;
-        int nz = jc_vp8_coeffs(tbr, dec->proba[1], ctx, q->y2, 0, dc);
+        int nz = jc_vp8_coeffs(tbr, dec->bands[1], ctx, q->y2, 0, dc);
         *tdc_p = dec->nzdc_l = (uint8_t)(nz > 0);
         if (nz > 1) {
             jc_vp8_wht(dc, dst);
@@ -973,17 +977,17 @@ static int jc_vp8_residuals(jc_vp8_dec *dec, uint32_t mb_x, jc_bool *tbr)
             for (int i = 0; i < 256; i += 16) dst[i] = (int16_t)dc0;
         }
         first = 1;
-        ac = dec->proba[0];
+        ac = 0;
     } else {
         first = 0;
-        ac = dec->proba[3];
+        ac = 3;
     }
     uint32_t tnz = *tnz_p & 0x0f, lnz = dec->nz_l & 0x0f;
     for (int y = 0; y < 4; y++) {
         uint32_t l = lnz & 1, nzc = 0;
         for (int x = 0; x < 4; x++) {
             int ctx = (int)(l + (tnz & 1));
-            int nz = jc_vp8_coeffs(tbr, ac, ctx, q->y1, first, dst);
+            int nz = jc_vp8_coeffs(tbr, dec->bands[ac], ctx, q->y1, first, dst);
             l = nz > first;
             tnz = (tnz >> 1) | (l << 7);
             nzc = jc_nz_bits(nzc, nz, dst[0] != 0);
@@ -1002,7 +1006,7 @@ static int jc_vp8_residuals(jc_vp8_dec *dec, uint32_t mb_x, jc_bool *tbr)
             uint32_t l = lnz & 1;
             for (int x = 0; x < 2; x++) {
                 int ctx = (int)(l + (tnz & 1));
-                int nz = jc_vp8_coeffs(tbr, dec->proba[2], ctx, q->uv, 0, dst);
+                int nz = jc_vp8_coeffs(tbr, dec->bands[2], ctx, q->uv, 0, dst);
                 l = nz > 0;
                 tnz = (tnz >> 1) | (l << 3);
                 nzc = jc_nz_bits(nzc, nz, dst[0] != 0);
@@ -1029,8 +1033,15 @@ static inline uint8_t jc_clip8b(int v)
     return (uint8_t)(!(v & ~0xff) ? v : v < 0 ? 0 : 255);
 }
 
-#define JC_MUL1(a) ((((a) * 20091) >> 16) + (a))
-#define JC_MUL2(a) (((a) * 35468) >> 16)
+/* (a * k) >> 16 with the product wrapped to 32 bits: hostile coefficients can make the second
+ * pass overflow, and a wrapped multiply (what the CPU and the SIMD twins do) is defined where a
+ * signed overflow is not. Equal to the plain product wherever that fits. */
+static inline int jc_vp8_mulk(int a, uint32_t k)
+{
+    return (int)(int32_t)((uint32_t)a * k) >> 16;
+}
+#define JC_MUL1(a) (jc_vp8_mulk((a), 20091u) + (a))
+#define JC_MUL2(a) jc_vp8_mulk((a), 35468u)
 #define JC_STORE(x, y, v) dst[(x) + (y) * JC_BPS] = jc_clip8b(dst[(x) + (y) * JC_BPS] + ((v) >> 3))
 
 static void jc_vp8_idct(const int16_t *in, uint8_t *dst)
@@ -1086,29 +1097,29 @@ static void jc_vp8_idct_dc(const int16_t *in, uint8_t *dst)
 }
 #undef JC_STORE
 
-static inline void jc_vp8_transform(uint32_t bits, const int16_t *src, uint8_t *dst)
+static inline void jc_vp8_transform(const jc_vp8_ops *ops, uint32_t bits, const int16_t *src, uint8_t *dst)
 {
     switch (bits >> 30) {
-    case 3: jc_vp8_idct(src, dst); break;
+    case 3: ops->idct(src, dst); break;
     case 2: jc_vp8_idct_ac3(src, dst); break;
-    case 1: jc_vp8_idct_dc(src, dst); break;
+    case 1: ops->idct_dc(src, dst); break;
     default: break;
     }
 }
 
-static void jc_vp8_transform_uv(uint32_t bits, const int16_t *src, uint8_t *dst)
+static void jc_vp8_transform_uv(const jc_vp8_ops *ops, uint32_t bits, const int16_t *src, uint8_t *dst)
 {
     if (!(bits & 0xff)) return;
     if (bits & 0xaa) {
-        jc_vp8_idct(src, dst);
-        jc_vp8_idct(src + 16, dst + 4);
-        jc_vp8_idct(src + 32, dst + 4 * JC_BPS);
-        jc_vp8_idct(src + 48, dst + 4 * JC_BPS + 4);
+        ops->idct(src, dst);
+        ops->idct(src + 16, dst + 4);
+        ops->idct(src + 32, dst + 4 * JC_BPS);
+        ops->idct(src + 48, dst + 4 * JC_BPS + 4);
     } else {
-        if (src[0]) jc_vp8_idct_dc(src, dst);
-        if (src[16]) jc_vp8_idct_dc(src + 16, dst + 4);
-        if (src[32]) jc_vp8_idct_dc(src + 32, dst + 4 * JC_BPS);
-        if (src[48]) jc_vp8_idct_dc(src + 48, dst + 4 * JC_BPS + 4);
+        if (src[0]) ops->idct_dc(src, dst);
+        if (src[16]) ops->idct_dc(src + 16, dst + 4);
+        if (src[32]) ops->idct_dc(src + 32, dst + 4 * JC_BPS);
+        if (src[48]) ops->idct_dc(src + 48, dst + 4 * JC_BPS + 4);
     }
 }
 
@@ -1308,18 +1319,18 @@ static void jc_vp8_reconstruct_row(jc_vp8_dec *dec, uint32_t mb_y)
             for (int n = 0; n < 16; n++, bits <<= 2) {
                 uint8_t *dst = yd + jc_vp8_scan[n];
                 jc_pred4(dst, b->imodes[n]);
-                jc_vp8_transform(bits, b->coeffs + n * 16, dst);
+                jc_vp8_transform(dec->ops, bits, b->coeffs + n * 16, dst);
             }
         } else {
             jc_pred_block(yd, 16, jc_edge_mode(mb_x, mb_y, b->imodes[0]));
             if (bits)
-                for (int n = 0; n < 16; n++, bits <<= 2) jc_vp8_transform(bits, b->coeffs + n * 16, yd + jc_vp8_scan[n]);
+                for (int n = 0; n < 16; n++, bits <<= 2) jc_vp8_transform(dec->ops, bits, b->coeffs + n * 16, yd + jc_vp8_scan[n]);
         }
         int uvm = jc_edge_mode(mb_x, mb_y, b->uvmode);
         jc_pred_block(ud, 8, uvm);
         jc_pred_block(vd, 8, uvm);
-        jc_vp8_transform_uv(b->nz_uv, b->coeffs + 256, ud);
-        jc_vp8_transform_uv(b->nz_uv >> 8, b->coeffs + 320, vd);
+        jc_vp8_transform_uv(dec->ops, b->nz_uv, b->coeffs + 256, ud);
+        jc_vp8_transform_uv(dec->ops, b->nz_uv >> 8, b->coeffs + 320, vd);
         if (mb_y < dec->mb_h - 1) {
             memcpy(yt, yd + 15 * JC_BPS, 16);
             memcpy(ut, ud + 7 * JC_BPS, 8);
@@ -1415,17 +1426,52 @@ static inline void jc_normal_edge(uint8_t *p, ptrdiff_t hs, ptrdiff_t vs, int n,
     }
 }
 
-/* One copy per direction and edge kind, so that the steps and the filter choice are constants
- * in each (the edge loops are the decoder's hottest code after the token reader). */
-static void jc_lf_h_outer(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, 1, s, n, t, it, hev, 1); }
-static void jc_lf_h_inner(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, 1, s, n, t, it, hev, 0); }
-static void jc_lf_v_outer(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, s, 1, n, t, it, hev, 1); }
-static void jc_lf_v_inner(uint8_t *p, ptrdiff_t s, int n, int t, int it, int hev) { jc_normal_edge(p, s, 1, n, t, it, hev, 0); }
-static void jc_lf_h_simple(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, 1, s, t); }
-static void jc_lf_v_simple(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, s, 1, t); }
+/* The scalar twins of the jc_vp8_ops loop-filter entries (kernels/kernels.h), one per direction
+ * and edge kind, so that the steps and the filter choice are constants in each. */
+static void jc_vp8_simple_v16(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, s, 1, t); }
+static void jc_vp8_simple_h16(uint8_t *p, ptrdiff_t s, int t) { jc_simple_edge(p, 1, s, t); }
+static void jc_vp8_simple_v16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_simple_edge(p + k * s, s, 1, t);
+}
+static void jc_vp8_simple_h16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_simple_edge(p + k, 1, s, t);
+}
+static void jc_vp8_v16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_normal_edge(p, s, 1, 16, t, it, hev, 1); }
+static void jc_vp8_h16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_normal_edge(p, 1, s, 16, t, it, hev, 1); }
+static void jc_vp8_v16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_normal_edge(p + k * s, s, 1, 16, t, it, hev, 0);
+}
+static void jc_vp8_h16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_normal_edge(p + k, 1, s, 16, t, it, hev, 0);
+}
+static void jc_vp8_v8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u, s, 1, 8, t, it, hev, 1);
+    jc_normal_edge(v, s, 1, 8, t, it, hev, 1);
+}
+static void jc_vp8_h8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u, 1, s, 8, t, it, hev, 1);
+    jc_normal_edge(v, 1, s, 8, t, it, hev, 1);
+}
+static void jc_vp8_v8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u + 4 * s, s, 1, 8, t, it, hev, 0);
+    jc_normal_edge(v + 4 * s, s, 1, 8, t, it, hev, 0);
+}
+static void jc_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_normal_edge(u + 4, 1, s, 8, t, it, hev, 0);
+    jc_normal_edge(v + 4, 1, s, 8, t, it, hev, 0);
+}
 
 static void jc_vp8_filter_row(jc_vp8_dec *dec, uint32_t mb_y)
 {
+    const jc_vp8_ops *ops = dec->ops;
     const ptrdiff_t ys = (ptrdiff_t)dec->ys, uvs = (ptrdiff_t)dec->uvs;
     for (uint32_t mb_x = 0; mb_x < dec->mb_w; mb_x++) {
         const jc_vp8_finfo *f = &dec->finfo[mb_x];
@@ -1433,35 +1479,29 @@ static void jc_vp8_filter_row(jc_vp8_dec *dec, uint32_t mb_y)
         if (limit == 0) continue;
         uint8_t *y = dec->Y + (size_t)mb_y * 16 * dec->ys + 16 * (size_t)mb_x;
         if (dec->filter_type == 1) {
-            if (mb_x > 0) jc_lf_h_simple(y, ys, limit + 4);
-            if (f->inner)
-                for (int k = 4; k < 16; k += 4) jc_lf_h_simple(y + k, ys, limit);
-            if (mb_y > 0) jc_lf_v_simple(y, ys, limit + 4);
-            if (f->inner)
-                for (int k = 4; k < 16; k += 4) jc_lf_v_simple(y + k * ys, ys, limit);
+            if (mb_x > 0) ops->simple_h16(y, ys, limit + 4);
+            if (f->inner) ops->simple_h16i(y, ys, limit);
+            if (mb_y > 0) ops->simple_v16(y, ys, limit + 4);
+            if (f->inner) ops->simple_v16i(y, ys, limit);
         } else {
             uint8_t *u = dec->U + (size_t)mb_y * 8 * dec->uvs + 8 * (size_t)mb_x;
             uint8_t *v = dec->V + (size_t)mb_y * 8 * dec->uvs + 8 * (size_t)mb_x;
             const int il = f->ilevel, hev = f->hev;
             if (mb_x > 0) {
-                jc_lf_h_outer(y, ys, 16, limit + 4, il, hev);
-                jc_lf_h_outer(u, uvs, 8, limit + 4, il, hev);
-                jc_lf_h_outer(v, uvs, 8, limit + 4, il, hev);
+                ops->h16(y, ys, limit + 4, il, hev);
+                ops->h8(u, v, uvs, limit + 4, il, hev);
             }
             if (f->inner) {
-                for (int k = 4; k < 16; k += 4) jc_lf_h_inner(y + k, ys, 16, limit, il, hev);
-                jc_lf_h_inner(u + 4, uvs, 8, limit, il, hev);
-                jc_lf_h_inner(v + 4, uvs, 8, limit, il, hev);
+                ops->h16i(y, ys, limit, il, hev);
+                ops->h8i(u, v, uvs, limit, il, hev);
             }
             if (mb_y > 0) {
-                jc_lf_v_outer(y, ys, 16, limit + 4, il, hev);
-                jc_lf_v_outer(u, uvs, 8, limit + 4, il, hev);
-                jc_lf_v_outer(v, uvs, 8, limit + 4, il, hev);
+                ops->v16(y, ys, limit + 4, il, hev);
+                ops->v8(u, v, uvs, limit + 4, il, hev);
             }
             if (f->inner) {
-                for (int k = 4; k < 16; k += 4) jc_lf_v_inner(y + k * ys, ys, 16, limit, il, hev);
-                jc_lf_v_inner(u + 4 * uvs, uvs, 8, limit, il, hev);
-                jc_lf_v_inner(v + 4 * uvs, uvs, 8, limit, il, hev);
+                ops->v16i(y, ys, limit, il, hev);
+                ops->v8i(u, v, uvs, limit, il, hev);
             }
         }
     }
@@ -1525,21 +1565,33 @@ static void jc_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const u
 #undef JC_LOAD_UV
 }
 
+/* The scalar pixel stages: the reference every SIMD table (kernels/, jc_cpu_vp8_ops) matches. */
+static const jc_vp8_ops jc_vp8_scalar_ops = {
+    "scalar",
+    jc_vp8_simple_v16, jc_vp8_simple_h16, jc_vp8_simple_v16i, jc_vp8_simple_h16i,
+    jc_vp8_v16, jc_vp8_h16, jc_vp8_v16i, jc_vp8_h16i,
+    jc_vp8_v8, jc_vp8_h8, jc_vp8_v8i, jc_vp8_h8i,
+    jc_upsample_pair,
+    jc_vp8_idct, jc_vp8_idct_dc,
+};
+
 static void jc_vp8_emit_rgb(const jc_vp8_dec *dec, uint8_t *rgb, size_t stride)
 {
     const uint32_t w = dec->width, h = dec->height;
     const uint8_t *Y = dec->Y, *U = dec->U, *V = dec->V;
     const size_t ys = dec->ys, uvs = dec->uvs;
-    jc_upsample_pair(Y, NULL, U, V, U, V, rgb, NULL, w);
+    void (*const up)(const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *,
+                     uint8_t *, uint8_t *, uint32_t) = dec->ops->upsample_pair;
+    up(Y, NULL, U, V, U, V, rgb, NULL, w);
     uint32_t y = 1;
     for (; y + 1 < h; y += 2) {
         const size_t k = (y + 1) / 2;
-        jc_upsample_pair(Y + y * ys, Y + (y + 1) * ys, U + (k - 1) * uvs, V + (k - 1) * uvs, U + k * uvs, V + k * uvs,
+        up(Y + y * ys, Y + (y + 1) * ys, U + (k - 1) * uvs, V + (k - 1) * uvs, U + k * uvs, V + k * uvs,
                          rgb + y * stride, rgb + (y + 1) * stride, w);
     }
     if (!(h & 1) && h > 1) {
         const size_t k = (h - 1) / 2;
-        jc_upsample_pair(Y + (h - 1) * ys, NULL, U + k * uvs, V + k * uvs, U + k * uvs, V + k * uvs, rgb + (h - 1) * stride,
+        up(Y + (h - 1) * ys, NULL, U + k * uvs, V + k * uvs, U + k * uvs, V + k * uvs, rgb + (h - 1) * stride,
                          NULL, w);
     }
 }
@@ -1558,6 +1610,10 @@ static int jc_vp8_decode(const uint8_t *data, size_t len, uint8_t *rgb, size_t s
     jc_vp8_dec *dec = (jc_vp8_dec *)JCLIP_MALLOC(sizeof(jc_vp8_dec));
     if (!dec) return jc_fail(err, errcap, JC_ERR_NOMEM, "webp: out of memory");
     memset(dec, 0, offsetof(jc_vp8_dec, work));
+    {
+        const jc_vp8_ops *simd = jc_cpu_vp8_ops();
+        dec->ops = simd ? simd : &jc_vp8_scalar_ops;
+    }
     uint8_t *mem = NULL;
     int rc = jc_vp8_headers(dec, data, len, err, errcap);
     if (rc != JC_OK) goto done;

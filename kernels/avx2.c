@@ -980,3 +980,485 @@ static const jc_jpeg_ops jc_avx2_jpeg_ops = {
 };
 
 #endif /* x86-64 */
+
+/* ============================================================================================
+ * WebP lossy (VP8) decoder stages (scalar twins: image/vp8.c, jc_vp8_scalar_ops)
+ *
+ * Loop filter: 16 pixels of an edge per vector, as unsigned bytes; the filter arithmetic runs
+ * in the signed domain (x ^ 0x80) with saturating byte adds, which clamps exactly where the
+ * scalar code clips (see jc_avx2_vp8_base). Edges across columns ("h") are transposed to
+ * columns first:
+ *
+ *     16 rows x 8 bytes at p - 4      ->   8 vectors p3 p2 p1 p0 | q0 q1 q2 q3 (one per column,
+ *     (rows 8-15: the v plane for 8)        16 rows each), filtered, transposed back, stored
+ *
+ * Upsampling: 8 chroma samples of each of the four neighbour rows in 16-bit lanes give 16
+ * output pixels per row, then the 14-bit YUV->RGB in 16-bit lanes.
+ * ========================================================================================== */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+JC_AVX2_INLINE __m128i jc_avx2_vp8_absd(__m128i a, __m128i b)
+{
+    return _mm_or_si128(_mm_subs_epu8(a, b), _mm_subs_epu8(b, a));
+}
+
+/* 0xff where a <= b (unsigned bytes). */
+JC_AVX2_INLINE __m128i jc_avx2_vp8_le(__m128i a, __m128i b)
+{
+    return _mm_cmpeq_epi8(_mm_subs_epu8(a, b), _mm_setzero_si128());
+}
+
+/* 0xff where 4 |p0 - q0| + |p1 - q1| <= 2 t + 1, computed as 2 |p0 - q0| + (|p1 - q1| >> 1) <= t
+ * (the same integers); the saturation at 255 is exact for t <= 254. */
+JC_AVX2_INLINE __m128i jc_avx2_vp8_needs(__m128i p1, __m128i p0, __m128i q0, __m128i q1, __m128i t)
+{
+    const __m128i a = jc_avx2_vp8_absd(p0, q0);
+    const __m128i b = _mm_and_si128(_mm_srli_epi16(jc_avx2_vp8_absd(p1, q1), 1), _mm_set1_epi8(0x7f));
+    return jc_avx2_vp8_le(_mm_adds_epu8(_mm_adds_epu8(a, a), b), t);
+}
+
+/* Signed bytes shifted right arithmetically by n (1 or 3): each byte goes to the top of a
+ * 16-bit lane, whose low byte (a copy) cannot reach the result. */
+JC_AVX2_INLINE __m128i jc_avx2_vp8_sra(__m128i a, int n)
+{
+    const __m128i cnt = _mm_cvtsi32_si128(8 + n);
+    return _mm_packs_epi16(_mm_sra_epi16(_mm_unpacklo_epi8(a, a), cnt), _mm_sra_epi16(_mm_unpackhi_epi8(a, a), cnt));
+}
+
+/* clamp(3 (q0 - p0) + clamp(p1 - q1), -128, 127), or without the p1 - q1 term (with = 0), from
+ * signed-domain bytes. The sum grows monotonically from a value in [-128, 127] towards its
+ * final value, so saturating each step clamps exactly once, where the scalar clip does; the
+ * filters only use the clamped value (the scalar sclip2 of (a + 4) >> 3 saturates there too). */
+JC_AVX2_INLINE __m128i jc_avx2_vp8_base(__m128i p1s, __m128i p0s, __m128i q0s, __m128i q1s, int with)
+{
+    const __m128i d = _mm_subs_epi8(q0s, p0s);
+    __m128i a = with ? _mm_subs_epi8(p1s, q1s) : _mm_setzero_si128();
+    a = _mm_adds_epi8(a, d);
+    a = _mm_adds_epi8(a, d);
+    return _mm_adds_epi8(a, d);
+}
+
+/* (k a + 63) >> 7 of signed bytes a, back in bytes (|result| <= 27). */
+JC_AVX2_INLINE __m128i jc_avx2_vp8_tap(__m128i alo, __m128i ahi, int k)
+{
+    const __m128i kk = _mm_set1_epi16((short)k), r = _mm_set1_epi16(63);
+    return _mm_packs_epi16(_mm_srai_epi16(_mm_add_epi16(_mm_mullo_epi16(alo, kk), r), 7),
+                           _mm_srai_epi16(_mm_add_epi16(_mm_mullo_epi16(ahi, kk), r), 7));
+}
+
+/* Simple filter of one edge: v[0..3] = p1 p0 q0 q1, p0 and q0 updated. */
+JC_AVX2_INLINE void jc_avx2_vp8_simple(__m128i *v, __m128i t)
+{
+    const __m128i sign = _mm_set1_epi8((char)0x80);
+    const __m128i m = jc_avx2_vp8_needs(v[0], v[1], v[2], v[3], t);
+    const __m128i p1s = _mm_xor_si128(v[0], sign), p0s = _mm_xor_si128(v[1], sign);
+    const __m128i q0s = _mm_xor_si128(v[2], sign), q1s = _mm_xor_si128(v[3], sign);
+    const __m128i a = jc_avx2_vp8_base(p1s, p0s, q0s, q1s, 1);
+    const __m128i a1 = jc_avx2_vp8_sra(_mm_adds_epi8(a, _mm_set1_epi8(4)), 3);
+    const __m128i a2 = jc_avx2_vp8_sra(_mm_adds_epi8(a, _mm_set1_epi8(3)), 3);
+    v[1] = _mm_blendv_epi8(v[1], _mm_xor_si128(_mm_adds_epi8(p0s, a2), sign), m);
+    v[2] = _mm_blendv_epi8(v[2], _mm_xor_si128(_mm_subs_epi8(q0s, a1), sign), m);
+}
+
+/* Normal filter of one edge: v[0..7] = p3 p2 p1 p0 q0 q1 q2 q3. Where the edge needs it, a
+ * high-variance pixel pair gets the 2-tap filter (p0, q0), the others the 6-tap (outer: p2..q2)
+ * or 4-tap one (inner: p1..q1). */
+JC_AVX2_INLINE void jc_avx2_vp8_normal(__m128i *v, __m128i t, __m128i it, __m128i hevt, int outer)
+{
+    const __m128i sign = _mm_set1_epi8((char)0x80);
+    __m128i m = jc_avx2_vp8_needs(v[2], v[3], v[4], v[5], t);
+    __m128i in = _mm_max_epu8(jc_avx2_vp8_absd(v[0], v[1]), jc_avx2_vp8_absd(v[1], v[2]));
+    in = _mm_max_epu8(in, jc_avx2_vp8_absd(v[7], v[6]));
+    in = _mm_max_epu8(in, jc_avx2_vp8_absd(v[6], v[5]));
+    const __m128i d_p = jc_avx2_vp8_absd(v[2], v[3]), d_q = jc_avx2_vp8_absd(v[5], v[4]);
+    in = _mm_max_epu8(in, _mm_max_epu8(d_p, d_q));
+    m = _mm_and_si128(m, jc_avx2_vp8_le(in, it));
+    const __m128i low = jc_avx2_vp8_le(_mm_max_epu8(d_p, d_q), hevt); /* not high edge variance */
+    const __m128i mh = _mm_andnot_si128(low, m), mn = _mm_and_si128(low, m);
+    const __m128i p2s = _mm_xor_si128(v[1], sign), p1s = _mm_xor_si128(v[2], sign), p0s = _mm_xor_si128(v[3], sign);
+    const __m128i q0s = _mm_xor_si128(v[4], sign), q1s = _mm_xor_si128(v[5], sign), q2s = _mm_xor_si128(v[6], sign);
+    const __m128i a = jc_avx2_vp8_base(p1s, p0s, q0s, q1s, 1);
+    __m128i p0 = _mm_blendv_epi8(p0s, _mm_adds_epi8(p0s, jc_avx2_vp8_sra(_mm_adds_epi8(a, _mm_set1_epi8(3)), 3)), mh);
+    __m128i q0 = _mm_blendv_epi8(q0s, _mm_subs_epi8(q0s, jc_avx2_vp8_sra(_mm_adds_epi8(a, _mm_set1_epi8(4)), 3)), mh);
+    if (outer) {
+        const __m128i alo = _mm_cvtepi8_epi16(a), ahi = _mm_cvtepi8_epi16(_mm_srli_si128(a, 8));
+        const __m128i w1 = jc_avx2_vp8_tap(alo, ahi, 27), w2 = jc_avx2_vp8_tap(alo, ahi, 18), w3 = jc_avx2_vp8_tap(alo, ahi, 9);
+        v[1] = _mm_xor_si128(_mm_blendv_epi8(p2s, _mm_adds_epi8(p2s, w3), mn), sign);
+        v[2] = _mm_xor_si128(_mm_blendv_epi8(p1s, _mm_adds_epi8(p1s, w2), mn), sign);
+        p0 = _mm_blendv_epi8(p0, _mm_adds_epi8(p0s, w1), mn);
+        q0 = _mm_blendv_epi8(q0, _mm_subs_epi8(q0s, w1), mn);
+        v[5] = _mm_xor_si128(_mm_blendv_epi8(q1s, _mm_subs_epi8(q1s, w2), mn), sign);
+        v[6] = _mm_xor_si128(_mm_blendv_epi8(q2s, _mm_subs_epi8(q2s, w3), mn), sign);
+    } else {
+        const __m128i b = jc_avx2_vp8_base(p1s, p0s, q0s, q1s, 0);
+        const __m128i b1 = jc_avx2_vp8_sra(_mm_adds_epi8(b, _mm_set1_epi8(4)), 3);
+        const __m128i b2 = jc_avx2_vp8_sra(_mm_adds_epi8(b, _mm_set1_epi8(3)), 3);
+        const __m128i b3 = jc_avx2_vp8_sra(_mm_add_epi8(b1, _mm_set1_epi8(1)), 1);
+        v[2] = _mm_xor_si128(_mm_blendv_epi8(p1s, _mm_adds_epi8(p1s, b3), mn), sign);
+        p0 = _mm_blendv_epi8(p0, _mm_adds_epi8(p0s, b2), mn);
+        q0 = _mm_blendv_epi8(q0, _mm_subs_epi8(q0s, b1), mn);
+        v[5] = _mm_xor_si128(_mm_blendv_epi8(q1s, _mm_subs_epi8(q1s, b3), mn), sign);
+    }
+    v[3] = _mm_xor_si128(p0, sign);
+    v[4] = _mm_xor_si128(q0, sign);
+}
+
+JC_AVX2_INLINE __m128i jc_avx2_vp8_ld(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)(const void *)p); }
+JC_AVX2_INLINE __m128i jc_avx2_vp8_ld64(const uint8_t *p) { return _mm_loadl_epi64((const __m128i *)(const void *)p); }
+JC_AVX2_INLINE void jc_avx2_vp8_st(uint8_t *p, __m128i v) { _mm_storeu_si128((__m128i *)(void *)p, v); }
+JC_AVX2_INLINE void jc_avx2_vp8_st64(uint8_t *p, __m128i v) { _mm_storel_epi64((__m128i *)(void *)p, v); }
+
+/* 16 rows of 8 bytes (rows 0-7 at a, rows 8-15 at b, stride s) -> c[k] = column k of all 16 rows. */
+JC_AVX2_INLINE void jc_avx2_vp8_cols(const uint8_t *a, const uint8_t *b, ptrdiff_t s, __m128i c[8])
+{
+    __m128i x[8], y[8];
+    for (int i = 0; i < 4; i++) {
+        x[i] = _mm_unpacklo_epi8(jc_avx2_vp8_ld64(a + 2 * i * s), jc_avx2_vp8_ld64(a + (2 * i + 1) * s));
+        x[4 + i] = _mm_unpacklo_epi8(jc_avx2_vp8_ld64(b + 2 * i * s), jc_avx2_vp8_ld64(b + (2 * i + 1) * s));
+    }
+    for (int i = 0; i < 4; i++) { /* y[2i]: columns 0-3 of rows 4i..4i+3, y[2i+1]: columns 4-7 */
+        y[2 * i] = _mm_unpacklo_epi16(x[2 * i], x[2 * i + 1]);
+        y[2 * i + 1] = _mm_unpackhi_epi16(x[2 * i], x[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* h: columns 4h..4h+3 */
+        const __m128i lo0 = _mm_unpacklo_epi32(y[h], y[2 + h]), hi0 = _mm_unpackhi_epi32(y[h], y[2 + h]);
+        const __m128i lo1 = _mm_unpacklo_epi32(y[4 + h], y[6 + h]), hi1 = _mm_unpackhi_epi32(y[4 + h], y[6 + h]);
+        c[4 * h + 0] = _mm_unpacklo_epi64(lo0, lo1);
+        c[4 * h + 1] = _mm_unpackhi_epi64(lo0, lo1);
+        c[4 * h + 2] = _mm_unpacklo_epi64(hi0, hi1);
+        c[4 * h + 3] = _mm_unpackhi_epi64(hi0, hi1);
+    }
+}
+
+/* The inverse of jc_avx2_vp8_cols: stores the 16 rows of 8 bytes. */
+JC_AVX2_INLINE void jc_avx2_vp8_rows(uint8_t *a, uint8_t *b, ptrdiff_t s, const __m128i c[8])
+{
+    __m128i x[8], y[8];
+    for (int i = 0; i < 4; i++) { /* x[2i]: columns 2i, 2i+1 of rows 0-7; x[2i+1]: rows 8-15 */
+        x[2 * i] = _mm_unpacklo_epi8(c[2 * i], c[2 * i + 1]);
+        x[2 * i + 1] = _mm_unpackhi_epi8(c[2 * i], c[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* h: rows 8h..8h+7; y[4h + j]: columns 0-3 (j < 2) / 4-7 */
+        y[4 * h + 0] = _mm_unpacklo_epi16(x[h], x[2 + h]);     /* rows 8h+0..3, columns 0-3 */
+        y[4 * h + 1] = _mm_unpackhi_epi16(x[h], x[2 + h]);     /* rows 8h+4..7 */
+        y[4 * h + 2] = _mm_unpacklo_epi16(x[4 + h], x[6 + h]); /* rows 8h+0..3, columns 4-7 */
+        y[4 * h + 3] = _mm_unpackhi_epi16(x[4 + h], x[6 + h]);
+    }
+    for (int h = 0; h < 2; h++) {
+        uint8_t *d = h ? b : a;
+        for (int q = 0; q < 2; q++) { /* rows 4q..4q+3 of this half */
+            const __m128i r01 = _mm_unpacklo_epi32(y[4 * h + q], y[4 * h + 2 + q]);
+            const __m128i r23 = _mm_unpackhi_epi32(y[4 * h + q], y[4 * h + 2 + q]);
+            jc_avx2_vp8_st64(d + (4 * q + 0) * s, r01);
+            jc_avx2_vp8_st64(d + (4 * q + 1) * s, _mm_unpackhi_epi64(r01, r01));
+            jc_avx2_vp8_st64(d + (4 * q + 2) * s, r23);
+            jc_avx2_vp8_st64(d + (4 * q + 3) * s, _mm_unpackhi_epi64(r23, r23));
+        }
+    }
+}
+
+JC_AVX2_INLINE void jc_avx2_vp8_simple_v_at(uint8_t *p, ptrdiff_t s, __m128i t)
+{
+    __m128i v[4] = {jc_avx2_vp8_ld(p - 2 * s), jc_avx2_vp8_ld(p - s), jc_avx2_vp8_ld(p), jc_avx2_vp8_ld(p + s)};
+    jc_avx2_vp8_simple(v, t);
+    jc_avx2_vp8_st(p - s, v[1]);
+    jc_avx2_vp8_st(p, v[2]);
+}
+
+JC_AVX2_INLINE void jc_avx2_vp8_simple_h_at(uint8_t *p, ptrdiff_t s, __m128i t)
+{
+    __m128i c[8];
+    jc_avx2_vp8_cols(p - 4, p - 4 + 8 * s, s, c);
+    jc_avx2_vp8_simple(c + 2, t);
+    jc_avx2_vp8_rows(p - 4, p - 4 + 8 * s, s, c);
+}
+
+static JC_AVX2 void jc_avx2_vp8_simple_v16(uint8_t *p, ptrdiff_t s, int t)
+{
+    jc_avx2_vp8_simple_v_at(p, s, _mm_set1_epi8((char)t));
+}
+
+static JC_AVX2 void jc_avx2_vp8_simple_h16(uint8_t *p, ptrdiff_t s, int t)
+{
+    jc_avx2_vp8_simple_h_at(p, s, _mm_set1_epi8((char)t));
+}
+
+static JC_AVX2 void jc_avx2_vp8_simple_v16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    const __m128i tt = _mm_set1_epi8((char)t);
+    for (int k = 4; k < 16; k += 4) jc_avx2_vp8_simple_v_at(p + k * s, s, tt);
+}
+
+static JC_AVX2 void jc_avx2_vp8_simple_h16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    const __m128i tt = _mm_set1_epi8((char)t);
+    for (int k = 4; k < 16; k += 4) jc_avx2_vp8_simple_h_at(p + k, s, tt);
+}
+
+/* Normal filter across the horizontal edge at a (and b: 8 + 8 pixels of u and v when b is not
+ * NULL, else 16 pixels of a). */
+JC_AVX2_INLINE void jc_avx2_vp8_v_at(uint8_t *a, uint8_t *b, ptrdiff_t s, __m128i t, __m128i it, __m128i hv, int outer)
+{
+    __m128i v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = b ? _mm_unpacklo_epi64(jc_avx2_vp8_ld64(a + (i - 4) * s), jc_avx2_vp8_ld64(b + (i - 4) * s))
+                 : jc_avx2_vp8_ld(a + (i - 4) * s);
+    jc_avx2_vp8_normal(v, t, it, hv, outer);
+    for (int i = 1; i < 7; i++) {
+        if (b) {
+            jc_avx2_vp8_st64(a + (i - 4) * s, v[i]);
+            jc_avx2_vp8_st64(b + (i - 4) * s, _mm_unpackhi_epi64(v[i], v[i]));
+        } else {
+            jc_avx2_vp8_st(a + (i - 4) * s, v[i]);
+        }
+    }
+}
+
+/* Normal filter across the vertical edge at a (rows 0-7) and b (rows 8-15). */
+JC_AVX2_INLINE void jc_avx2_vp8_h_at(uint8_t *a, uint8_t *b, ptrdiff_t s, __m128i t, __m128i it, __m128i hv, int outer)
+{
+    __m128i c[8];
+    jc_avx2_vp8_cols(a - 4, b - 4, s, c);
+    jc_avx2_vp8_normal(c, t, it, hv, outer);
+    jc_avx2_vp8_rows(a - 4, b - 4, s, c);
+}
+
+#define JC_AVX2_VP8_T __m128i tt = _mm_set1_epi8((char)t), ii = _mm_set1_epi8((char)it), hh = _mm_set1_epi8((char)hev)
+
+static JC_AVX2 void jc_avx2_vp8_v16(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_v_at(p, NULL, s, tt, ii, hh, 1);
+}
+
+static JC_AVX2 void jc_avx2_vp8_h16(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_h_at(p, p + 8 * s, s, tt, ii, hh, 1);
+}
+
+static JC_AVX2 void jc_avx2_vp8_v16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    for (int k = 4; k < 16; k += 4) jc_avx2_vp8_v_at(p + k * s, NULL, s, tt, ii, hh, 0);
+}
+
+static JC_AVX2 void jc_avx2_vp8_h16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    for (int k = 4; k < 16; k += 4) jc_avx2_vp8_h_at(p + k, p + k + 8 * s, s, tt, ii, hh, 0);
+}
+
+static JC_AVX2 void jc_avx2_vp8_v8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_v_at(u, v, s, tt, ii, hh, 1);
+}
+
+static JC_AVX2 void jc_avx2_vp8_h8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_h_at(u, v, s, tt, ii, hh, 1);
+}
+
+static JC_AVX2 void jc_avx2_vp8_v8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_v_at(u + 4 * s, v + 4 * s, s, tt, ii, hh, 0);
+}
+
+static JC_AVX2 void jc_avx2_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    JC_AVX2_VP8_T;
+    jc_avx2_vp8_h_at(u + 4, v + 4, s, tt, ii, hh, 0);
+}
+#undef JC_AVX2_VP8_T
+
+/* libwebp's 14-bit YUV->RGB of one pixel (the scalar twin's arithmetic, for the row ends). */
+static inline void jc_avx2_vp8_yuv1(int y, uint32_t uv, uint8_t *o)
+{
+    const int u = (int)(uv & 0xff), v = (int)(uv >> 16), yy = (y * 19077) >> 8;
+    const int r = yy + ((v * 26149) >> 8) - 14234, g = yy - ((u * 6419) >> 8) - ((v * 13320) >> 8) + 8708;
+    const int b = yy + ((u * 33050) >> 8) - 17685;
+    o[0] = (uint8_t)(r < 0 ? 0 : r > 16383 ? 255 : r >> 6);
+    o[1] = (uint8_t)(g < 0 ? 0 : g > 16383 ? 255 : g >> 6);
+    o[2] = (uint8_t)(b < 0 ? 0 : b > 16383 ? 255 : b >> 6);
+}
+
+/* 8 pixels of YUV->RGB in 16-bit lanes: y, u, v as value << 8 (for the unsigned high multiplies,
+ * which then give exactly (value * k) >> 8); results before packing, clamped by the pack. B can
+ * pass 32767, so it is computed unsigned with the subtraction saturating at 0 (= clamp to 0). */
+JC_AVX2_INLINE void jc_avx2_vp8_yuv8(__m128i y, __m128i u, __m128i v, __m128i *r, __m128i *g, __m128i *b)
+{
+    const __m128i yy = _mm_mulhi_epu16(y, _mm_set1_epi16(19077));
+    const __m128i rr = _mm_add_epi16(_mm_sub_epi16(yy, _mm_set1_epi16(14234)), _mm_mulhi_epu16(v, _mm_set1_epi16(26149)));
+    const __m128i gg = _mm_sub_epi16(_mm_add_epi16(yy, _mm_set1_epi16(8708)),
+                                     _mm_add_epi16(_mm_mulhi_epu16(u, _mm_set1_epi16(6419)), _mm_mulhi_epu16(v, _mm_set1_epi16(13320))));
+    const __m128i bb = _mm_subs_epu16(_mm_adds_epu16(_mm_mulhi_epu16(u, _mm_set1_epi16((short)33050)), yy), _mm_set1_epi16(17685));
+    *r = _mm_srai_epi16(rr, 6);
+    *g = _mm_srai_epi16(gg, 6);
+    *b = _mm_srli_epi16(bb, 6);
+}
+
+/* 16 pixels: y [16] bytes, u and v of pixels 0-7 (lo) and 8-15 (hi) in 16-bit lanes -> 48 bytes. */
+JC_AVX2_INLINE void jc_avx2_vp8_rgb16(__m128i y, __m128i ulo, __m128i uhi, __m128i vlo, __m128i vhi, uint8_t *out)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i r0, g0, b0, r1, g1, b1;
+    jc_avx2_vp8_yuv8(_mm_unpacklo_epi8(zero, y), _mm_slli_epi16(ulo, 8), _mm_slli_epi16(vlo, 8), &r0, &g0, &b0);
+    jc_avx2_vp8_yuv8(_mm_unpackhi_epi8(zero, y), _mm_slli_epi16(uhi, 8), _mm_slli_epi16(vhi, 8), &r1, &g1, &b1);
+    const __m128i r = _mm_packus_epi16(r0, r1), g = _mm_packus_epi16(g0, g1), b = _mm_packus_epi16(b0, b1);
+    for (int m = 0; m < 3; m++) {
+        const __m128i sr = jc_avx2_vp8_ld((const uint8_t *)jc_avx2_jpeg_rgb_shuf[m][0]);
+        const __m128i sg = jc_avx2_vp8_ld((const uint8_t *)jc_avx2_jpeg_rgb_shuf[m][1]);
+        const __m128i sb = jc_avx2_vp8_ld((const uint8_t *)jc_avx2_jpeg_rgb_shuf[m][2]);
+        jc_avx2_vp8_st(out + 16 * m, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(r, sr), _mm_shuffle_epi8(g, sg)),
+                                                 _mm_shuffle_epi8(b, sb)));
+    }
+}
+
+/* Fancy upsampling of 8 chroma positions x..x+7 of one plane: near/far rows n and f give the
+ * 16 samples of output pixels 2x-1 .. 2x+14 of the row next to n (lo: 8 pixels, hi: 8). The
+ * sums stay below 2^12: plain 16-bit lanes. */
+JC_AVX2_INLINE void jc_avx2_vp8_up8(__m128i d12, __m128i d03, __m128i nl, __m128i n, __m128i *lo, __m128i *hi)
+{
+    const __m128i odd = _mm_srli_epi16(_mm_add_epi16(d12, nl), 1), even = _mm_srli_epi16(_mm_add_epi16(d03, n), 1);
+    *lo = _mm_unpacklo_epi16(odd, even);
+    *hi = _mm_unpackhi_epi16(odd, even);
+}
+
+JC_AVX2_INLINE void jc_avx2_vp8_sums(const uint8_t *t, const uint8_t *c, __m128i *tl, __m128i *tt, __m128i *l, __m128i *cc,
+                                     __m128i *d12, __m128i *d03)
+{
+    *tl = _mm_cvtepu8_epi16(jc_avx2_vp8_ld64(t - 1));
+    *tt = _mm_cvtepu8_epi16(jc_avx2_vp8_ld64(t));
+    *l = _mm_cvtepu8_epi16(jc_avx2_vp8_ld64(c - 1));
+    *cc = _mm_cvtepu8_epi16(jc_avx2_vp8_ld64(c));
+    const __m128i avg = _mm_add_epi16(_mm_add_epi16(_mm_add_epi16(*tl, *tt), _mm_add_epi16(*l, *cc)), _mm_set1_epi16(8));
+    const __m128i a = _mm_add_epi16(*tt, *l), b = _mm_add_epi16(*tl, *cc);
+    *d12 = _mm_srli_epi16(_mm_add_epi16(avg, _mm_add_epi16(a, a)), 3);
+    *d03 = _mm_srli_epi16(_mm_add_epi16(avg, _mm_add_epi16(b, b)), 3);
+}
+
+static JC_AVX2 void jc_avx2_vp8_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
+                                              const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len)
+{
+#define JC_LOAD_UV(u, v) ((uint32_t)(u) | ((uint32_t)(v) << 16))
+    const uint32_t last = (len - 1) >> 1;
+    uint32_t x = 1;
+    {
+        const uint32_t tl = JC_LOAD_UV(tu[0], tv[0]), l = JC_LOAD_UV(cu[0], cv[0]);
+        jc_avx2_vp8_yuv1(top_y[0], (3 * tl + l + 0x00020002u) >> 2, td);
+        if (bot_y) jc_avx2_vp8_yuv1(bot_y[0], (3 * l + tl + 0x00020002u) >> 2, bd);
+    }
+    for (; x + 7 <= last; x += 8) {
+        __m128i utl, ut, ul, uc, ud12, ud03, vtl, vt, vl, vc, vd12, vd03, ulo, uhi, vlo, vhi;
+        jc_avx2_vp8_sums(tu + x, cu + x, &utl, &ut, &ul, &uc, &ud12, &ud03);
+        jc_avx2_vp8_sums(tv + x, cv + x, &vtl, &vt, &vl, &vc, &vd12, &vd03);
+        jc_avx2_vp8_up8(ud12, ud03, utl, ut, &ulo, &uhi);
+        jc_avx2_vp8_up8(vd12, vd03, vtl, vt, &vlo, &vhi);
+        jc_avx2_vp8_rgb16(jc_avx2_vp8_ld(top_y + 2 * x - 1), ulo, uhi, vlo, vhi, td + (2 * (size_t)x - 1) * 3);
+        if (bot_y) {
+            jc_avx2_vp8_up8(ud03, ud12, ul, uc, &ulo, &uhi);
+            jc_avx2_vp8_up8(vd03, vd12, vl, vc, &vlo, &vhi);
+            jc_avx2_vp8_rgb16(jc_avx2_vp8_ld(bot_y + 2 * x - 1), ulo, uhi, vlo, vhi, bd + (2 * (size_t)x - 1) * 3);
+        }
+    }
+    if (x <= last || !(len & 1)) { /* the rest one position at a time, as the scalar twin */
+        uint32_t tl = JC_LOAD_UV(tu[x - 1], tv[x - 1]), l = JC_LOAD_UV(cu[x - 1], cv[x - 1]);
+        for (; x <= last; x++) {
+            const uint32_t t = JC_LOAD_UV(tu[x], tv[x]), uv = JC_LOAD_UV(cu[x], cv[x]);
+            const uint32_t avg = tl + t + l + uv + 0x00080008u;
+            const uint32_t d12 = (avg + 2 * (t + l)) >> 3, d03 = (avg + 2 * (tl + uv)) >> 3;
+            jc_avx2_vp8_yuv1(top_y[2 * x - 1], (d12 + tl) >> 1, td + (2 * x - 1) * 3);
+            jc_avx2_vp8_yuv1(top_y[2 * x], (d03 + t) >> 1, td + (2 * x) * 3);
+            if (bot_y) {
+                jc_avx2_vp8_yuv1(bot_y[2 * x - 1], (d03 + l) >> 1, bd + (2 * x - 1) * 3);
+                jc_avx2_vp8_yuv1(bot_y[2 * x], (d12 + uv) >> 1, bd + (2 * x) * 3);
+            }
+            tl = t;
+            l = uv;
+        }
+        if (!(len & 1)) {
+            jc_avx2_vp8_yuv1(top_y[len - 1], (3 * tl + l + 0x00020002u) >> 2, td + (len - 1) * 3);
+            if (bot_y) jc_avx2_vp8_yuv1(bot_y[len - 1], (3 * l + tl + 0x00020002u) >> 2, bd + (len - 1) * 3);
+        }
+    }
+#undef JC_LOAD_UV
+}
+
+/* Four int32 vectors transposed as a 4 x 4 matrix. */
+JC_AVX2_INLINE void jc_avx2_vp8_tr4(__m128i *a, __m128i *b, __m128i *c, __m128i *d)
+{
+    const __m128i ab0 = _mm_unpacklo_epi32(*a, *b), ab1 = _mm_unpackhi_epi32(*a, *b);
+    const __m128i cd0 = _mm_unpacklo_epi32(*c, *d), cd1 = _mm_unpackhi_epi32(*c, *d);
+    *a = _mm_unpacklo_epi64(ab0, cd0);
+    *b = _mm_unpackhi_epi64(ab0, cd0);
+    *c = _mm_unpacklo_epi64(ab1, cd1);
+    *d = _mm_unpackhi_epi64(ab1, cd1);
+}
+
+/* One 1-D pass of the VP8 inverse DCT on 4 lanes: x0..x3 -> o0..o3 (dc already rounded). */
+JC_AVX2_INLINE void jc_avx2_vp8_idct1(__m128i x0, __m128i x1, __m128i x2, __m128i x3, __m128i *o)
+{
+    const __m128i k1 = _mm_set1_epi32(20091), k2 = _mm_set1_epi32(35468);
+    const __m128i a = _mm_add_epi32(x0, x2), b = _mm_sub_epi32(x0, x2);
+    const __m128i m1x1 = _mm_add_epi32(_mm_srai_epi32(_mm_mullo_epi32(x1, k1), 16), x1);
+    const __m128i m1x3 = _mm_add_epi32(_mm_srai_epi32(_mm_mullo_epi32(x3, k1), 16), x3);
+    const __m128i m2x1 = _mm_srai_epi32(_mm_mullo_epi32(x1, k2), 16), m2x3 = _mm_srai_epi32(_mm_mullo_epi32(x3, k2), 16);
+    const __m128i c = _mm_sub_epi32(m2x1, m1x3), d = _mm_add_epi32(m1x1, m2x3);
+    o[0] = _mm_add_epi32(a, d);
+    o[1] = _mm_add_epi32(b, c);
+    o[2] = _mm_sub_epi32(b, c);
+    o[3] = _mm_sub_epi32(a, d);
+}
+
+/* Adds 4 rows of int32 residuals (already >> 3) to dst and clamps (the int16 pack saturates
+ * first, which keeps the sign and the clamp). */
+JC_AVX2_INLINE void jc_avx2_vp8_add4x4(uint8_t *dst, const __m128i *r)
+{
+    __m128i s[4];
+    for (int i = 0; i < 4; i++) {
+        int32_t w;
+        memcpy(&w, dst + i * JC_VP8_BPS, 4);
+        s[i] = _mm_add_epi32(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(w)), r[i]);
+    }
+    const __m128i px = _mm_packus_epi16(_mm_packs_epi32(s[0], s[1]), _mm_packs_epi32(s[2], s[3]));
+    int32_t w[4];
+    _mm_storeu_si128((__m128i *)(void *)w, px);
+    for (int i = 0; i < 4; i++) memcpy(dst + i * JC_VP8_BPS, &w[i], 4);
+}
+
+/* The scalar twin's two passes: first over the columns (lanes = columns), a transpose, the
+ * second over the rows (lanes = rows), a transpose back to rows of pixels. */
+static JC_AVX2 void jc_avx2_vp8_idct(const int16_t *in, uint8_t *dst)
+{
+    __m128i t[4], o[4];
+    jc_avx2_vp8_idct1(_mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)in)),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 4))),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 8))),
+                      _mm_cvtepi16_epi32(jc_avx2_vp8_ld64((const uint8_t *)(in + 12))), t);
+    jc_avx2_vp8_tr4(&t[0], &t[1], &t[2], &t[3]);
+    jc_avx2_vp8_idct1(_mm_add_epi32(t[0], _mm_set1_epi32(4)), t[1], t[2], t[3], o);
+    jc_avx2_vp8_tr4(&o[0], &o[1], &o[2], &o[3]);
+    for (int i = 0; i < 4; i++) o[i] = _mm_srai_epi32(o[i], 3);
+    jc_avx2_vp8_add4x4(dst, o);
+}
+
+static JC_AVX2 void jc_avx2_vp8_idct_dc(const int16_t *in, uint8_t *dst)
+{
+    const __m128i v = _mm_set1_epi32((in[0] + 4) >> 3);
+    const __m128i r[4] = {v, v, v, v};
+    jc_avx2_vp8_add4x4(dst, r);
+}
+
+static const jc_vp8_ops jc_avx2_vp8_ops = {
+    "avx2",
+    jc_avx2_vp8_simple_v16, jc_avx2_vp8_simple_h16, jc_avx2_vp8_simple_v16i, jc_avx2_vp8_simple_h16i,
+    jc_avx2_vp8_v16, jc_avx2_vp8_h16, jc_avx2_vp8_v16i, jc_avx2_vp8_h16i,
+    jc_avx2_vp8_v8, jc_avx2_vp8_h8, jc_avx2_vp8_v8i, jc_avx2_vp8_h8i,
+    jc_avx2_vp8_upsample_pair,
+    jc_avx2_vp8_idct, jc_avx2_vp8_idct_dc,
+};
+
+#endif /* x86-64 */

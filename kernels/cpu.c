@@ -138,3 +138,20 @@ static JC_UNUSED const jc_jpeg_ops *jc_cpu_jpeg_ops(void)
 #endif
     return NULL;
 }
+
+/* The WebP lossy decoder's SIMD pixel stages for this CPU, or NULL for its scalar code
+ * (image/vp8.c). JCLIP_ISA=scalar forces the scalar code; the AVX2 stages serve the avx2 and
+ * avx512 choices, NEON every aarch64 CPU. */
+static JC_UNUSED const jc_vp8_ops *jc_cpu_vp8_ops(void)
+{
+    const char *want = getenv("JCLIP_ISA");
+    if (want && strcmp(want, "scalar") == 0) return NULL;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (jc_cpu_x86_features() & 1) return &jc_avx2_vp8_ops;
+#endif
+#if defined(__aarch64__)
+    return &jc_neon_vp8_ops; /* NEON is baseline on aarch64 */
+#else
+    return NULL;
+#endif
+}

@@ -205,4 +205,49 @@ static JC_UNUSED float *jc_align64(float *p)
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
+/* The WebP lossy (VP8) decoder's pixel stages with SIMD versions. The scalar twins, which are the
+ * reference, live in image/vp8.c (jc_vp8_scalar_ops); the decoder calls through this table when
+ * jc_cpu_vp8_ops() returns one, and every entry gives the same bytes as its twin for every input.
+ *
+ * Loop filter (RFC 6386 section 15 with libwebp's arithmetic). "v" entries filter across a
+ * horizontal edge (the pixels above and below p, rows `stride` bytes apart), "h" entries across
+ * a vertical edge (the pixels left and right of p); 16: a luma edge of 16 pixels, 8: the same
+ * edge of both chroma planes u and v (8 pixels each, same stride). The plain entries filter a
+ * macroblock edge (6-tap where the edge is smooth), the "i" entries the inner edges: at 4, 8
+ * and 12 for luma (in that order), at 4 for chroma. They read up to 4 pixels on each side of an
+ * edge. thresh: the edge limit (a pixel pair is filtered when 4|p0-q0| + |p1-q1| <= 2 thresh + 1),
+ * 0..254; ithresh: the interior limit, hev: the high-edge-variance threshold, 0..255 each. */
+typedef struct jc_vp8_ops {
+    const char *name;
+    void (*simple_v16)(uint8_t *p, ptrdiff_t stride, int thresh);
+    void (*simple_h16)(uint8_t *p, ptrdiff_t stride, int thresh);
+    void (*simple_v16i)(uint8_t *p, ptrdiff_t stride, int thresh);
+    void (*simple_h16i)(uint8_t *p, ptrdiff_t stride, int thresh);
+    void (*v16)(uint8_t *p, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*h16)(uint8_t *p, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*v16i)(uint8_t *p, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*h16i)(uint8_t *p, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*v8)(uint8_t *u, uint8_t *v, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*h8)(uint8_t *u, uint8_t *v, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*v8i)(uint8_t *u, uint8_t *v, ptrdiff_t stride, int thresh, int ithresh, int hev);
+    void (*h8i)(uint8_t *u, uint8_t *v, ptrdiff_t stride, int thresh, int ithresh, int hev);
+
+    /* libwebp's "fancy" upsampling and 14-bit YUV->RGB of one output row pair: top_y and bot_y
+     * [len] luma rows (bot_y NULL: only the top row), tu/tv the chroma rows above them and cu/cv
+     * those below ([(len + 1) / 2] each), RGB rows td and bd [len][3] (bd unused without bot_y).
+     * len >= 1. */
+    void (*upsample_pair)(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
+                          const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len);
+
+    /* Inverse DCT of one 4x4 block added to the prediction: in [16] coefficients (any int16),
+     * dst 4 rows of 4 pixels, JC_VP8_BPS bytes apart. 32-bit arithmetic, products wrapped to
+     * 32 bits (MUL(a, k) = (int32)(a * k) >> 16), each pixel clamped to 0..255. idct_dc: the
+     * same for a block whose only non-zero coefficient is in[0]. */
+    void (*idct)(const int16_t *in, uint8_t *dst);
+    void (*idct_dc)(const int16_t *in, uint8_t *dst);
+} jc_vp8_ops;
+
+/* Row stride of the VP8 decoder's prediction work buffer (image/vp8.c), the idct's dst. */
+#define JC_VP8_BPS 32
+
 #endif

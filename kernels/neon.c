@@ -566,3 +566,372 @@ JC_NEON_TABLE(jc_neon_plain_ops, "bf16 widened+fma, q8 smull", jc_neon_bf_linear
           jc_neon_q8_packed_f);
 
 #endif /* __aarch64__ */
+
+/* ============================================================================================
+ * WebP lossy (VP8) decoder stages (scalar twins: image/vp8.c, jc_vp8_scalar_ops). The same
+ * arithmetic as the AVX2 section of kernels/avx2.c (see there why the saturating byte steps
+ * equal the scalar clips); NEON has the signed byte shifts and the RGB store built in.
+ * ========================================================================================== */
+#if defined(__aarch64__)
+
+#define JC_NEON_S8(x) vreinterpretq_s8_u8(veorq_u8((x), vdupq_n_u8(0x80)))
+#define JC_NEON_U8(x) veorq_u8(vreinterpretq_u8_s8(x), vdupq_n_u8(0x80))
+
+/* 0xff where 2 |p0 - q0| + (|p1 - q1| >> 1) <= t (t <= 254: the saturation is exact). */
+static inline uint8x16_t jc_neon_vp8_needs(uint8x16_t p1, uint8x16_t p0, uint8x16_t q0, uint8x16_t q1, uint8x16_t t)
+{
+    const uint8x16_t a = vabdq_u8(p0, q0), b = vshrq_n_u8(vabdq_u8(p1, q1), 1);
+    return vcleq_u8(vqaddq_u8(vqaddq_u8(a, a), b), t);
+}
+
+static inline int8x16_t jc_neon_vp8_base(int8x16_t p1s, int8x16_t p0s, int8x16_t q0s, int8x16_t q1s, int with)
+{
+    const int8x16_t d = vqsubq_s8(q0s, p0s);
+    int8x16_t a = with ? vqsubq_s8(p1s, q1s) : vdupq_n_s8(0);
+    a = vqaddq_s8(a, d);
+    a = vqaddq_s8(a, d);
+    return vqaddq_s8(a, d);
+}
+
+static inline int8x16_t jc_neon_vp8_tap(int8x16_t a, int16_t k)
+{
+    const int16x8_t r = vdupq_n_s16(63);
+    const int16x8_t lo = vshrq_n_s16(vmlaq_n_s16(r, vmovl_s8(vget_low_s8(a)), k), 7);
+    const int16x8_t hi = vshrq_n_s16(vmlaq_n_s16(r, vmovl_s8(vget_high_s8(a)), k), 7);
+    return vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));
+}
+
+static inline void jc_neon_vp8_simple(uint8x16_t *v, uint8x16_t t)
+{
+    const uint8x16_t m = jc_neon_vp8_needs(v[0], v[1], v[2], v[3], t);
+    const int8x16_t p1s = JC_NEON_S8(v[0]), p0s = JC_NEON_S8(v[1]), q0s = JC_NEON_S8(v[2]), q1s = JC_NEON_S8(v[3]);
+    const int8x16_t a = jc_neon_vp8_base(p1s, p0s, q0s, q1s, 1);
+    const int8x16_t a1 = vshrq_n_s8(vqaddq_s8(a, vdupq_n_s8(4)), 3), a2 = vshrq_n_s8(vqaddq_s8(a, vdupq_n_s8(3)), 3);
+    v[1] = vbslq_u8(m, JC_NEON_U8(vqaddq_s8(p0s, a2)), v[1]);
+    v[2] = vbslq_u8(m, JC_NEON_U8(vqsubq_s8(q0s, a1)), v[2]);
+}
+
+static inline void jc_neon_vp8_normal(uint8x16_t *v, uint8x16_t t, uint8x16_t it, uint8x16_t hevt, int outer)
+{
+    uint8x16_t m = jc_neon_vp8_needs(v[2], v[3], v[4], v[5], t);
+    const uint8x16_t d_p = vabdq_u8(v[2], v[3]), d_q = vabdq_u8(v[5], v[4]);
+    uint8x16_t in = vmaxq_u8(vabdq_u8(v[0], v[1]), vabdq_u8(v[1], v[2]));
+    in = vmaxq_u8(in, vmaxq_u8(vabdq_u8(v[7], v[6]), vabdq_u8(v[6], v[5])));
+    in = vmaxq_u8(in, vmaxq_u8(d_p, d_q));
+    m = vandq_u8(m, vcleq_u8(in, it));
+    const uint8x16_t low = vcleq_u8(vmaxq_u8(d_p, d_q), hevt);
+    const uint8x16_t mh = vbicq_u8(m, low), mn = vandq_u8(m, low);
+    const int8x16_t p2s = JC_NEON_S8(v[1]), p1s = JC_NEON_S8(v[2]), p0s = JC_NEON_S8(v[3]);
+    const int8x16_t q0s = JC_NEON_S8(v[4]), q1s = JC_NEON_S8(v[5]), q2s = JC_NEON_S8(v[6]);
+    const int8x16_t a = jc_neon_vp8_base(p1s, p0s, q0s, q1s, 1);
+    int8x16_t p0 = vbslq_s8(mh, vqaddq_s8(p0s, vshrq_n_s8(vqaddq_s8(a, vdupq_n_s8(3)), 3)), p0s);
+    int8x16_t q0 = vbslq_s8(mh, vqsubq_s8(q0s, vshrq_n_s8(vqaddq_s8(a, vdupq_n_s8(4)), 3)), q0s);
+    if (outer) {
+        const int8x16_t w1 = jc_neon_vp8_tap(a, 27), w2 = jc_neon_vp8_tap(a, 18), w3 = jc_neon_vp8_tap(a, 9);
+        v[1] = JC_NEON_U8(vbslq_s8(mn, vqaddq_s8(p2s, w3), p2s));
+        v[2] = JC_NEON_U8(vbslq_s8(mn, vqaddq_s8(p1s, w2), p1s));
+        p0 = vbslq_s8(mn, vqaddq_s8(p0s, w1), p0);
+        q0 = vbslq_s8(mn, vqsubq_s8(q0s, w1), q0);
+        v[5] = JC_NEON_U8(vbslq_s8(mn, vqsubq_s8(q1s, w2), q1s));
+        v[6] = JC_NEON_U8(vbslq_s8(mn, vqsubq_s8(q2s, w3), q2s));
+    } else {
+        const int8x16_t b = jc_neon_vp8_base(p1s, p0s, q0s, q1s, 0);
+        const int8x16_t b1 = vshrq_n_s8(vqaddq_s8(b, vdupq_n_s8(4)), 3), b2 = vshrq_n_s8(vqaddq_s8(b, vdupq_n_s8(3)), 3);
+        const int8x16_t b3 = vshrq_n_s8(vaddq_s8(b1, vdupq_n_s8(1)), 1);
+        v[2] = JC_NEON_U8(vbslq_s8(mn, vqaddq_s8(p1s, b3), p1s));
+        p0 = vbslq_s8(mn, vqaddq_s8(p0s, b2), p0);
+        q0 = vbslq_s8(mn, vqsubq_s8(q0s, b1), q0);
+        v[5] = JC_NEON_U8(vbslq_s8(mn, vqsubq_s8(q1s, b3), q1s));
+    }
+    v[3] = JC_NEON_U8(p0);
+    v[4] = JC_NEON_U8(q0);
+}
+
+/* 8 x 8 byte transpose in place (rows <-> columns). */
+static inline void jc_neon_vp8_tr8(uint8x8_t r[8])
+{
+    const uint8x8x2_t t01 = vtrn_u8(r[0], r[1]), t23 = vtrn_u8(r[2], r[3]), t45 = vtrn_u8(r[4], r[5]), t67 = vtrn_u8(r[6], r[7]);
+    const uint16x4x2_t u02 = vtrn_u16(vreinterpret_u16_u8(t01.val[0]), vreinterpret_u16_u8(t23.val[0]));
+    const uint16x4x2_t u13 = vtrn_u16(vreinterpret_u16_u8(t01.val[1]), vreinterpret_u16_u8(t23.val[1]));
+    const uint16x4x2_t u46 = vtrn_u16(vreinterpret_u16_u8(t45.val[0]), vreinterpret_u16_u8(t67.val[0]));
+    const uint16x4x2_t u57 = vtrn_u16(vreinterpret_u16_u8(t45.val[1]), vreinterpret_u16_u8(t67.val[1]));
+    const uint32x2x2_t v04 = vtrn_u32(vreinterpret_u32_u16(u02.val[0]), vreinterpret_u32_u16(u46.val[0]));
+    const uint32x2x2_t v26 = vtrn_u32(vreinterpret_u32_u16(u02.val[1]), vreinterpret_u32_u16(u46.val[1]));
+    const uint32x2x2_t v15 = vtrn_u32(vreinterpret_u32_u16(u13.val[0]), vreinterpret_u32_u16(u57.val[0]));
+    const uint32x2x2_t v37 = vtrn_u32(vreinterpret_u32_u16(u13.val[1]), vreinterpret_u32_u16(u57.val[1]));
+    r[0] = vreinterpret_u8_u32(v04.val[0]);
+    r[4] = vreinterpret_u8_u32(v04.val[1]);
+    r[2] = vreinterpret_u8_u32(v26.val[0]);
+    r[6] = vreinterpret_u8_u32(v26.val[1]);
+    r[1] = vreinterpret_u8_u32(v15.val[0]);
+    r[5] = vreinterpret_u8_u32(v15.val[1]);
+    r[3] = vreinterpret_u8_u32(v37.val[0]);
+    r[7] = vreinterpret_u8_u32(v37.val[1]);
+}
+
+/* 16 rows of 8 bytes (rows 0-7 at a, 8-15 at b) <-> 8 columns of 16. */
+static inline void jc_neon_vp8_cols(const uint8_t *a, const uint8_t *b, ptrdiff_t s, uint8x16_t c[8])
+{
+    uint8x8_t lo[8], hi[8];
+    for (int i = 0; i < 8; i++) {
+        lo[i] = vld1_u8(a + i * s);
+        hi[i] = vld1_u8(b + i * s);
+    }
+    jc_neon_vp8_tr8(lo);
+    jc_neon_vp8_tr8(hi);
+    for (int k = 0; k < 8; k++) c[k] = vcombine_u8(lo[k], hi[k]);
+}
+
+static inline void jc_neon_vp8_rows(uint8_t *a, uint8_t *b, ptrdiff_t s, const uint8x16_t c[8])
+{
+    uint8x8_t lo[8], hi[8];
+    for (int k = 0; k < 8; k++) {
+        lo[k] = vget_low_u8(c[k]);
+        hi[k] = vget_high_u8(c[k]);
+    }
+    jc_neon_vp8_tr8(lo);
+    jc_neon_vp8_tr8(hi);
+    for (int i = 0; i < 8; i++) {
+        vst1_u8(a + i * s, lo[i]);
+        vst1_u8(b + i * s, hi[i]);
+    }
+}
+
+static inline void jc_neon_vp8_simple_v_at(uint8_t *p, ptrdiff_t s, uint8x16_t t)
+{
+    uint8x16_t v[4] = {vld1q_u8(p - 2 * s), vld1q_u8(p - s), vld1q_u8(p), vld1q_u8(p + s)};
+    jc_neon_vp8_simple(v, t);
+    vst1q_u8(p - s, v[1]);
+    vst1q_u8(p, v[2]);
+}
+
+static inline void jc_neon_vp8_simple_h_at(uint8_t *p, ptrdiff_t s, uint8x16_t t)
+{
+    uint8x16_t c[8];
+    jc_neon_vp8_cols(p - 4, p - 4 + 8 * s, s, c);
+    jc_neon_vp8_simple(c + 2, t);
+    jc_neon_vp8_rows(p - 4, p - 4 + 8 * s, s, c);
+}
+
+static void jc_neon_vp8_simple_v16(uint8_t *p, ptrdiff_t s, int t) { jc_neon_vp8_simple_v_at(p, s, vdupq_n_u8((uint8_t)t)); }
+static void jc_neon_vp8_simple_h16(uint8_t *p, ptrdiff_t s, int t) { jc_neon_vp8_simple_h_at(p, s, vdupq_n_u8((uint8_t)t)); }
+static void jc_neon_vp8_simple_v16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_neon_vp8_simple_v_at(p + k * s, s, vdupq_n_u8((uint8_t)t));
+}
+static void jc_neon_vp8_simple_h16i(uint8_t *p, ptrdiff_t s, int t)
+{
+    for (int k = 4; k < 16; k += 4) jc_neon_vp8_simple_h_at(p + k, s, vdupq_n_u8((uint8_t)t));
+}
+
+static inline void jc_neon_vp8_v_at(uint8_t *a, uint8_t *b, ptrdiff_t s, int t, int it, int hev, int outer)
+{
+    uint8x16_t v[8];
+    for (int i = 0; i < 8; i++) v[i] = b ? vcombine_u8(vld1_u8(a + (i - 4) * s), vld1_u8(b + (i - 4) * s)) : vld1q_u8(a + (i - 4) * s);
+    jc_neon_vp8_normal(v, vdupq_n_u8((uint8_t)t), vdupq_n_u8((uint8_t)it), vdupq_n_u8((uint8_t)hev), outer);
+    for (int i = 1; i < 7; i++) {
+        if (b) {
+            vst1_u8(a + (i - 4) * s, vget_low_u8(v[i]));
+            vst1_u8(b + (i - 4) * s, vget_high_u8(v[i]));
+        } else {
+            vst1q_u8(a + (i - 4) * s, v[i]);
+        }
+    }
+}
+
+static inline void jc_neon_vp8_h_at(uint8_t *a, uint8_t *b, ptrdiff_t s, int t, int it, int hev, int outer)
+{
+    uint8x16_t c[8];
+    jc_neon_vp8_cols(a - 4, b - 4, s, c);
+    jc_neon_vp8_normal(c, vdupq_n_u8((uint8_t)t), vdupq_n_u8((uint8_t)it), vdupq_n_u8((uint8_t)hev), outer);
+    jc_neon_vp8_rows(a - 4, b - 4, s, c);
+}
+
+static void jc_neon_vp8_v16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_neon_vp8_v_at(p, NULL, s, t, it, hev, 1); }
+static void jc_neon_vp8_h16(uint8_t *p, ptrdiff_t s, int t, int it, int hev) { jc_neon_vp8_h_at(p, p + 8 * s, s, t, it, hev, 1); }
+static void jc_neon_vp8_v16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_neon_vp8_v_at(p + k * s, NULL, s, t, it, hev, 0);
+}
+static void jc_neon_vp8_h16i(uint8_t *p, ptrdiff_t s, int t, int it, int hev)
+{
+    for (int k = 4; k < 16; k += 4) jc_neon_vp8_h_at(p + k, p + k + 8 * s, s, t, it, hev, 0);
+}
+static void jc_neon_vp8_v8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev) { jc_neon_vp8_v_at(u, v, s, t, it, hev, 1); }
+static void jc_neon_vp8_h8(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev) { jc_neon_vp8_h_at(u, v, s, t, it, hev, 1); }
+static void jc_neon_vp8_v8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_neon_vp8_v_at(u + 4 * s, v + 4 * s, s, t, it, hev, 0);
+}
+static void jc_neon_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, int hev)
+{
+    jc_neon_vp8_h_at(u + 4, v + 4, s, t, it, hev, 0);
+}
+
+static inline void jc_neon_vp8_yuv1(int y, uint32_t uv, uint8_t *o)
+{
+    const int u = (int)(uv & 0xff), v = (int)(uv >> 16), yy = (y * 19077) >> 8;
+    const int r = yy + ((v * 26149) >> 8) - 14234, g = yy - ((u * 6419) >> 8) - ((v * 13320) >> 8) + 8708;
+    const int b = yy + ((u * 33050) >> 8) - 17685;
+    o[0] = (uint8_t)(r < 0 ? 0 : r > 16383 ? 255 : r >> 6);
+    o[1] = (uint8_t)(g < 0 ? 0 : g > 16383 ? 255 : g >> 6);
+    o[2] = (uint8_t)(b < 0 ? 0 : b > 16383 ? 255 : b >> 6);
+}
+
+/* (x * k) >> 8 of 8 u16 lanes holding values <= 255. */
+static inline uint16x8_t jc_neon_vp8_mk(uint16x8_t x, uint16_t k)
+{
+    return vcombine_u16(vshrn_n_u32(vmull_n_u16(vget_low_u16(x), k), 8), vshrn_n_u32(vmull_n_u16(vget_high_u16(x), k), 8));
+}
+
+/* 8 pixels of YUV->RGB (y, u, v in u16 lanes) -> r, g, b bytes. B can pass 32767: unsigned, its
+ * subtraction saturating at 0. */
+static inline void jc_neon_vp8_yuv8(uint16x8_t y, uint16x8_t u, uint16x8_t v, uint8x8_t *r, uint8x8_t *g, uint8x8_t *b)
+{
+    const int16x8_t yy = vreinterpretq_s16_u16(jc_neon_vp8_mk(y, 19077));
+    const int16x8_t rr = vaddq_s16(vsubq_s16(yy, vdupq_n_s16(14234)), vreinterpretq_s16_u16(jc_neon_vp8_mk(v, 26149)));
+    const int16x8_t gg = vsubq_s16(vaddq_s16(yy, vdupq_n_s16(8708)),
+                                   vreinterpretq_s16_u16(vaddq_u16(jc_neon_vp8_mk(u, 6419), jc_neon_vp8_mk(v, 13320))));
+    const uint16x8_t bb = vqsubq_u16(vaddq_u16(jc_neon_vp8_mk(u, 33050), vreinterpretq_u16_s16(yy)), vdupq_n_u16(17685));
+    *r = vqshrun_n_s16(rr, 6);
+    *g = vqshrun_n_s16(gg, 6);
+    *b = vqmovn_u16(vshrq_n_u16(bb, 6));
+}
+
+static inline void jc_neon_vp8_row16(const uint8_t *y, uint16x8_t u_odd, uint16x8_t u_even, uint16x8_t v_odd, uint16x8_t v_even,
+                                     uint8_t *out)
+{
+    const uint16x8x2_t uz = vzipq_u16(u_odd, u_even), vz = vzipq_u16(v_odd, v_even);
+    const uint8x16_t yv = vld1q_u8(y);
+    uint8x8_t r0, g0, b0, r1, g1, b1;
+    jc_neon_vp8_yuv8(vmovl_u8(vget_low_u8(yv)), uz.val[0], vz.val[0], &r0, &g0, &b0);
+    jc_neon_vp8_yuv8(vmovl_u8(vget_high_u8(yv)), uz.val[1], vz.val[1], &r1, &g1, &b1);
+    uint8x16x3_t o;
+    o.val[0] = vcombine_u8(r0, r1);
+    o.val[1] = vcombine_u8(g0, g1);
+    o.val[2] = vcombine_u8(b0, b1);
+    vst3q_u8(out, o);
+}
+
+static void jc_neon_vp8_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
+                                      const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len)
+{
+#define JC_LOAD_UV(u, v) ((uint32_t)(u) | ((uint32_t)(v) << 16))
+    const uint32_t last = (len - 1) >> 1;
+    uint32_t x = 1;
+    {
+        const uint32_t tl = JC_LOAD_UV(tu[0], tv[0]), l = JC_LOAD_UV(cu[0], cv[0]);
+        jc_neon_vp8_yuv1(top_y[0], (3 * tl + l + 0x00020002u) >> 2, td);
+        if (bot_y) jc_neon_vp8_yuv1(bot_y[0], (3 * l + tl + 0x00020002u) >> 2, bd);
+    }
+    for (; x + 7 <= last; x += 8) {
+        uint16x8_t tl[2], t[2], l[2], c[2], d12[2], d03[2];
+        const uint8_t *tp[2] = {tu + x, tv + x}, *cp[2] = {cu + x, cv + x};
+        for (int k = 0; k < 2; k++) {
+            tl[k] = vmovl_u8(vld1_u8(tp[k] - 1));
+            t[k] = vmovl_u8(vld1_u8(tp[k]));
+            l[k] = vmovl_u8(vld1_u8(cp[k] - 1));
+            c[k] = vmovl_u8(vld1_u8(cp[k]));
+            const uint16x8_t avg = vaddq_u16(vaddq_u16(vaddq_u16(tl[k], t[k]), vaddq_u16(l[k], c[k])), vdupq_n_u16(8));
+            d12[k] = vshrq_n_u16(vaddq_u16(avg, vshlq_n_u16(vaddq_u16(t[k], l[k]), 1)), 3);
+            d03[k] = vshrq_n_u16(vaddq_u16(avg, vshlq_n_u16(vaddq_u16(tl[k], c[k]), 1)), 3);
+        }
+        jc_neon_vp8_row16(top_y + 2 * x - 1, vshrq_n_u16(vaddq_u16(d12[0], tl[0]), 1), vshrq_n_u16(vaddq_u16(d03[0], t[0]), 1),
+                          vshrq_n_u16(vaddq_u16(d12[1], tl[1]), 1), vshrq_n_u16(vaddq_u16(d03[1], t[1]), 1),
+                          td + (2 * (size_t)x - 1) * 3);
+        if (bot_y)
+            jc_neon_vp8_row16(bot_y + 2 * x - 1, vshrq_n_u16(vaddq_u16(d03[0], l[0]), 1), vshrq_n_u16(vaddq_u16(d12[0], c[0]), 1),
+                              vshrq_n_u16(vaddq_u16(d03[1], l[1]), 1), vshrq_n_u16(vaddq_u16(d12[1], c[1]), 1),
+                              bd + (2 * (size_t)x - 1) * 3);
+    }
+    if (x <= last || !(len & 1)) {
+        uint32_t tl = JC_LOAD_UV(tu[x - 1], tv[x - 1]), l = JC_LOAD_UV(cu[x - 1], cv[x - 1]);
+        for (; x <= last; x++) {
+            const uint32_t t = JC_LOAD_UV(tu[x], tv[x]), uv = JC_LOAD_UV(cu[x], cv[x]);
+            const uint32_t avg = tl + t + l + uv + 0x00080008u;
+            const uint32_t d12 = (avg + 2 * (t + l)) >> 3, d03 = (avg + 2 * (tl + uv)) >> 3;
+            jc_neon_vp8_yuv1(top_y[2 * x - 1], (d12 + tl) >> 1, td + (2 * x - 1) * 3);
+            jc_neon_vp8_yuv1(top_y[2 * x], (d03 + t) >> 1, td + (2 * x) * 3);
+            if (bot_y) {
+                jc_neon_vp8_yuv1(bot_y[2 * x - 1], (d03 + l) >> 1, bd + (2 * x - 1) * 3);
+                jc_neon_vp8_yuv1(bot_y[2 * x], (d12 + uv) >> 1, bd + (2 * x) * 3);
+            }
+            tl = t;
+            l = uv;
+        }
+        if (!(len & 1)) {
+            jc_neon_vp8_yuv1(top_y[len - 1], (3 * tl + l + 0x00020002u) >> 2, td + (len - 1) * 3);
+            if (bot_y) jc_neon_vp8_yuv1(bot_y[len - 1], (3 * l + tl + 0x00020002u) >> 2, bd + (len - 1) * 3);
+        }
+    }
+#undef JC_LOAD_UV
+}
+
+/* 4 x 4 int32 transpose. */
+static inline void jc_neon_vp8_tr4(int32x4_t *a, int32x4_t *b, int32x4_t *c, int32x4_t *d)
+{
+    const int32x4x2_t ab = vtrnq_s32(*a, *b), cd = vtrnq_s32(*c, *d);
+    *a = vcombine_s32(vget_low_s32(ab.val[0]), vget_low_s32(cd.val[0]));
+    *b = vcombine_s32(vget_low_s32(ab.val[1]), vget_low_s32(cd.val[1]));
+    *c = vcombine_s32(vget_high_s32(ab.val[0]), vget_high_s32(cd.val[0]));
+    *d = vcombine_s32(vget_high_s32(ab.val[1]), vget_high_s32(cd.val[1]));
+}
+
+static inline void jc_neon_vp8_idct1(int32x4_t x0, int32x4_t x1, int32x4_t x2, int32x4_t x3, int32x4_t *o)
+{
+    const int32x4_t a = vaddq_s32(x0, x2), b = vsubq_s32(x0, x2);
+    const int32x4_t m1x1 = vaddq_s32(vshrq_n_s32(vmulq_n_s32(x1, 20091), 16), x1);
+    const int32x4_t m1x3 = vaddq_s32(vshrq_n_s32(vmulq_n_s32(x3, 20091), 16), x3);
+    const int32x4_t m2x1 = vshrq_n_s32(vmulq_n_s32(x1, 35468), 16), m2x3 = vshrq_n_s32(vmulq_n_s32(x3, 35468), 16);
+    const int32x4_t c = vsubq_s32(m2x1, m1x3), d = vaddq_s32(m1x1, m2x3);
+    o[0] = vaddq_s32(a, d);
+    o[1] = vaddq_s32(b, c);
+    o[2] = vsubq_s32(b, c);
+    o[3] = vsubq_s32(a, d);
+}
+
+static inline void jc_neon_vp8_add4x4(uint8_t *dst, const int32x4_t *r)
+{
+    int16x4_t s[4];
+    for (int i = 0; i < 4; i++) {
+        uint32_t w;
+        memcpy(&w, dst + i * JC_VP8_BPS, 4);
+        const uint16x8_t px = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(w)));
+        s[i] = vqmovn_s32(vaddq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(px))), r[i]));
+    }
+    const uint8x8_t o01 = vqmovun_s16(vcombine_s16(s[0], s[1])), o23 = vqmovun_s16(vcombine_s16(s[2], s[3]));
+    uint32_t w[4] = {vget_lane_u32(vreinterpret_u32_u8(o01), 0), vget_lane_u32(vreinterpret_u32_u8(o01), 1),
+                     vget_lane_u32(vreinterpret_u32_u8(o23), 0), vget_lane_u32(vreinterpret_u32_u8(o23), 1)};
+    for (int i = 0; i < 4; i++) memcpy(dst + i * JC_VP8_BPS, &w[i], 4);
+}
+
+static void jc_neon_vp8_idct(const int16_t *in, uint8_t *dst)
+{
+    int32x4_t t[4], o[4];
+    jc_neon_vp8_idct1(vmovl_s16(vld1_s16(in)), vmovl_s16(vld1_s16(in + 4)), vmovl_s16(vld1_s16(in + 8)), vmovl_s16(vld1_s16(in + 12)), t);
+    jc_neon_vp8_tr4(&t[0], &t[1], &t[2], &t[3]);
+    jc_neon_vp8_idct1(vaddq_s32(t[0], vdupq_n_s32(4)), t[1], t[2], t[3], o);
+    jc_neon_vp8_tr4(&o[0], &o[1], &o[2], &o[3]);
+    for (int i = 0; i < 4; i++) o[i] = vshrq_n_s32(o[i], 3);
+    jc_neon_vp8_add4x4(dst, o);
+}
+
+static void jc_neon_vp8_idct_dc(const int16_t *in, uint8_t *dst)
+{
+    const int32x4_t v = vdupq_n_s32((in[0] + 4) >> 3);
+    const int32x4_t r[4] = {v, v, v, v};
+    jc_neon_vp8_add4x4(dst, r);
+}
+#undef JC_NEON_S8
+#undef JC_NEON_U8
+
+static const jc_vp8_ops jc_neon_vp8_ops = {
+    "neon",
+    jc_neon_vp8_simple_v16, jc_neon_vp8_simple_h16, jc_neon_vp8_simple_v16i, jc_neon_vp8_simple_h16i,
+    jc_neon_vp8_v16, jc_neon_vp8_h16, jc_neon_vp8_v16i, jc_neon_vp8_h16i,
+    jc_neon_vp8_v8, jc_neon_vp8_h8, jc_neon_vp8_v8i, jc_neon_vp8_h8i,
+    jc_neon_vp8_upsample_pair,
+    jc_neon_vp8_idct, jc_neon_vp8_idct_dc,
+};
+
+#endif /* __aarch64__ */

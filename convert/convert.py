@@ -41,9 +41,17 @@ DTYPES = {"f32": DT_F32, "bf16": DT_BF16, "q8": DT_Q8}
 
 # The weights of linear layers (nn.Linear / the patch convolution as one): the tensors --dtype
 # bf16|q8 applies to. LayerNorms, biases, embeddings and positions stay float32.
+# jina-clip-v1 (JinaBERT text, EVA02 vision), OpenAI CLIP (both towers and projections) and
+# jina-embeddings-v2 (JinaBERT v2): every weight the towers' `weights` lists hand to jc_linear.
 LINEAR_SUFFIXES = ("mixer.Wqkv.weight", "mixer.out_proj.weight", "mlp.gated_layers.weight", "mlp.wo.weight",
                    "attn.q_proj.weight", "attn.k_proj.weight", "attn.v_proj.weight", "attn.proj.weight",
-                   "mlp.w1.weight", "mlp.w2.weight", "mlp.w3.weight", "patch_embed.proj.weight")
+                   "mlp.w1.weight", "mlp.w2.weight", "mlp.w3.weight", "patch_embed.proj.weight",
+                   "self_attn.out_proj.weight", "mlp.fc1.weight", "mlp.fc2.weight",
+                   "text_projection.weight", "visual_projection.weight", "embeddings.patch_embedding.weight",
+                   "attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight",
+                   "attention.output.dense.weight")
+# The patch embeddings (EVA02's, CLIP's): see tensor_dtype.
+PATCH_SUFFIXES = ("patch_embed.proj.weight", "embeddings.patch_embedding.weight")
 
 
 def to_bf16(arr):
@@ -105,7 +113,7 @@ def tensor_dtype(name, shape, dtype):
     """The file dtype of a tensor under --dtype."""
     if dtype == DT_F32 or not name.endswith(LINEAR_SUFFIXES):
         return DT_F32
-    if dtype == DT_Q8 and name.endswith("patch_embed.proj.weight"):
+    if dtype == DT_Q8 and name.endswith(PATCH_SUFFIXES):
         # Raw pixels in, and every later layer carries its error: measured on the realistic tiny
         # checkpoint, q8 here costs min cosine 0.9966 -> 0.9912 over the image files, for 1% of
         # the image FLOPs. It stays float32.
@@ -1017,9 +1025,6 @@ def convert(hf_dir, out_path, quiet=False, dtype="f32"):
     if not isinstance(cfg, dict):
         raise ConvertError("config.json is not a JSON object")
     family = detect_family(cfg)
-    if file_dt != DT_F32 and family != "jina-clip-v1":
-        raise ConvertError("--dtype %s: reduced-precision files are made for jina-clip-v1 only so far (this is %s); "
-                           "convert it with --dtype f32" % (dtype, family))
     st = SafeTensors(os.path.join(hf_dir, "model.safetensors"))
     body, plan, extra, summary = BUILDERS[family](hf_dir, cfg, st)
     if extra and not quiet:

@@ -161,9 +161,20 @@ static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
     for (int k = 0; k < JC_N_TOWERS; k++)
         if (m->tower[k].desc) n += m->tower[k].desc->weights(&m->tower[k], w + n);
     for (int i = 0; i < n; i++) {
+        /* The tensor behind the pointer. A hostile table may alias one data offset under several
+         * names; were their types to differ, the first match could say f32 for a q8 weight the
+         * tower bound by another name, and jc_linear would read 4 bytes a value past its end. */
         const jc_file_tensor *t = NULL;
-        for (uint32_t j = 0; j < m->file.n_tensors && !t; j++)
-            if ((const void *)m->file.tensors[j].data == (const void *)w[i].src) t = &m->file.tensors[j];
+        for (uint32_t j = 0; j < m->file.n_tensors; j++) {
+            const jc_file_tensor *c = &m->file.tensors[j];
+            if ((const void *)c->data != (const void *)w[i].src || c->nbytes == 0) continue;
+            if (t && c->dtype != t->dtype) {
+                JCLIP_FREE(w);
+                return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensors %.*s and %.*s share their data but not their type", (int)t->name_len,
+                               t->name, (int)c->name_len, c->name);
+            }
+            if (!t) t = c;
+        }
         if (!t || t->dtype == JC_DT_F32) continue;
         if (w[i].K % 32 || (uint64_t)w[i].N != t->dims[0]) {
             JCLIP_FREE(w);

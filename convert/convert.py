@@ -109,6 +109,47 @@ def smooth_vision(st, vh):
     return out
 
 
+def smooth_pairs(st, pairs):
+    """SmoothQuant folded into LayerNorms, as smooth_vision: for each (ln, consumers), ln the
+    prefix of a LayerNorm whose output feeds only the linear layers consumers (weight names),
+    returns name -> float32 array for the LayerNorm's weight and bias divided by s and the
+    consumers' input columns multiplied by it; s_j = sqrt(a_j / w_j), a_j = |gamma_j| + |beta_j|,
+    w_j = max |W[:, j]| over the consumers, 1 where either is 0. The float product is unchanged."""
+    out = {}
+    for ln, consumers in pairs:
+        g = st.get(ln + ".weight").astype(np.float64)
+        b = st.get(ln + ".bias").astype(np.float64)
+        ws = [st.get(c).astype(np.float64) for c in consumers]
+        a = np.abs(g) + np.abs(b)
+        w = np.max([np.abs(x).max(axis=0) for x in ws], axis=0)
+        s = np.where((a > 0) & (w > 0), np.sqrt(a / np.where(w > 0, w, 1.0)), 1.0)
+        out[ln + ".weight"] = (g / s).astype("<f4")
+        out[ln + ".bias"] = (b / s).astype("<f4")
+        for c, x in zip(consumers, ws):
+            out[c] = (x * s[None, :]).astype("<f4")
+    return out
+
+
+def clip_smooth_pairs(plan):
+    """OpenAI CLIP is pre-LN: in each layer of both towers layer_norm1 feeds only q/k/v_proj and
+    layer_norm2 only mlp.fc1; the final LayerNorms feed only the projections. (pre_layrnorm's
+    output is the residual stream itself: it cannot absorb a factor.)"""
+    names = set(n for n, _ in plan)
+    pairs = []
+    for tower in ("text_model.", "vision_model."):
+        l = 0
+        while tower + "encoder.layers.%d.layer_norm1.weight" % l in names:
+            p = tower + "encoder.layers.%d." % l
+            pairs.append((p + "layer_norm1", [p + "self_attn.%s_proj.weight" % x for x in "qkv"]))
+            pairs.append((p + "layer_norm2", [p + "mlp.fc1.weight"]))
+            l += 1
+    if "text_projection.weight" in names:
+        pairs.append(("text_model.final_layer_norm", ["text_projection.weight"]))
+    if "visual_projection.weight" in names:
+        pairs.append(("vision_model.post_layernorm", ["visual_projection.weight"]))
+    return pairs
+
+
 def tensor_dtype(name, shape, dtype):
     """The file dtype of a tensor under --dtype."""
     if dtype == DT_F32 or not name.endswith(LINEAR_SUFFIXES):
@@ -1014,9 +1055,11 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
     return file_size
 
 
-def convert(hf_dir, out_path, quiet=False, dtype="f32"):
+def convert(hf_dir, out_path, quiet=False, dtype="f32", smooth="auto"):
     if dtype not in DTYPES:
         raise ConvertError("--dtype %s: choose one of %s" % (dtype, ", ".join(DTYPES)))
+    if smooth not in ("auto", "on", "off"):
+        raise ConvertError("--smooth %s: choose auto, on or off" % smooth)
     file_dt = DTYPES[dtype]
     t0 = time.time()
     if not os.path.isdir(hf_dir):
@@ -1034,13 +1077,22 @@ def convert(hf_dir, out_path, quiet=False, dtype="f32"):
         ("general.architecture", T_STR, family),
         ("general.source", T_STR, str(cfg.get("_name_or_path", os.path.basename(os.path.abspath(hf_dir))))),
     ] + body
-    # q8: the jina-clip-v1 vision tower's LayerNorms absorb a smoothing factor (smooth_vision)
-    vh = vision_hparams(cfg) if family == "jina-clip-v1" and any(n.startswith("vision_model.") for n, _ in plan) else None
-    smoothed = smooth_vision(st, vh) if vh and file_dt == DT_Q8 else {}
+    # SmoothQuant folded into the LayerNorms that feed only linear layers (smooth_vision,
+    # clip_smooth_pairs): on by default for q8, where it pays; --smooth on applies it to any
+    # dtype (the f32 file then gives the same embeddings up to float rounding: the folding is
+    # exact), off leaves the weights as they are. JinaBERT text towers are post-LN: their
+    # LayerNorm output is the residual stream itself, so there is nothing to fold into.
+    do_smooth = smooth == "on" or (smooth == "auto" and file_dt == DT_Q8)
+    smoothed = {}
+    if do_smooth and family == "jina-clip-v1" and any(n.startswith("vision_model.") for n, _ in plan):
+        smoothed = smooth_vision(st, vision_hparams(cfg))
+    elif do_smooth and family == "clip":
+        smoothed = smooth_pairs(st, clip_smooth_pairs(plan))
     file_size = write_file(out_path, meta, plan, st, file_dt, smoothed)
     if not quiet:
-        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s, %.1fs"
-              % (out_path, family, len(plan), file_size / 1e6, summary, dtype, time.time() - t0))
+        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s%s, %.1fs"
+              % (out_path, family, len(plan), file_size / 1e6, summary, dtype,
+                 " (smoothed)" if smoothed else "", time.time() - t0))
 
 
 def main(argv=None):
@@ -1052,6 +1104,10 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="f32",
                     help="storage of the linear layers' weights: f32 (default, exact), bf16 (rounded to "
                          "nearest even) or q8 (int8 with a float scale per block of 32 along K)")
+    ap.add_argument("--smooth", choices=("auto", "on", "off"), default="auto",
+                    help="fold SmoothQuant factors into the LayerNorms in front of linear layers (jina-clip-v1 "
+                         "vision, OpenAI CLIP): auto (default) = for q8 only; on = for any dtype (exact in "
+                         "float: an f32 file gives the same embeddings); off = never (to measure what it buys)")
     ap.add_argument("--bpe-blobs", action="store_true",
                     help="test mode: write only the BPE tokenizer blobs of HF_DIR (a CLIP directory) "
                          "to OUTPUT, in the file test/t_bpe.c reads")
@@ -1061,7 +1117,7 @@ def main(argv=None):
         if args.bpe_blobs:
             write_bpe_blobs(args.hf_dir, args.output)
             return 0
-        convert(args.hf_dir, args.output, args.quiet, args.dtype)
+        convert(args.hf_dir, args.output, args.quiet, args.dtype, args.smooth)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

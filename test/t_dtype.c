@@ -120,7 +120,7 @@ static void t_dtype_cos(const float *a, const float *b, int D, size_t r0, size_t
 /* The checkpoints compared, each on its own golden inputs: the tiny ones in `make test`;
  * JCLIP_DTYPE_CKPTS=full-s1,full-s1-real,b32-s1,jina-v2-base-s1 (after making their
  * build/models/<ckpt>[-bf16|-q8].jclip) measures the full size. */
-#define T_DTYPE_CKPTS "tiny-s1,tiny-s1-real,tiny-b32-s1,jina-v2-tiny-s1"
+#define T_DTYPE_CKPTS "tiny-s1,tiny-s1-real,tiny-b32-s1,tiny-b32-s1-real,jina-v2-tiny-s1,jina-v2-tiny-s1-real"
 
 static void t_dtype_accuracy(void)
 {
@@ -164,6 +164,39 @@ static void t_dtype_accuracy(void)
             }
             free(ref), free(got);
         }
+        t_dtype_free_inputs(&in);
+    }
+}
+
+/* The q8 smoothing (convert.py --smooth on, here into f32 files) is exact math: the same
+ * checkpoint with and without it gives the same float32 embeddings up to rounding. The CLIP
+ * folding (both towers, projections) and jina-clip-v1's (vision), on their golden inputs. */
+static void t_dtype_smooth_exact(void)
+{
+    static const char *const ckpts[] = {"tiny-b32-s1", "tiny-s1"};
+    for (size_t i = 0; i < sizeof ckpts / sizeof ckpts[0]; i++) {
+        t_dtype_inputs in;
+        if (!t_dtype_load_inputs(&in, ckpts[i])) {
+            T_CHECK(0, "cannot read the %s golden inputs", ckpts[i]);
+            t_dtype_free_inputs(&in);
+            continue;
+        }
+        char ref_path[1024], name[160];
+        snprintf(ref_path, sizeof ref_path, "%s", t_model_path(ckpts[i]));
+        snprintf(name, sizeof name, "%s-smooth", ckpts[i]);
+        float *ref = NULL, *got = NULL;
+        int D = 0, D2 = 0;
+        if (t_dtype_embed_all(ref_path, 0, &in, &ref, &D) && t_dtype_embed_all(t_model_path(name), 0, &in, &got, &D2) && D == D2) {
+            const size_t n = (size_t)in.n_text + in.n_px + (size_t)in.n_files;
+            double mn, mean, worst = 0;
+            t_dtype_cos(ref, got, D, 0, n, &mn, &mean);
+            for (size_t j = 0; j < n * (size_t)D; j++)
+                if (fabs((double)ref[j] - got[j]) > worst) worst = fabs((double)ref[j] - got[j]);
+            T_NOTE("%-16s f32 smoothed vs not: min cosine %.9f, max |diff| %.2e over %zu embeddings", ckpts[i], mn, worst, n);
+            T_CHECK(mn >= 0.999999 && worst <= 1e-5, "%s: smoothing changed the f32 embeddings (min cosine %.9f, max |diff| %.2e)",
+                    ckpts[i], mn, worst);
+        }
+        free(ref), free(got);
         t_dtype_free_inputs(&in);
     }
 }
@@ -234,6 +267,7 @@ static void suite_dtype(void)
     }
     t_dtype_describe();
     t_dtype_accuracy();
+    t_dtype_smooth_exact();
     t_dtype_invariance(&in);
     t_dtype_free_inputs(&in);
 }

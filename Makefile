@@ -134,7 +134,8 @@ DTYPE_MODELS := $(foreach c,tiny-s1 tiny-s1-real,build/models/$(c)-bf16.jclip bu
 # with the q8 smoothing folded in (--smooth on: must match the plain f32 file).
 FAMILY_DTYPE_MODELS := $(foreach c,tiny-b32-s1 jina-v2-tiny-s1 tiny-b32-s1-real jina-v2-tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) \
                build/models/tiny-b32-s1-real.jclip build/models/jina-v2-tiny-s1-real.jclip \
-               build/models/tiny-b32-s1-smooth.jclip build/models/tiny-s1-smooth.jclip
+               build/models/tiny-b32-s1-smooth.jclip build/models/tiny-s1-smooth.jclip \
+               build/models/micro-clip-mixed.jclip build/models/micro-clip-wide.jclip
 TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip \
                $(DTYPE_MODELS) $(FAMILY_TINY) $(FAMILY_DTYPE_MODELS)
 
@@ -324,6 +325,14 @@ FUZZ_TIME    ?= 600
 
 .PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
 
+# Micro CLIP text models with the same weights in float32 and mixed bf16 / q8 (the dtype suite).
+build/models/micro-clip-mixed.jclip: tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py --family clip --text-only --dtype mixed -o $@
+build/models/micro-clip-wide.jclip: tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py --family clip --text-only --dtype f32 --wide -o $@
+
 $(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
 	@mkdir -p build/models
 	$(PY) tools/make_micro_model.py -o $@
@@ -338,7 +347,7 @@ build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
 	@mkdir -p build/fuzz
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
 
-fuzz-seeds: $(MICRO_MODEL)
+fuzz-seeds: $(MICRO_MODEL) tools/make_micro_model.py
 	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds

@@ -1003,9 +1003,9 @@ def build_jina_v2(hf_dir, cfg, st):
 BUILDERS = {"jina-clip-v1": build_jina_clip, "clip": build_clip, "jina-embeddings-v2": build_jina_v2}
 
 
-def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
+def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of=None):
     """Writes the .jclip file (FORMAT.md): header, metadata, tensor table, aligned data; returns
-    its size."""
+    its size. dtype_of (tests): name -> dtype overriding tensor_dtype's choice."""
     meta_bytes = struct.pack("<I", len(meta)) + b"".join(meta_entry(*m) for m in meta)
 
     # Tensor table: offsets relative to the (aligned) data section, every tensor aligned.
@@ -1013,7 +1013,7 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
     off = 0
     layout = []
     for name, shape in plan:
-        dt = tensor_dtype(name, shape, file_dt)
+        dt = dtype_of[name] if dtype_of and name in dtype_of else tensor_dtype(name, shape, file_dt)
         nbytes = tensor_nbytes(shape, dt)
         k = name.encode("utf-8")
         table += struct.pack("<H", len(k)) + k + struct.pack("<BB", dt, len(shape))

@@ -201,6 +201,42 @@ static void t_dtype_smooth_exact(void)
     }
 }
 
+/* A file may mix bf16 and q8 weights (model/model.c sizes the activation rows and kernel
+ * scratch for each weight by its own type): the micro CLIP text model with its linear weights
+ * alternately q8 and bf16 (tools/make_micro_model.py --dtype mixed, the last one q8) embeds a
+ * text of the context's full length (every row of the scratch) close to the same weights in
+ * float32 (--wide). Under ASan, a buffer sized by one type is caught here. */
+static void t_dtype_mixed(void)
+{
+    const char *text = "cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat";
+    float e[2][64];
+    int D[2] = {0, 0};
+    const char *names[2] = {"micro-clip-mixed", "micro-clip-wide"};
+    for (int i = 0; i < 2; i++) {
+        char err[512];
+        jclip_model *m = NULL;
+        jclip_ctx *ctx = NULL;
+        jclip_ctx_params p;
+        jclip_ctx_params_default(&p);
+        p.max_tokens = 16; /* the micro model's positions: the text fills every row */
+        if (jclip_model_load(t_model_path(names[i]), &m, err, sizeof err) || jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
+            T_CHECK(0, "%s: %s", names[i], err);
+            jclip_model_free(m);
+            return;
+        }
+        D[i] = jclip_embed_dim(m);
+        T_CHECK(D[i] > 0 && D[i] <= 64 && jclip_embed_text(ctx, text, strlen(text), e[i], 64) == 0, "%s embeds a text: %s", names[i],
+                jclip_ctx_error(ctx));
+        if (i == 0) T_CHECK(strcmp(jclip_model_dtype(m), "f32") != 0, "%s has reduced-precision weights", names[i]);
+        jclip_ctx_free(ctx);
+        jclip_model_free(m);
+    }
+    double c = 0, d = 0;
+    if (D[0] == D[1] && D[0] > 0) t_compare(e[0], e[1], D[0], &c, &d);
+    T_NOTE("micro CLIP mixed bf16/q8 vs f32: cosine %.6f", c);
+    T_CHECK(D[0] == D[1] && c >= 0.99, "mixed bf16/q8 file against float32: cosine %.6f", c);
+}
+
 /* Bitwise the same for 1 and 2 threads, and alone or in a batch (texts of more than 8 tokens,
  * every image), for each dtype. */
 static void t_dtype_invariance(const t_dtype_inputs *in)
@@ -268,6 +304,7 @@ static void suite_dtype(void)
     t_dtype_describe();
     t_dtype_accuracy();
     t_dtype_smooth_exact();
+    t_dtype_mixed();
     t_dtype_invariance(&in);
     t_dtype_free_inputs(&in);
 }

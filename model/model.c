@@ -177,7 +177,7 @@ static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
         }
         if (!t || t->dtype == JC_DT_F32) continue;
         if (w[i].K % 32 || (uint64_t)w[i].N != t->dims[0]) {
-            const int K = w[i].K; /* read before the list is freed */
+            int K = w[i].K;
             JCLIP_FREE(w);
             return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: %s weights need K %% 32 == 0 (K = %d)", (int)t->name_len, t->name,
                            jc_file_dtype_name(t->dtype), K);

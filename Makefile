@@ -130,8 +130,14 @@ endif
 FAMILY_TINY := build/models/tiny-b32-s1.jclip build/models/jina-v2-tiny-s1.jclip
 FAMILY_FULL := build/models/b32-s1.jclip build/models/b16-s1.jclip build/models/jina-v2-base-s1.jclip
 DTYPE_MODELS := $(foreach c,tiny-s1 tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) build/models/tiny-s1-real.jclip
+# The other families in bf16 / q8 (plain and tools/realistic_family.py checkpoints), and f32 files
+# with the q8 smoothing folded in (--smooth on: must match the plain f32 file).
+FAMILY_DTYPE_MODELS := $(foreach c,tiny-b32-s1 jina-v2-tiny-s1 tiny-b32-s1-real jina-v2-tiny-s1-real,build/models/$(c)-bf16.jclip build/models/$(c)-q8.jclip) \
+               build/models/tiny-b32-s1-real.jclip build/models/jina-v2-tiny-s1-real.jclip \
+               build/models/tiny-b32-s1-smooth.jclip build/models/tiny-s1-smooth.jclip \
+               build/models/micro-clip-mixed.jclip build/models/micro-clip-wide.jclip
 TEST_MODELS := build/models/tiny-s1.jclip build/models/full-s1.jclip build/models/tiny-s1-text.jclip build/models/tiny-s1-vision.jclip \
-               $(DTYPE_MODELS) $(FAMILY_TINY)
+               $(DTYPE_MODELS) $(FAMILY_TINY) $(FAMILY_DTYPE_MODELS)
 
 build/ckpt/%/model.safetensors:
 	@test -f $(SHARED)/tools/make_checkpoint.py || { echo "error: $(SHARED)/tools/make_checkpoint.py not found (set JCLIP_SHARED to the shared/ directory)"; exit 1; }
@@ -154,6 +160,12 @@ build/ckpt/jina-v2-tiny-s%/model.safetensors:
 build/ckpt/jina-v2-base-s%/model.safetensors:
 	$(PY) $(SHARED)/tools/make_jina_v2_checkpoint.py --preset base --seed $* --out build/ckpt/jina-v2-base-s$* --quiet
 
+# The families' generators have no --realistic: tools/realistic_family.py applies its rule.
+# Explicit targets (seed 1): as patterns, the generator rules above would match them first.
+FAMILY_REAL := tiny-b32-s1 jina-v2-tiny-s1
+$(FAMILY_REAL:%=build/ckpt/%-real/model.safetensors): build/ckpt/%-real/model.safetensors: build/ckpt/%/model.safetensors tools/realistic_family.py
+	$(PY) tools/realistic_family.py build/ckpt/$* build/ckpt/$*-real --seed 1 2> /dev/null
+
 build/ckpt/%-text/model.safetensors: build/ckpt/%/model.safetensors tools/drop_tower.py
 	$(PY) tools/drop_tower.py build/ckpt/$* build/ckpt/$*-text --drop vision
 
@@ -172,6 +184,10 @@ build/models/%-bf16.jclip: build/ckpt/%/model.safetensors convert/convert.py
 build/models/%-q8.jclip: build/ckpt/%/model.safetensors convert/convert.py
 	@mkdir -p build/models
 	$(PY) convert/convert.py build/ckpt/$* -o $@ -q --dtype q8
+
+build/models/%-smooth.jclip: build/ckpt/%/model.safetensors convert/convert.py
+	@mkdir -p build/models
+	$(PY) convert/convert.py build/ckpt/$* -o $@ -q --smooth on
 
 .PRECIOUS: build/ckpt/%/model.safetensors build/ckpt/%-text/model.safetensors build/ckpt/%-vision/model.safetensors \
            build/ckpt/%-real/model.safetensors build/ckpt/tiny-b32-s%/model.safetensors build/ckpt/b32-s%/model.safetensors \
@@ -309,6 +325,14 @@ FUZZ_TIME    ?= 600
 
 .PHONY: fuzz fuzz-replay fuzz-run fuzz-seeds
 
+# Micro CLIP text models with the same weights in float32 and mixed bf16 / q8 (the dtype suite).
+build/models/micro-clip-mixed.jclip: tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py --family clip --text-only --dtype mixed -o $@
+build/models/micro-clip-wide.jclip: tools/make_micro_model.py convert/convert.py
+	@mkdir -p build/models
+	$(PY) tools/make_micro_model.py --family clip --text-only --dtype f32 --wide -o $@
+
 $(MICRO_MODEL): tools/make_micro_model.py convert/convert.py
 	@mkdir -p build/models
 	$(PY) tools/make_micro_model.py -o $@
@@ -323,7 +347,7 @@ build/fuzz/replay_%: test/fuzz/fz_%.c test/fuzz/replay.c $(FUZZ_DEPS)
 	@mkdir -p build/fuzz
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< test/fuzz/replay.c $(LDLIBS)
 
-fuzz-seeds: $(MICRO_MODEL)
+fuzz-seeds: $(MICRO_MODEL) tools/make_micro_model.py
 	$(PY) tools/fuzz_seeds.py $(SHARED) $(MICRO_MODEL) build/fuzz/seeds
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fz_%) $(FUZZ_TARGETS:%=build/fuzz/replay_%) fuzz-seeds

@@ -41,9 +41,17 @@ DTYPES = {"f32": DT_F32, "bf16": DT_BF16, "q8": DT_Q8}
 
 # The weights of linear layers (nn.Linear / the patch convolution as one): the tensors --dtype
 # bf16|q8 applies to. LayerNorms, biases, embeddings and positions stay float32.
+# jina-clip-v1 (JinaBERT text, EVA02 vision), OpenAI CLIP (both towers and projections) and
+# jina-embeddings-v2 (JinaBERT v2): every weight the towers' `weights` lists hand to jc_linear.
 LINEAR_SUFFIXES = ("mixer.Wqkv.weight", "mixer.out_proj.weight", "mlp.gated_layers.weight", "mlp.wo.weight",
                    "attn.q_proj.weight", "attn.k_proj.weight", "attn.v_proj.weight", "attn.proj.weight",
-                   "mlp.w1.weight", "mlp.w2.weight", "mlp.w3.weight", "patch_embed.proj.weight")
+                   "mlp.w1.weight", "mlp.w2.weight", "mlp.w3.weight", "patch_embed.proj.weight",
+                   "self_attn.out_proj.weight", "mlp.fc1.weight", "mlp.fc2.weight",
+                   "text_projection.weight", "visual_projection.weight", "embeddings.patch_embedding.weight",
+                   "attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight",
+                   "attention.output.dense.weight")
+# The patch embeddings (EVA02's, CLIP's): see tensor_dtype.
+PATCH_SUFFIXES = ("patch_embed.proj.weight", "embeddings.patch_embedding.weight")
 
 
 def to_bf16(arr):
@@ -101,11 +109,52 @@ def smooth_vision(st, vh):
     return out
 
 
+def smooth_pairs(st, pairs):
+    """SmoothQuant folded into LayerNorms, as smooth_vision: for each (ln, consumers), ln the
+    prefix of a LayerNorm whose output feeds only the linear layers consumers (weight names),
+    returns name -> float32 array for the LayerNorm's weight and bias divided by s and the
+    consumers' input columns multiplied by it; s_j = sqrt(a_j / w_j), a_j = |gamma_j| + |beta_j|,
+    w_j = max |W[:, j]| over the consumers, 1 where either is 0. The float product is unchanged."""
+    out = {}
+    for ln, consumers in pairs:
+        g = st.get(ln + ".weight").astype(np.float64)
+        b = st.get(ln + ".bias").astype(np.float64)
+        ws = [st.get(c).astype(np.float64) for c in consumers]
+        a = np.abs(g) + np.abs(b)
+        w = np.max([np.abs(x).max(axis=0) for x in ws], axis=0)
+        s = np.where((a > 0) & (w > 0), np.sqrt(a / np.where(w > 0, w, 1.0)), 1.0)
+        out[ln + ".weight"] = (g / s).astype("<f4")
+        out[ln + ".bias"] = (b / s).astype("<f4")
+        for c, x in zip(consumers, ws):
+            out[c] = (x * s[None, :]).astype("<f4")
+    return out
+
+
+def clip_smooth_pairs(plan):
+    """OpenAI CLIP is pre-LN: in each layer of both towers layer_norm1 feeds only q/k/v_proj and
+    layer_norm2 only mlp.fc1; the final LayerNorms feed only the projections. (pre_layrnorm's
+    output is the residual stream itself: it cannot absorb a factor.)"""
+    names = set(n for n, _ in plan)
+    pairs = []
+    for tower in ("text_model.", "vision_model."):
+        l = 0
+        while tower + "encoder.layers.%d.layer_norm1.weight" % l in names:
+            p = tower + "encoder.layers.%d." % l
+            pairs.append((p + "layer_norm1", [p + "self_attn.%s_proj.weight" % x for x in "qkv"]))
+            pairs.append((p + "layer_norm2", [p + "mlp.fc1.weight"]))
+            l += 1
+    if "text_projection.weight" in names:
+        pairs.append(("text_model.final_layer_norm", ["text_projection.weight"]))
+    if "visual_projection.weight" in names:
+        pairs.append(("vision_model.post_layernorm", ["visual_projection.weight"]))
+    return pairs
+
+
 def tensor_dtype(name, shape, dtype):
     """The file dtype of a tensor under --dtype."""
     if dtype == DT_F32 or not name.endswith(LINEAR_SUFFIXES):
         return DT_F32
-    if dtype == DT_Q8 and name.endswith("patch_embed.proj.weight"):
+    if dtype == DT_Q8 and name.endswith(PATCH_SUFFIXES):
         # Raw pixels in, and every later layer carries its error: measured on the realistic tiny
         # checkpoint, q8 here costs min cosine 0.9966 -> 0.9912 over the image files, for 1% of
         # the image FLOPs. It stays float32.
@@ -954,9 +1003,9 @@ def build_jina_v2(hf_dir, cfg, st):
 BUILDERS = {"jina-clip-v1": build_jina_clip, "clip": build_clip, "jina-embeddings-v2": build_jina_v2}
 
 
-def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
+def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of=None):
     """Writes the .jclip file (FORMAT.md): header, metadata, tensor table, aligned data; returns
-    its size."""
+    its size. dtype_of (tests): name -> dtype overriding tensor_dtype's choice."""
     meta_bytes = struct.pack("<I", len(meta)) + b"".join(meta_entry(*m) for m in meta)
 
     # Tensor table: offsets relative to the (aligned) data section, every tensor aligned.
@@ -964,7 +1013,7 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
     off = 0
     layout = []
     for name, shape in plan:
-        dt = tensor_dtype(name, shape, file_dt)
+        dt = dtype_of[name] if dtype_of and name in dtype_of else tensor_dtype(name, shape, file_dt)
         nbytes = tensor_nbytes(shape, dt)
         k = name.encode("utf-8")
         table += struct.pack("<H", len(k)) + k + struct.pack("<BB", dt, len(shape))
@@ -1006,9 +1055,11 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None):
     return file_size
 
 
-def convert(hf_dir, out_path, quiet=False, dtype="f32"):
+def convert(hf_dir, out_path, quiet=False, dtype="f32", smooth="auto"):
     if dtype not in DTYPES:
         raise ConvertError("--dtype %s: choose one of %s" % (dtype, ", ".join(DTYPES)))
+    if smooth not in ("auto", "on", "off"):
+        raise ConvertError("--smooth %s: choose auto, on or off" % smooth)
     file_dt = DTYPES[dtype]
     t0 = time.time()
     if not os.path.isdir(hf_dir):
@@ -1017,9 +1068,6 @@ def convert(hf_dir, out_path, quiet=False, dtype="f32"):
     if not isinstance(cfg, dict):
         raise ConvertError("config.json is not a JSON object")
     family = detect_family(cfg)
-    if file_dt != DT_F32 and family != "jina-clip-v1":
-        raise ConvertError("--dtype %s: reduced-precision files are made for jina-clip-v1 only so far (this is %s); "
-                           "convert it with --dtype f32" % (dtype, family))
     st = SafeTensors(os.path.join(hf_dir, "model.safetensors"))
     body, plan, extra, summary = BUILDERS[family](hf_dir, cfg, st)
     if extra and not quiet:
@@ -1029,13 +1077,22 @@ def convert(hf_dir, out_path, quiet=False, dtype="f32"):
         ("general.architecture", T_STR, family),
         ("general.source", T_STR, str(cfg.get("_name_or_path", os.path.basename(os.path.abspath(hf_dir))))),
     ] + body
-    # q8: the jina-clip-v1 vision tower's LayerNorms absorb a smoothing factor (smooth_vision)
-    vh = vision_hparams(cfg) if family == "jina-clip-v1" and any(n.startswith("vision_model.") for n, _ in plan) else None
-    smoothed = smooth_vision(st, vh) if vh and file_dt == DT_Q8 else {}
+    # SmoothQuant folded into the LayerNorms that feed only linear layers (smooth_vision,
+    # clip_smooth_pairs): on by default for q8, where it pays; --smooth on applies it to any
+    # dtype (the f32 file then gives the same embeddings up to float rounding: the folding is
+    # exact), off leaves the weights as they are. JinaBERT text towers are post-LN: their
+    # LayerNorm output is the residual stream itself, so there is nothing to fold into.
+    do_smooth = smooth == "on" or (smooth == "auto" and file_dt == DT_Q8)
+    smoothed = {}
+    if do_smooth and family == "jina-clip-v1" and any(n.startswith("vision_model.") for n, _ in plan):
+        smoothed = smooth_vision(st, vision_hparams(cfg))
+    elif do_smooth and family == "clip":
+        smoothed = smooth_pairs(st, clip_smooth_pairs(plan))
     file_size = write_file(out_path, meta, plan, st, file_dt, smoothed)
     if not quiet:
-        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s, %.1fs"
-              % (out_path, family, len(plan), file_size / 1e6, summary, dtype, time.time() - t0))
+        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s%s, %.1fs"
+              % (out_path, family, len(plan), file_size / 1e6, summary, dtype,
+                 " (smoothed)" if smoothed else "", time.time() - t0))
 
 
 def main(argv=None):
@@ -1047,6 +1104,10 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="f32",
                     help="storage of the linear layers' weights: f32 (default, exact), bf16 (rounded to "
                          "nearest even) or q8 (int8 with a float scale per block of 32 along K)")
+    ap.add_argument("--smooth", choices=("auto", "on", "off"), default="auto",
+                    help="fold SmoothQuant factors into the LayerNorms in front of linear layers (jina-clip-v1 "
+                         "vision, OpenAI CLIP): auto (default) = for q8 only; on = for any dtype (exact in "
+                         "float: an f32 file gives the same embeddings); off = never (to measure what it buys)")
     ap.add_argument("--bpe-blobs", action="store_true",
                     help="test mode: write only the BPE tokenizer blobs of HF_DIR (a CLIP directory) "
                          "to OUTPUT, in the file test/t_bpe.c reads")
@@ -1056,7 +1117,7 @@ def main(argv=None):
         if args.bpe_blobs:
             write_bpe_blobs(args.hf_dir, args.output)
             return 0
-        convert(args.hf_dir, args.output, args.quiet, args.dtype)
+        convert(args.hf_dir, args.output, args.quiet, args.dtype, args.smooth)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

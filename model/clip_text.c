@@ -71,25 +71,28 @@ static int jc_clip_enc_bind(const jc_file *f, const char *prefix, const char *pr
         jc_clip_layer *L = &E->layers[l];
 #define JC_L(field, suffix, a, b) \
     (snprintf(name, sizeof name, "%sencoder.layers.%d.%s", prefix, l, suffix), jc_file_tensor_f32(f, name, &L->field, err, cap, a, b, 0, 0))
+#define JC_W(field, suffix, a, b) /* a linear weight: f32, bf16 or q8 (listed by jc_clip_enc_weights) */ \
+    (snprintf(name, sizeof name, "%sencoder.layers.%d.%s", prefix, l, suffix), jc_file_tensor_linear(f, name, &L->field, err, cap, a, b, 0, 0))
         JC_CHECK(JC_L(ln1_w, "layer_norm1.weight", D, 0));
         JC_CHECK(JC_L(ln1_b, "layer_norm1.bias", D, 0));
-        JC_CHECK(JC_L(wq, "self_attn.q_proj.weight", D, D));
+        JC_CHECK(JC_W(wq, "self_attn.q_proj.weight", D, D));
         JC_CHECK(JC_L(bq, "self_attn.q_proj.bias", D, 0));
-        JC_CHECK(JC_L(wk, "self_attn.k_proj.weight", D, D));
+        JC_CHECK(JC_W(wk, "self_attn.k_proj.weight", D, D));
         JC_CHECK(JC_L(bk, "self_attn.k_proj.bias", D, 0));
-        JC_CHECK(JC_L(wv, "self_attn.v_proj.weight", D, D));
+        JC_CHECK(JC_W(wv, "self_attn.v_proj.weight", D, D));
         JC_CHECK(JC_L(bv, "self_attn.v_proj.bias", D, 0));
-        JC_CHECK(JC_L(wo, "self_attn.out_proj.weight", D, D));
+        JC_CHECK(JC_W(wo, "self_attn.out_proj.weight", D, D));
         JC_CHECK(JC_L(bo, "self_attn.out_proj.bias", D, 0));
         JC_CHECK(JC_L(ln2_w, "layer_norm2.weight", D, 0));
         JC_CHECK(JC_L(ln2_b, "layer_norm2.bias", D, 0));
-        JC_CHECK(JC_L(w1, "mlp.fc1.weight", F, D));
+        JC_CHECK(JC_W(w1, "mlp.fc1.weight", F, D));
         JC_CHECK(JC_L(b1, "mlp.fc1.bias", F, 0));
-        JC_CHECK(JC_L(w2, "mlp.fc2.weight", D, F));
+        JC_CHECK(JC_W(w2, "mlp.fc2.weight", D, F));
         JC_CHECK(JC_L(b2, "mlp.fc2.bias", D, 0));
 #undef JC_L
+#undef JC_W
     }
-    return jc_file_tensor_f32(f, proj_name, &E->proj, err, cap, (uint64_t)E->d_proj, D, 0, 0);
+    return jc_file_tensor_linear(f, proj_name, &E->proj, err, cap, (uint64_t)E->d_proj, D, 0, 0);
 }
 
 /* The linear weights of an encoder (then its projection) for packing; n: entries so far. */

@@ -49,7 +49,7 @@ static int jc_clip_vis_bind(jc_tower *t, const jc_file *f, char *err, size_t cap
     if (V->n_tok > 65536) return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: %d patches are too many", V->n_patch);
     const uint64_t D = (uint64_t)V->enc.d_model, P = (uint64_t)V->patch;
     JC_CHECK(jc_file_tensor_f32(f, "vision_model.embeddings.class_embedding", &V->cls, err, cap, D, 0, 0, 0));
-    JC_CHECK(jc_file_tensor_f32(f, "vision_model.embeddings.patch_embedding.weight", &V->patch_w, err, cap, D, 3, P, P));
+    JC_CHECK(jc_file_tensor_linear(f, "vision_model.embeddings.patch_embedding.weight", &V->patch_w, err, cap, D, 3, P, P));
     JC_CHECK(jc_file_tensor_f32(f, "vision_model.embeddings.position_embedding.weight", &V->pos, err, cap, (uint64_t)V->n_tok, D, 0, 0));
     JC_CHECK(jc_file_tensor_f32(f, "vision_model.pre_layrnorm.weight", &V->pre_w, err, cap, D, 0, 0, 0));
     JC_CHECK(jc_file_tensor_f32(f, "vision_model.pre_layrnorm.bias", &V->pre_b, err, cap, D, 0, 0, 0));

@@ -31,22 +31,25 @@ static int jc_bert2_bind(jc_tower *t, const jc_file *f, char *err, size_t cap)
         jc_bert_layer *L = &T->layers[l];
 #define JC_L(field, suffix, a, b) \
     (snprintf(name, sizeof name, "encoder.layer.%d.%s", l, suffix), jc_file_tensor_f32(f, name, &L->field, err, cap, a, b, 0, 0))
-        JC_CHECK(JC_L(wq, "attention.self.query.weight", D, D));
+#define JC_W(field, suffix, a, b) /* a linear weight: f32, bf16 or q8 (listed by jc_bert_weights) */ \
+    (snprintf(name, sizeof name, "encoder.layer.%d.%s", l, suffix), jc_file_tensor_linear(f, name, &L->field, err, cap, a, b, 0, 0))
+        JC_CHECK(JC_W(wq, "attention.self.query.weight", D, D));
         JC_CHECK(JC_L(bq, "attention.self.query.bias", D, 0));
-        JC_CHECK(JC_L(wk, "attention.self.key.weight", D, D));
+        JC_CHECK(JC_W(wk, "attention.self.key.weight", D, D));
         JC_CHECK(JC_L(bk, "attention.self.key.bias", D, 0));
-        JC_CHECK(JC_L(wv, "attention.self.value.weight", D, D));
+        JC_CHECK(JC_W(wv, "attention.self.value.weight", D, D));
         JC_CHECK(JC_L(bv, "attention.self.value.bias", D, 0));
-        JC_CHECK(JC_L(wo, "attention.output.dense.weight", D, D));
+        JC_CHECK(JC_W(wo, "attention.output.dense.weight", D, D));
         JC_CHECK(JC_L(bo, "attention.output.dense.bias", D, 0));
         JC_CHECK(JC_L(ln1_w, "attention.output.LayerNorm.weight", D, 0));
         JC_CHECK(JC_L(ln1_b, "attention.output.LayerNorm.bias", D, 0));
-        JC_CHECK(JC_L(wg, "mlp.gated_layers.weight", 2 * F, D));
-        JC_CHECK(JC_L(w2, "mlp.wo.weight", D, F));
+        JC_CHECK(JC_W(wg, "mlp.gated_layers.weight", 2 * F, D));
+        JC_CHECK(JC_W(w2, "mlp.wo.weight", D, F));
         JC_CHECK(JC_L(b2, "mlp.wo.bias", D, 0));
         JC_CHECK(JC_L(ln2_w, "mlp.layernorm.weight", D, 0));
         JC_CHECK(JC_L(ln2_b, "mlp.layernorm.bias", D, 0));
 #undef JC_L
+#undef JC_W
     }
     return JCLIP_OK;
 }

@@ -161,9 +161,20 @@ static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
     for (int k = 0; k < JC_N_TOWERS; k++)
         if (m->tower[k].desc) n += m->tower[k].desc->weights(&m->tower[k], w + n);
     for (int i = 0; i < n; i++) {
+        /* The tensor behind the pointer. A hostile table may alias one data offset under several
+         * names; were their types to differ, the first match could say f32 for a q8 weight the
+         * tower bound by another name, and jc_linear would read 4 bytes a value past its end. */
         const jc_file_tensor *t = NULL;
-        for (uint32_t j = 0; j < m->file.n_tensors && !t; j++)
-            if ((const void *)m->file.tensors[j].data == (const void *)w[i].src) t = &m->file.tensors[j];
+        for (uint32_t j = 0; j < m->file.n_tensors; j++) {
+            const jc_file_tensor *c = &m->file.tensors[j];
+            if ((const void *)c->data != (const void *)w[i].src || c->nbytes == 0) continue;
+            if (t && c->dtype != t->dtype) {
+                JCLIP_FREE(w);
+                return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensors %.*s and %.*s share their data but not their type", (int)t->name_len,
+                               t->name, (int)c->name_len, c->name);
+            }
+            if (!t) t = c;
+        }
         if (!t || t->dtype == JC_DT_F32) continue;
         if (w[i].K % 32 || (uint64_t)w[i].N != t->dims[0]) {
             int K = w[i].K;
@@ -249,12 +260,29 @@ static size_t jc_ctx_max_rows(const jclip_ctx *ctx, int images)
     return rows;
 }
 
-/* Bytes of converted activations for rows rows of the longest reduced-precision K. */
-static size_t jc_ctx_xq_bytes(const jclip_ctx *ctx, size_t rows)
+/* The bytes of one converted activation row and the kernel scratch (floats per thread) that
+ * every reduced-precision weight of the model needs: the largest over all of them, each by its
+ * own type, since a file may mix bf16 and q8 weights (a q8 row of K is 1.125 K bytes, a bf16
+ * row 2 K: sizing by one type would let the other write past the buffer). */
+static void jc_ctx_qw_need(const jclip_ctx *ctx, size_t *row_bytes, size_t *ws)
 {
     const jclip_model *m = ctx->m;
-    if (!m->n_qw) return 0;
-    size_t per = m->dtype == JC_DT_BF16 ? 2 * (size_t)m->qw_kmax : jc_q8_row_bytes(m->qw_kmax), n;
+    *row_bytes = 0, *ws = 0;
+    for (int i = 0; i < m->n_qw; i++) {
+        const jc_qweight *q = &m->qw[i];
+        const int bf16 = q->dtype == JC_DT_BF16;
+        size_t r = bf16 ? 2 * (size_t)q->K : jc_q8_row_bytes(q->K);
+        size_t w = bf16 ? ctx->ops->linear_bf16_ws(ctx->max_tok, q->K) : ctx->ops->linear_q8_ws(ctx->max_tok, q->K);
+        if (r > *row_bytes) *row_bytes = r;
+        if (w > *ws) *ws = w;
+    }
+}
+
+/* Bytes of converted activations for rows rows of the longest reduced-precision row. */
+static size_t jc_ctx_xq_bytes(const jclip_ctx *ctx, size_t rows)
+{
+    size_t per, ws, n;
+    jc_ctx_qw_need(ctx, &per, &ws);
     return jc_mul(rows, per, &n) ? n : SIZE_MAX;
 }
 
@@ -281,8 +309,8 @@ static int jc_ctx_alloc(jclip_ctx *ctx, char *err, size_t cap)
         total += (double)jc_ctx_act_bytes(ctx, k, 1);
     }
     if (m->n_qw) { /* the reduced-precision kernels' scratch (constant in M: see kernels.h) */
-        size_t qw = m->dtype == JC_DT_BF16 ? ctx->ops->linear_bf16_ws(ctx->max_tok, m->qw_kmax)
-                                          : ctx->ops->linear_q8_ws(ctx->max_tok, m->qw_kmax);
+        size_t row, qw;
+        jc_ctx_qw_need(ctx, &row, &qw);
         if (qw > ws) ws = qw;
     }
     ctx->ws_stride = ws + 16;

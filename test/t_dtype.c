@@ -1,25 +1,39 @@
 /* test/t_dtype.c: bf16 and q8 weight files (convert.py --dtype) against the float32 file of the
  * same checkpoint: accuracy bars on the golden inputs (token ids, pixel tensors, image files) of
- * the plain and the --realistic tiny checkpoints, thread-count and batch invariance, and what
- * the model says about its dtype. Models: build/models/<ckpt>[-bf16|-q8].jclip (make test). */
+ * the plain and the --realistic tiny jina-clip-v1 checkpoints and of the tiny checkpoints of the
+ * other families (OpenAI CLIP tiny-b32-s1, jina-embeddings-v2 jina-v2-tiny-s1: their own golden
+ * inputs), thread-count and batch invariance, and what the model says about its dtype.
+ * Models: build/models/<ckpt>[-bf16|-q8].jclip (make test). */
 
 typedef struct { const char *ckpt, *dtype; double min_bar, mean_bar; } t_dtype_case;
 
-/* The golden inputs of tiny-s1 (the same for every tiny checkpoint: ids, pixels, files). */
+/* The golden inputs of a checkpoint (ids, pixels, files; a text-only family has texts only). */
+enum { T_DTYPE_MAX_TEXTS = 64 };
 typedef struct {
-    int32_t *ids[64]; size_t n_ids[64]; int n_text;
+    int32_t *ids[T_DTYPE_MAX_TEXTS]; size_t n_ids[T_DTYPE_MAX_TEXTS]; int n_text;
+    size_t max_ids;
     t_npy px; size_t n_px, per_px;
     char *files[32]; size_t file_len[32]; int n_files;
 } t_dtype_inputs;
 
-static int t_dtype_load_inputs(t_dtype_inputs *in)
+/* The golden folder of a checkpoint name: its own (tiny-b32-s1, jina-v2-base-s1, full-s1...)
+ * without a "-real" suffix (the --realistic variant shares the plain one's inputs). */
+static void t_dtype_golden_of(const char *ckpt, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", ckpt);
+    size_t n = strlen(out);
+    if (n > 5 && strcmp(out + n - 5, "-real") == 0) out[n - 5] = 0;
+}
+
+static int t_dtype_load_inputs(t_dtype_inputs *in, const char *golden)
 {
     memset(in, 0, sizeof *in);
-    char err[256];
+    char err[256], rel[1024];
     size_t len;
-    char *jl = t_read_file(t_shared("golden/model/tiny-s1/texts.jsonl"), &len);
+    snprintf(rel, sizeof rel, "golden/model/%s/texts.jsonl", golden);
+    char *jl = t_read_file(t_shared(rel), &len);
     if (!jl) return 0;
-    for (char *p = jl; *p && in->n_text < 64;) {
+    for (char *p = jl; *p && in->n_text < T_DTYPE_MAX_TEXTS;) {
         char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         json_value *v = json_parse(p, n, err, sizeof err);
@@ -30,16 +44,21 @@ static int t_dtype_load_inputs(t_dtype_inputs *in)
             size_t k = 0;
             for (json_value *c = ids->child; c; c = c->next) iv[k++] = (int32_t)c->num;
             in->ids[in->n_text] = iv, in->n_ids[in->n_text++] = k;
+            if (k > in->max_ids) in->max_ids = k;
         }
         json_free(v);
     }
     free(jl);
-    if (t_npy_load(t_shared("golden/model/tiny-s1/pixels.npy"), &in->px) != 0 || in->px.ndim != 4) return 0;
+    snprintf(rel, sizeof rel, "golden/model/%s/pixels.npy", golden);
+    FILE *probe = fopen(t_shared(rel), "rb");
+    if (!probe) return in->n_text > 0; /* a text-only family */
+    fclose(probe);
+    if (t_npy_load(t_shared(rel), &in->px) != 0 || in->px.ndim != 4) return 0;
     in->per_px = in->px.shape[1] * in->px.shape[2] * in->px.shape[3];
     in->n_px = in->px.shape[0];
-    char *list = t_read_file(t_shared("golden/model/tiny-s1/file_images.txt"), &len);
-    for (char *line = list ? strtok(list, "\n") : NULL; line && in->n_files < 32; line = strtok(NULL, "\n")) {
-        char rel[1024];
+    snprintf(rel, sizeof rel, "golden/model/%s/file_images.txt", golden);
+    char *list = t_read_file(t_shared(rel), &len);
+    for (char *save = NULL, *line = list ? strtok_r(list, "\n", &save) : NULL; line && in->n_files < 32; line = strtok_r(NULL, "\n", &save)) {
         snprintf(rel, sizeof rel, "testdata/images/%s", line);
         in->files[in->n_files] = t_read_file(t_shared(rel), &in->file_len[in->n_files]);
         if (in->files[in->n_files]) in->n_files++;
@@ -53,6 +72,7 @@ static void t_dtype_free_inputs(t_dtype_inputs *in)
     for (int i = 0; i < in->n_text; i++) free(in->ids[i]);
     for (int i = 0; i < in->n_files; i++) free(in->files[i]);
     free(in->px.data);
+    memset(in, 0, sizeof *in);
 }
 
 /* Embeds every input (one call each) into out: texts, then pixel tensors, then files. */
@@ -64,6 +84,7 @@ static int t_dtype_embed_all(const char *model, int threads, const t_dtype_input
     jclip_ctx_params p;
     jclip_ctx_params_default(&p);
     p.n_threads = threads;
+    if (in->max_ids > p.max_tokens) p.max_tokens = in->max_ids; /* jina-embeddings-v2 goldens reach 1425 ids */
     if (jclip_model_load(model, &m, err, sizeof err) || jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
         T_CHECK(0, "%s: %s", model, err);
         jclip_model_free(m);
@@ -96,40 +117,124 @@ static void t_dtype_cos(const float *a, const float *b, int D, size_t r0, size_t
     }
 }
 
-/* The checkpoints compared: tiny-s1 and tiny-s1-real in `make test`; JCLIP_DTYPE_CKPTS=full-s1,
- * full-s1-real (after `make build/models/full-s1-real-q8.jclip ...`) measures the full size. */
-static void t_dtype_accuracy(const t_dtype_inputs *in)
+/* The checkpoints compared, each on its own golden inputs: the tiny ones in `make test`;
+ * JCLIP_DTYPE_CKPTS=full-s1,full-s1-real,b32-s1,jina-v2-base-s1 (after making their
+ * build/models/<ckpt>[-bf16|-q8].jclip) measures the full size. */
+#define T_DTYPE_CKPTS "tiny-s1,tiny-s1-real,tiny-b32-s1,tiny-b32-s1-real,jina-v2-tiny-s1,jina-v2-tiny-s1-real"
+
+static void t_dtype_accuracy(void)
 {
     char list[256];
     const char *env = getenv("JCLIP_DTYPE_CKPTS");
-    snprintf(list, sizeof list, "%s", env && *env ? env : "tiny-s1,tiny-s1-real");
-    for (char *save = NULL, *ck = strtok_r(list, ",", &save); ck; ck = strtok_r(NULL, ",", &save))
-    for (int q = 0; q < 2; q++) {
-        const t_dtype_case kc = {ck, q ? "q8" : "bf16", q ? 0.995 : 0.999, q ? 0.998 : 0.9995}, *k = &kc;
-        char ref_name[64], name[64];
-        snprintf(ref_name, sizeof ref_name, "%s", k->ckpt);
-        snprintf(name, sizeof name, "%s-%s", k->ckpt, k->dtype);
-        float *ref = NULL, *got = NULL;
-        int D = 0, D2 = 0;
-        char ref_path[1024];
-        snprintf(ref_path, sizeof ref_path, "%s", t_model_path(ref_name));
-        if (!t_dtype_embed_all(ref_path, 0, in, &ref, &D) || !t_dtype_embed_all(t_model_path(name), 0, in, &got, &D2) || D != D2) {
-            free(ref), free(got);
+    snprintf(list, sizeof list, "%s", env && *env ? env : T_DTYPE_CKPTS);
+    for (char *save = NULL, *ck = strtok_r(list, ",", &save); ck; ck = strtok_r(NULL, ",", &save)) {
+        char golden[128], rel[256];
+        t_dtype_golden_of(ck, golden, sizeof golden);
+        snprintf(rel, sizeof rel, "golden/model/%s/texts.jsonl", golden);
+        if (!t_need_shared(rel)) continue;
+        t_dtype_inputs in;
+        if (!t_dtype_load_inputs(&in, golden)) {
+            T_CHECK(0, "cannot read the %s golden inputs", golden);
+            t_dtype_free_inputs(&in);
             continue;
         }
-        const size_t t1 = (size_t)in->n_text, p1 = t1 + in->n_px, f1 = p1 + (size_t)in->n_files;
-        const char *what[3] = {"texts", "pixels", "files"};
-        size_t lo[3] = {0, t1, p1}, hi[3] = {t1, p1, f1};
-        for (int g = 0; g < 3; g++) {
-            double mn, mean;
-            t_dtype_cos(ref, got, D, lo[g], hi[g], &mn, &mean);
-            T_NOTE("%-13s %-4s %-6s vs f32: min cosine %.6f, mean %.6f (bars %.4f / %.4f)", k->ckpt, k->dtype, what[g], mn, mean,
-                   k->min_bar, k->mean_bar);
-            T_CHECK(mn >= k->min_bar && mean >= k->mean_bar, "%s %s %s: min %.6f mean %.6f below the bars", k->ckpt, k->dtype,
-                    what[g], mn, mean);
+        for (int q = 0; q < 2; q++) {
+            const t_dtype_case kc = {ck, q ? "q8" : "bf16", q ? 0.995 : 0.999, q ? 0.998 : 0.9995}, *k = &kc;
+            char ref_path[1024], name[160];
+            snprintf(ref_path, sizeof ref_path, "%s", t_model_path(k->ckpt));
+            snprintf(name, sizeof name, "%s-%s", k->ckpt, k->dtype);
+            float *ref = NULL, *got = NULL;
+            int D = 0, D2 = 0;
+            if (!t_dtype_embed_all(ref_path, 0, &in, &ref, &D) || !t_dtype_embed_all(t_model_path(name), 0, &in, &got, &D2) ||
+                D != D2) {
+                free(ref), free(got);
+                continue;
+            }
+            const size_t t1 = (size_t)in.n_text, p1 = t1 + in.n_px, f1 = p1 + (size_t)in.n_files;
+            const char *what[3] = {"texts", "pixels", "files"};
+            size_t lo[3] = {0, t1, p1}, hi[3] = {t1, p1, f1};
+            for (int g = 0; g < 3; g++) {
+                if (lo[g] == hi[g]) continue; /* a text-only family */
+                double mn, mean;
+                t_dtype_cos(ref, got, D, lo[g], hi[g], &mn, &mean);
+                T_NOTE("%-16s %-4s %-6s vs f32: min cosine %.6f, mean %.6f (bars %.4f / %.4f)", k->ckpt, k->dtype, what[g], mn, mean,
+                       k->min_bar, k->mean_bar);
+                T_CHECK(mn >= k->min_bar && mean >= k->mean_bar, "%s %s %s: min %.6f mean %.6f below the bars", k->ckpt, k->dtype,
+                        what[g], mn, mean);
+            }
+            free(ref), free(got);
+        }
+        t_dtype_free_inputs(&in);
+    }
+}
+
+/* The q8 smoothing (convert.py --smooth on, here into f32 files) is exact math: the same
+ * checkpoint with and without it gives the same float32 embeddings up to rounding. The CLIP
+ * folding (both towers, projections) and jina-clip-v1's (vision), on their golden inputs. */
+static void t_dtype_smooth_exact(void)
+{
+    static const char *const ckpts[] = {"tiny-b32-s1", "tiny-s1"};
+    for (size_t i = 0; i < sizeof ckpts / sizeof ckpts[0]; i++) {
+        t_dtype_inputs in;
+        if (!t_dtype_load_inputs(&in, ckpts[i])) {
+            T_CHECK(0, "cannot read the %s golden inputs", ckpts[i]);
+            t_dtype_free_inputs(&in);
+            continue;
+        }
+        char ref_path[1024], name[160];
+        snprintf(ref_path, sizeof ref_path, "%s", t_model_path(ckpts[i]));
+        snprintf(name, sizeof name, "%s-smooth", ckpts[i]);
+        float *ref = NULL, *got = NULL;
+        int D = 0, D2 = 0;
+        if (t_dtype_embed_all(ref_path, 0, &in, &ref, &D) && t_dtype_embed_all(t_model_path(name), 0, &in, &got, &D2) && D == D2) {
+            const size_t n = (size_t)in.n_text + in.n_px + (size_t)in.n_files;
+            double mn, mean, worst = 0;
+            t_dtype_cos(ref, got, D, 0, n, &mn, &mean);
+            for (size_t j = 0; j < n * (size_t)D; j++)
+                if (fabs((double)ref[j] - got[j]) > worst) worst = fabs((double)ref[j] - got[j]);
+            T_NOTE("%-16s f32 smoothed vs not: min cosine %.9f, max |diff| %.2e over %zu embeddings", ckpts[i], mn, worst, n);
+            T_CHECK(mn >= 0.999999 && worst <= 1e-5, "%s: smoothing changed the f32 embeddings (min cosine %.9f, max |diff| %.2e)",
+                    ckpts[i], mn, worst);
         }
         free(ref), free(got);
+        t_dtype_free_inputs(&in);
     }
+}
+
+/* A file may mix bf16 and q8 weights (model/model.c sizes the activation rows and kernel
+ * scratch for each weight by its own type): the micro CLIP text model with its linear weights
+ * alternately q8 and bf16 (tools/make_micro_model.py --dtype mixed, the last one q8) embeds a
+ * text of the context's full length (every row of the scratch) close to the same weights in
+ * float32 (--wide). Under ASan, a buffer sized by one type is caught here. */
+static void t_dtype_mixed(void)
+{
+    const char *text = "cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat";
+    float e[2][64];
+    int D[2] = {0, 0};
+    const char *names[2] = {"micro-clip-mixed", "micro-clip-wide"};
+    for (int i = 0; i < 2; i++) {
+        char err[512];
+        jclip_model *m = NULL;
+        jclip_ctx *ctx = NULL;
+        jclip_ctx_params p;
+        jclip_ctx_params_default(&p);
+        p.max_tokens = 16; /* the micro model's positions: the text fills every row */
+        if (jclip_model_load(t_model_path(names[i]), &m, err, sizeof err) || jclip_ctx_create(m, &p, &ctx, err, sizeof err)) {
+            T_CHECK(0, "%s: %s", names[i], err);
+            jclip_model_free(m);
+            return;
+        }
+        D[i] = jclip_embed_dim(m);
+        T_CHECK(D[i] > 0 && D[i] <= 64 && jclip_embed_text(ctx, text, strlen(text), e[i], 64) == 0, "%s embeds a text: %s", names[i],
+                jclip_ctx_error(ctx));
+        if (i == 0) T_CHECK(strcmp(jclip_model_dtype(m), "f32") != 0, "%s has reduced-precision weights", names[i]);
+        jclip_ctx_free(ctx);
+        jclip_model_free(m);
+    }
+    double c = 0, d = 0;
+    if (D[0] == D[1] && D[0] > 0) t_compare(e[0], e[1], D[0], &c, &d);
+    T_NOTE("micro CLIP mixed bf16/q8 vs f32: cosine %.6f", c);
+    T_CHECK(D[0] == D[1] && c >= 0.99, "mixed bf16/q8 file against float32: cosine %.6f", c);
 }
 
 /* Bitwise the same for 1 and 2 threads, and alone or in a batch (every text, short ones too,
@@ -191,13 +296,15 @@ static void suite_dtype(void)
 {
     if (!t_need_shared("golden/model/tiny-s1/texts.jsonl")) return;
     t_dtype_inputs in;
-    if (!t_dtype_load_inputs(&in)) {
+    if (!t_dtype_load_inputs(&in, "tiny-s1")) {
         T_CHECK(0, "cannot read the tiny-s1 golden inputs");
         t_dtype_free_inputs(&in);
         return;
     }
     t_dtype_describe();
-    t_dtype_accuracy(&in);
+    t_dtype_accuracy();
+    t_dtype_smooth_exact();
+    t_dtype_mixed();
     t_dtype_invariance(&in);
     t_dtype_free_inputs(&in);
 }

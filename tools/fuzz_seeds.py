@@ -5,7 +5,9 @@
 
 tokenizer: texts (and raw bytes_hex inputs) from golden/tokenizer/bert_wordpiece*.jsonl;
 bpe: the same from golden/tokenizer/clip_bpe.jsonl and clip_bpe_invalid_utf8.jsonl;
-json: lines of the golden JSONL files plus hand-written edge cases; model: the micro model;
+json: lines of the golden JSONL files plus hand-written edge cases; model: the micro model and
+the other families' micro files (tools/make_micro_model.py --family: OpenAI CLIP in f32 with
+both towers and text-only in bf16 / q8, jina-embeddings-v2 in f32 / bf16 / q8, 4-93 KB);
 image: the encoded images under testdata/images (JPEG, PNG, WebP, GIF, BMP, PNM and the
 unsupported and malformed format folders; up to 64 KB each); inflate: zlib streams of
 several kinds (stored, fixed, dynamic)."""
@@ -61,6 +63,13 @@ def main():
         put(js, "edge%d" % i, s)
     with open(micro, "rb") as f:
         put(os.path.join(out, "model"), "micro.jclip", f.read())
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import make_micro_model  # noqa: E402 (imports convert/convert.py, which needs numpy)
+    for family, dtype, text_only in (("clip", "f32", False), ("clip", "bf16", True), ("clip", "q8", True),
+                                     ("jina-v2", "f32", False), ("jina-v2", "bf16", False), ("jina-v2", "q8", False)):
+        path = os.path.join(out, "model", "micro-%s-%s%s.jclip" % (family, dtype, "-text" if text_only else ""))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_micro_model.write_family(family, path, 1, dtype, text_only)
     img = os.path.join(out, "image")
     for path in sorted(glob.glob(os.path.join(shared, "testdata/images/**/*"), recursive=True)):
         other = "/unsupported/" in path or "/malformed-formats/" in path  # format sniffing

@@ -1,10 +1,12 @@
 /* test/fuzz/fz_model.c: the .jclip loader (jclip_model_load_memory) on mutated model files
- * (seed: tools/make_micro_model.py). Each input is loaded twice: as given (misaligned, so the
- * copying path), and from a 64-byte-aligned copy whose header file size and metadata CRC are
- * recomputed, so that mutations reach the metadata and tensor-table parsers instead of
- * stopping at the checksum. A model that loads must also create a context and embed a text
- * and a pixel tensor without error, each twice: the second pass packs the tower's weights
- * (AVX-512/AVX2 tables) and must give bitwise the same embedding. */
+ * (seeds from tools/fuzz_seeds.py: the micro jina-clip-v1 file and the other families' micro
+ * files, OpenAI CLIP and jina-embeddings-v2 in f32, bf16 and q8). Each input is loaded twice:
+ * as given (misaligned, so the copying path), and from a 64-byte-aligned copy whose header file
+ * size and metadata CRC are recomputed, so that mutations reach the metadata and tensor-table
+ * parsers instead of stopping at the checksum. A model that loads must also create a context
+ * and embed a text and a pixel tensor without error (a text-only model must refuse the pixels
+ * with a message), each twice: the second pass packs the tower's weights (AVX-512/AVX2
+ * tables) and must give bitwise the same embedding. */
 #ifndef FZ_IN_RUNNER
 #include "../../jclip.c"
 #endif
@@ -33,7 +35,10 @@ static void fz_model_use(jclip_model *m)
         FZ_ASSERT(memcmp(out, again, sizeof(float) * (size_t)D) == 0);
     }
     size_t S = (size_t)m->tower[JC_TOWER_VISION].image_size, nf = 3 * S * S;
-    if (nf <= ((size_t)1 << 22)) {
+    if (!m->tower[JC_TOWER_VISION].desc) { /* text only (jina-embeddings-v2, a one-tower file): images are refused */
+        float px[3] = {0, 0, 0};
+        FZ_ASSERT(jclip_embed_pixels(ctx, px, 3, out, (size_t)D) < 0 && jclip_ctx_error(ctx)[0]);
+    } else if (nf <= ((size_t)1 << 22)) {
         float *px = (float *)calloc(nf, sizeof(float));
         FZ_ASSERT(px);
         rc = jclip_embed_pixels(ctx, px, nf, out, (size_t)D);

@@ -298,15 +298,16 @@ static size_t jc_avx2_attention_ws(int L, int d_head, int nq)
 
 JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
                               const float *v, size_t ldv, const uint8_t *valid, int L, int d, int i0, int i1,
-                              float scale, float slope, float *ws)
+                              float scale, float slope, int causal, float *ws)
 {
     if (d % 8 || d > 256) {
-        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, valid, L, d, i0, i1, scale, slope, ws);
+        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, valid, L, d, i0, i1, scale, slope, causal, ws);
         return;
     }
     const int nv = d / 8;
     for (int i = i0; i < i1; i++) {
         const float *qi = q + (size_t)i * ldq;
+        if (causal) L = i + 1; /* exactly the call for this query alone */
         float mx = -INFINITY;
         for (int j = 0; j < L; j++) {
             if (valid && !valid[j]) { ws[j] = -INFINITY; continue; }

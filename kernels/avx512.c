@@ -431,9 +431,13 @@ static size_t jc_avx512_attention_ws(int L, int d_head, int nq)
 #endif
 JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
                              const float *v, size_t ldv, const uint8_t *valid, int L, const int d, int i0, int i1,
-                             float scale, float slope, float *ws)
+                             float scale, float slope, int causal, float *ws)
 {
     const int nv = d / 16, nq = i1 - i0;
+    /* causal: query i masks keys j > i in every block, which gives bitwise its result alone with
+     * L = i + 1: a masked key adds exactly 0 to the sums and 0 * v to the output, and a block
+     * with no key for it leaves its max, sum and output as they were (correction exp(0) = 1) */
+    if (causal && L > i1) L = i1;
     float *kt = jc_align64(ws);
     float *p = kt + (size_t)d * JC_AVX512_KB; /* [2][64] probabilities of the current query pair */
     float *acc = p + 2 * JC_AVX512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
@@ -514,6 +518,9 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                 int iu = i + u, r = iu - i0;
                 if (u && !two) { corr2[1] = _mm512_setzero_ps(); break; }
                 __m512 m4 = _mm512_set1_ps(-INFINITY);
+                __mmask16 vq[4];
+                #pragma GCC unroll 16
+                for (int b = 0; b < 4; b++) vq[b] = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
                 #pragma GCC unroll 16
                 for (int b = 0; b < 4; b++) {
                     sc[b] = _mm512_mul_ps(sc[b], _mm512_set1_ps(scale));
@@ -522,7 +529,7 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                                                                   _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
                         sc[b] = _mm512_sub_ps(sc[b], _mm512_mul_ps(_mm512_set1_ps(slope), dist));
                     }
-                    m4 = _mm512_mask_max_ps(m4, vm[b], m4, sc[b]);
+                    m4 = _mm512_mask_max_ps(m4, vq[b], m4, sc[b]);
                 }
                 float bmax = _mm512_reduce_max_ps(m4);
                 float mnew = mx[r] > bmax ? mx[r] : bmax;
@@ -530,7 +537,7 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                 __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
                 #pragma GCC unroll 16
                 for (int b = 0; b < 4; b++) {
-                    __m512 e = _mm512_maskz_mov_ps(vm[b], jc_avx512_exp(_mm512_sub_ps(sc[b], vmax)));
+                    __m512 e = _mm512_maskz_mov_ps(vq[b], jc_avx512_exp(_mm512_sub_ps(sc[b], vmax)));
                     ps = _mm512_add_ps(ps, e);
                     _mm512_store_ps(p + JC_AVX512_KB * u + 16 * b, e);
                 }
@@ -581,14 +588,14 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
 
 JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
                                   size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
-                                  int d_head, int i0, int i1, float scale, float slope, float *ws)
+                                  int d_head, int i0, int i1, float scale, float slope, int causal, float *ws)
 {
     if (d_head == 64)
-        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, 64, i0, i1, scale, slope, ws);
+        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, 64, i0, i1, scale, slope, causal, ws);
     else if (d_head % 16 == 0 && d_head <= JC_AVX512_DMAX)
-        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
+        jc_avx512_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, ws);
     else
-        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, ws);
+        jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, ws);
 }
 
 /* ---- bf16 and q8 linear layers (contract in kernels.h) -------------------------------------

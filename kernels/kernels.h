@@ -64,10 +64,12 @@ typedef struct jc_ops {
      *   out[i] = sum_j softmax(s)[j] * v[j]
      * q, k, v: rows of d_head floats with row strides ldq, ldk, ldv; out: row stride ldo.
      * key_valid: NULL when every key is valid; at least one key must be valid.
+     * causal: query i sees only keys j <= i, and its result is bitwise the one of a call for
+     * that query alone with L = i + 1 (CLIP's text tower; needs i1 <= L).
      * ws: attention_ws(L, d_head, i1 - i0) floats. */
     void (*attention)(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
                       size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
-                      int d_head, int i0, int i1, float scale, float slope, float *ws);
+                      int d_head, int i0, int i1, float scale, float slope, int causal, float *ws);
 
     /* GEGLU gate: u[i] = GELU_erf(g[i]) * g[n + i] for i < n (g holds 2n values). */
     void (*geglu)(float *u, const float *g, int n);

@@ -80,10 +80,11 @@ static size_t jc_scalar_attention_ws(int L, int d_head, int nq)
 static void jc_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq,
                                 const float *k, size_t ldk, const float *v, size_t ldv,
                                 const uint8_t *key_valid, int L, int d_head, int i0, int i1,
-                                float scale, float slope, float *scratch)
+                                float scale, float slope, int causal, float *scratch)
 {
     for (int i = i0; i < i1; i++) {
         const float *qi = q + (size_t)i * ldq;
+        if (causal) L = i + 1; /* exactly the call for this query alone */
         float mx = -INFINITY;
         for (int j = 0; j < L; j++) {
             if (key_valid && !key_valid[j]) continue;

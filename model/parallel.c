@@ -305,9 +305,8 @@ typedef struct { int n, off[JC_MAX_SEQ], len[JC_MAX_SEQ]; } jc_seqs;
 /* Multi-head attention within each input of a pass. q, k, v, out: [n_tok, n_head * d_head]
  * with row strides ldq, ldk, ldv, ldo (heads side by side). key_valid: per row, or NULL.
  * slopes: ALiBi slope per head (score -= slope * |i - j|), or NULL. causal: query i sees keys
- * 0..i only (CLIP's text tower), done without a kernel of its own: the kernel is called once
- * per query i with the first i + 1 keys of its input (it takes keys [0, L) and queries
- * [i0, i1)), so every query still runs the same operations whatever the thread split. */
+ * 0..i only (CLIP's text tower): the kernel's causal mode, which gives every query bitwise its
+ * result alone over keys [0, i], so the result does not depend on the thread split. */
 typedef struct {
     float *out; size_t ldo;
     const float *q, *k, *v; size_t ldq, ldk, ldv;
@@ -343,16 +342,11 @@ static void jc_attn_run(void *arg, int t, int n)
         const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
         int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
         size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
-        if (a->causal) { /* query i over keys [0, i] */
-            for (int i = i0; i < i1; i++)
-                task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
-                                          a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, i + 1,
-                                          a->d_head, i, i + 1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
-            continue;
-        }
+        /* causal: query i over keys [0, i], in the kernel (keys past i1 are never needed) */
         task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
-                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL, len,
-                                  a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, scratch);
+                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL,
+                                  a->causal ? i1 : len, a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, a->causal,
+                                  scratch);
     }
 }
 

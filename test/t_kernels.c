@@ -147,7 +147,7 @@ static void t_k_attention(const jc_ops *ops)
     static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300};
     static const int ds[] = {64, 32, 24, 16};
     double worst = 0;
-    int cases = 0;
+    int cases = 0, causal_bad = 0, causal_n = 0;
     for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++)
         for (size_t di = 0; di < sizeof ds / sizeof *ds; di++) {
             int L = Ls[li], d = ds[di], H = 2, ld = 3 * H * d + 5;
@@ -164,9 +164,23 @@ static void t_k_attention(const jc_ops *ops)
                 float *ws0 = t_k_ws(jc_scalar_ops.attention_ws(L, d, i1 - i0));
                 float *ws = t_k_ws(ops->attention_ws(L, d, i1 - i0));
                 jc_scalar_ops.attention(want + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
-                                        masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws0);
+                                        masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws0);
                 ops->attention(got + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
-                               masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, ws);
+                               masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws);
+                /* causal: the queries [i0, i1) in one call give bitwise each query alone over keys
+                 * [0, i] (how CLIP's text tower used the kernel before it had a causal mode) */
+                if (!masked) {
+                    float *blk = t_k_vec((size_t)L * H * d, 0), *one = t_k_vec((size_t)L * H * d, 0);
+                    ops->attention(blk + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld, NULL, i1, d, i0, i1,
+                                   0.125f, slope, 1, ws);
+                    for (int i = i0; i < i1; i++)
+                        ops->attention(one + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld, NULL, i + 1, d, i,
+                                       i + 1, 0.125f, slope, 0, ws);
+                    for (int i = i0; i < i1; i++) causal_bad += memcmp(blk + (size_t)i * H * d + h * d, one + (size_t)i * H * d + h * d,
+                                                                      sizeof(float) * (size_t)d) != 0;
+                    causal_n += i1 - i0;
+                    free(blk), free(one);
+                }
                 free(ws0), free(ws);
             }
             for (int i = i0; i < i1; i++)
@@ -178,6 +192,8 @@ static void t_k_attention(const jc_ops *ops)
             free(qkv), free(valid), free(want), free(got);
         }
     T_CHECK(worst <= 5e-6, "%s attention: max |diff| %.3g", ops->name, worst);
+    T_CHECK(causal_n > 500 && causal_bad == 0, "%s causal attention: %d of %d query rows differ from the query alone over keys [0, i]",
+            ops->name, causal_bad, causal_n);
     T_NOTE("%s attention: %d shapes, max |diff| %.3g", ops->name, cases, worst);
 }
 

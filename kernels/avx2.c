@@ -1275,17 +1275,6 @@ static JC_AVX2 void jc_avx2_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, 
 }
 #undef JC_AVX2_VP8_T
 
-/* libwebp's 14-bit YUV->RGB of one pixel (the scalar twin's arithmetic, for the row ends). */
-static inline void jc_avx2_vp8_yuv1(int y, uint32_t uv, uint8_t *o)
-{
-    const int u = (int)(uv & 0xff), v = (int)(uv >> 16), yy = (y * 19077) >> 8;
-    const int r = yy + ((v * 26149) >> 8) - 14234, g = yy - ((u * 6419) >> 8) - ((v * 13320) >> 8) + 8708;
-    const int b = yy + ((u * 33050) >> 8) - 17685;
-    o[0] = (uint8_t)(r < 0 ? 0 : r > 16383 ? 255 : r >> 6);
-    o[1] = (uint8_t)(g < 0 ? 0 : g > 16383 ? 255 : g >> 6);
-    o[2] = (uint8_t)(b < 0 ? 0 : b > 16383 ? 255 : b >> 6);
-}
-
 /* 8 pixels of YUV->RGB in 16-bit lanes: y, u, v as value << 8 (for the unsigned high multiplies,
  * which then give exactly (value * k) >> 8); results before packing, clamped by the pack. B can
  * pass 32767, so it is computed unsigned with the subtraction saturating at 0 (= clamp to 0). */
@@ -1344,14 +1333,9 @@ JC_AVX2_INLINE void jc_avx2_vp8_sums(const uint8_t *t, const uint8_t *c, __m128i
 static JC_AVX2 void jc_avx2_vp8_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
                                               const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len)
 {
-#define JC_LOAD_UV(u, v) ((uint32_t)(u) | ((uint32_t)(v) << 16))
     const uint32_t last = (len - 1) >> 1;
     uint32_t x = 1;
-    {
-        const uint32_t tl = JC_LOAD_UV(tu[0], tv[0]), l = JC_LOAD_UV(cu[0], cv[0]);
-        jc_avx2_vp8_yuv1(top_y[0], (3 * tl + l + 0x00020002u) >> 2, td);
-        if (bot_y) jc_avx2_vp8_yuv1(bot_y[0], (3 * l + tl + 0x00020002u) >> 2, bd);
-    }
+    jc_scalar_vp8_up_head(top_y, bot_y, tu, tv, cu, cv, td, bd);
     for (; x + 7 <= last; x += 8) {
         __m128i utl, ut, ul, uc, ud12, ud03, vtl, vt, vl, vc, vd12, vd03, ulo, uhi, vlo, vhi;
         jc_avx2_vp8_sums(tu + x, cu + x, &utl, &ut, &ul, &uc, &ud12, &ud03);
@@ -1365,27 +1349,7 @@ static JC_AVX2 void jc_avx2_vp8_upsample_pair(const uint8_t *top_y, const uint8_
             jc_avx2_vp8_rgb16(jc_avx2_vp8_ld(bot_y + 2 * x - 1), ulo, uhi, vlo, vhi, bd + (2 * (size_t)x - 1) * 3);
         }
     }
-    if (x <= last || !(len & 1)) { /* the rest one position at a time, as the scalar twin */
-        uint32_t tl = JC_LOAD_UV(tu[x - 1], tv[x - 1]), l = JC_LOAD_UV(cu[x - 1], cv[x - 1]);
-        for (; x <= last; x++) {
-            const uint32_t t = JC_LOAD_UV(tu[x], tv[x]), uv = JC_LOAD_UV(cu[x], cv[x]);
-            const uint32_t avg = tl + t + l + uv + 0x00080008u;
-            const uint32_t d12 = (avg + 2 * (t + l)) >> 3, d03 = (avg + 2 * (tl + uv)) >> 3;
-            jc_avx2_vp8_yuv1(top_y[2 * x - 1], (d12 + tl) >> 1, td + (2 * x - 1) * 3);
-            jc_avx2_vp8_yuv1(top_y[2 * x], (d03 + t) >> 1, td + (2 * x) * 3);
-            if (bot_y) {
-                jc_avx2_vp8_yuv1(bot_y[2 * x - 1], (d03 + l) >> 1, bd + (2 * x - 1) * 3);
-                jc_avx2_vp8_yuv1(bot_y[2 * x], (d12 + uv) >> 1, bd + (2 * x) * 3);
-            }
-            tl = t;
-            l = uv;
-        }
-        if (!(len & 1)) {
-            jc_avx2_vp8_yuv1(top_y[len - 1], (3 * tl + l + 0x00020002u) >> 2, td + (len - 1) * 3);
-            if (bot_y) jc_avx2_vp8_yuv1(bot_y[len - 1], (3 * l + tl + 0x00020002u) >> 2, bd + (len - 1) * 3);
-        }
-    }
-#undef JC_LOAD_UV
+    jc_scalar_vp8_up_tail(top_y, bot_y, tu, tv, cu, cv, td, bd, x, len); /* the rest as the scalar twin */
 }
 
 /* Four int32 vectors transposed as a 4 x 4 matrix. */

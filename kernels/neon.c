@@ -768,16 +768,6 @@ static void jc_neon_vp8_h8i(uint8_t *u, uint8_t *v, ptrdiff_t s, int t, int it, 
     jc_neon_vp8_h_at(u + 4, v + 4, s, t, it, hev, 0);
 }
 
-static inline void jc_neon_vp8_yuv1(int y, uint32_t uv, uint8_t *o)
-{
-    const int u = (int)(uv & 0xff), v = (int)(uv >> 16), yy = (y * 19077) >> 8;
-    const int r = yy + ((v * 26149) >> 8) - 14234, g = yy - ((u * 6419) >> 8) - ((v * 13320) >> 8) + 8708;
-    const int b = yy + ((u * 33050) >> 8) - 17685;
-    o[0] = (uint8_t)(r < 0 ? 0 : r > 16383 ? 255 : r >> 6);
-    o[1] = (uint8_t)(g < 0 ? 0 : g > 16383 ? 255 : g >> 6);
-    o[2] = (uint8_t)(b < 0 ? 0 : b > 16383 ? 255 : b >> 6);
-}
-
 /* (x * k) >> 8 of 8 u16 lanes holding values <= 255. */
 static inline uint16x8_t jc_neon_vp8_mk(uint16x8_t x, uint16_t k)
 {
@@ -816,14 +806,9 @@ static inline void jc_neon_vp8_row16(const uint8_t *y, uint16x8_t u_odd, uint16x
 static void jc_neon_vp8_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
                                       const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t len)
 {
-#define JC_LOAD_UV(u, v) ((uint32_t)(u) | ((uint32_t)(v) << 16))
     const uint32_t last = (len - 1) >> 1;
     uint32_t x = 1;
-    {
-        const uint32_t tl = JC_LOAD_UV(tu[0], tv[0]), l = JC_LOAD_UV(cu[0], cv[0]);
-        jc_neon_vp8_yuv1(top_y[0], (3 * tl + l + 0x00020002u) >> 2, td);
-        if (bot_y) jc_neon_vp8_yuv1(bot_y[0], (3 * l + tl + 0x00020002u) >> 2, bd);
-    }
+    jc_scalar_vp8_up_head(top_y, bot_y, tu, tv, cu, cv, td, bd);
     for (; x + 7 <= last; x += 8) {
         uint16x8_t tl[2], t[2], l[2], c[2], d12[2], d03[2];
         const uint8_t *tp[2] = {tu + x, tv + x}, *cp[2] = {cu + x, cv + x};
@@ -844,27 +829,7 @@ static void jc_neon_vp8_upsample_pair(const uint8_t *top_y, const uint8_t *bot_y
                               vshrq_n_u16(vaddq_u16(d03[1], l[1]), 1), vshrq_n_u16(vaddq_u16(d12[1], c[1]), 1),
                               bd + (2 * (size_t)x - 1) * 3);
     }
-    if (x <= last || !(len & 1)) {
-        uint32_t tl = JC_LOAD_UV(tu[x - 1], tv[x - 1]), l = JC_LOAD_UV(cu[x - 1], cv[x - 1]);
-        for (; x <= last; x++) {
-            const uint32_t t = JC_LOAD_UV(tu[x], tv[x]), uv = JC_LOAD_UV(cu[x], cv[x]);
-            const uint32_t avg = tl + t + l + uv + 0x00080008u;
-            const uint32_t d12 = (avg + 2 * (t + l)) >> 3, d03 = (avg + 2 * (tl + uv)) >> 3;
-            jc_neon_vp8_yuv1(top_y[2 * x - 1], (d12 + tl) >> 1, td + (2 * x - 1) * 3);
-            jc_neon_vp8_yuv1(top_y[2 * x], (d03 + t) >> 1, td + (2 * x) * 3);
-            if (bot_y) {
-                jc_neon_vp8_yuv1(bot_y[2 * x - 1], (d03 + l) >> 1, bd + (2 * x - 1) * 3);
-                jc_neon_vp8_yuv1(bot_y[2 * x], (d12 + uv) >> 1, bd + (2 * x) * 3);
-            }
-            tl = t;
-            l = uv;
-        }
-        if (!(len & 1)) {
-            jc_neon_vp8_yuv1(top_y[len - 1], (3 * tl + l + 0x00020002u) >> 2, td + (len - 1) * 3);
-            if (bot_y) jc_neon_vp8_yuv1(bot_y[len - 1], (3 * l + tl + 0x00020002u) >> 2, bd + (len - 1) * 3);
-        }
-    }
-#undef JC_LOAD_UV
+    jc_scalar_vp8_up_tail(top_y, bot_y, tu, tv, cu, cv, td, bd, x, len); /* the rest as the scalar twin */
 }
 
 /* 4 x 4 int32 transpose. */

@@ -329,4 +329,60 @@ static const jc_ops jc_scalar_ops = {
     NULL,
 };
 
+/* ---- WebP lossy upsampling: the per-pixel row ends shared by the SIMD tables -------------------
+ * The AVX2 and NEON jc_vp8_ops upsamplers vectorise the middle of a row; its first pixel and
+ * the positions after the last full vector go one at a time, with the arithmetic of the scalar
+ * twin in image/vp8.c (which kernels/ cannot call). uv: u | v << 16. */
+
+/* libwebp's 14-bit YUV->RGB of one pixel. */
+static JC_UNUSED void jc_scalar_vp8_yuv1(int y, uint32_t uv, uint8_t *o)
+{
+    const int u = (int)(uv & 0xff), v = (int)(uv >> 16), yy = (y * 19077) >> 8;
+    const int r = yy + ((v * 26149) >> 8) - 14234, g = yy - ((u * 6419) >> 8) - ((v * 13320) >> 8) + 8708;
+    const int b = yy + ((u * 33050) >> 8) - 17685;
+    o[0] = (uint8_t)(r < 0 ? 0 : r > 16383 ? 255 : r >> 6);
+    o[1] = (uint8_t)(g < 0 ? 0 : g > 16383 ? 255 : g >> 6);
+    o[2] = (uint8_t)(b < 0 ? 0 : b > 16383 ? 255 : b >> 6);
+}
+
+#define JC_VP8_UV(u, v) ((uint32_t)(u) | ((uint32_t)(v) << 16))
+
+/* The first output pixel of a row pair (chroma sample 0 alone). */
+static JC_UNUSED void jc_scalar_vp8_up_head(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
+                                           const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd)
+{
+    const uint32_t tl = JC_VP8_UV(tu[0], tv[0]), l = JC_VP8_UV(cu[0], cv[0]);
+    jc_scalar_vp8_yuv1(top_y[0], (3 * tl + l + 0x00020002u) >> 2, td);
+    if (bot_y) jc_scalar_vp8_yuv1(bot_y[0], (3 * l + tl + 0x00020002u) >> 2, bd);
+}
+
+/* Chroma positions x .. (len - 1) / 2 one at a time, then the last pixel of an even row. */
+static JC_UNUSED void jc_scalar_vp8_up_tail(const uint8_t *top_y, const uint8_t *bot_y, const uint8_t *tu, const uint8_t *tv,
+                                           const uint8_t *cu, const uint8_t *cv, uint8_t *td, uint8_t *bd, uint32_t x,
+                                           uint32_t len)
+{
+    const uint32_t last = (len - 1) >> 1;
+    if (x > last && (len & 1)) return;
+    uint32_t tl = JC_VP8_UV(tu[x - 1], tv[x - 1]), l = JC_VP8_UV(cu[x - 1], cv[x - 1]);
+    for (; x <= last; x++) {
+        const uint32_t t = JC_VP8_UV(tu[x], tv[x]), uv = JC_VP8_UV(cu[x], cv[x]);
+        const uint32_t avg = tl + t + l + uv + 0x00080008u;
+        const uint32_t d12 = (avg + 2 * (t + l)) >> 3, d03 = (avg + 2 * (tl + uv)) >> 3;
+        jc_scalar_vp8_yuv1(top_y[2 * x - 1], (d12 + tl) >> 1, td + (2 * x - 1) * 3);
+        jc_scalar_vp8_yuv1(top_y[2 * x], (d03 + t) >> 1, td + (2 * x) * 3);
+        if (bot_y) {
+            jc_scalar_vp8_yuv1(bot_y[2 * x - 1], (d03 + l) >> 1, bd + (2 * x - 1) * 3);
+            jc_scalar_vp8_yuv1(bot_y[2 * x], (d12 + uv) >> 1, bd + (2 * x) * 3);
+        }
+        tl = t;
+        l = uv;
+    }
+    if (!(len & 1)) {
+        jc_scalar_vp8_yuv1(top_y[len - 1], (3 * tl + l + 0x00020002u) >> 2, td + (len - 1) * 3);
+        if (bot_y) jc_scalar_vp8_yuv1(bot_y[len - 1], (3 * l + tl + 0x00020002u) >> 2, bd + (len - 1) * 3);
+    }
+}
+
+#undef JC_VP8_UV
+
 #endif /* JC_SCALAR_C */

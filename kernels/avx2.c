@@ -643,7 +643,7 @@ JC_AVX2 static void jc_avx2_q8_row(void *xq, const float *x, int K)
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-        s[b] = _mm_cvtsi128_si32(s4);
+        s[b] = -128 * _mm_cvtsi128_si32(s4);
     }
 }
 

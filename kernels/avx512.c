@@ -937,25 +937,38 @@ JC_AVX512Q static void jc_avx512_q8_pack_blk(uint8_t *dst, const int8_t *Wq, con
 typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                 float *C, size_t ldc, int nv, const float *bias, int first, int last);
 
+/* The vpdpbusd tile: up to 8 rows x 48 columns. The 24 int32 accumulators of a block live in
+ * registers (24 independent chains hide vpdpbusd's latency at two issues a cycle); the fp32
+ * accumulators live in cf (L1) and take one load, fma and store per block. Each int32
+ * accumulator starts at the row's s[b] (-128 * sum q), loaded by a broadcast, so that after the
+ * 8 steps it holds sum q * w exactly. */
 JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
-    const int8_t *q[4];
-    const float *d[4];
-    const int32_t *s[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
+    const int8_t *q[8];
+    const float *d[8];
+    const int32_t *s[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
         q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
         d[i] = (const float *)(const void *)(q[i] + K);
         s[i] = (const int32_t *)(const void *)(d[i] + K / 32);
     }
-    __m512 c[4][3];
-    jc_avx512q_load(c, mr, C, ldc, nv, first);
+    _Alignas(64) float cf[8][JC_AVX512_NR];
+    const __mmask16 mk[3] = {jc_avx512_mask(nv), jc_avx512_mask(nv - 16), jc_avx512_mask(nv - 32)};
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        if (i < mr)
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++)
+                _mm512_store_ps(cf[i] + 16 * j, first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], C + (size_t)i * ldc + 16 * j));
     for (int b = b0; b < b0 + bc; b++) {
-        __m512i ia[4][3];
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
-            if (i < mr) ia[i][0] = ia[i][1] = ia[i][2] = _mm512_set1_epi32(-128 * s[i][b]);
+        __m512i ia[8][3];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (i < mr)
+#pragma GCC unroll 3
+                for (int j = 0; j < 3; j++) ia[i][j] = _mm512_set1_epi32(s[i][b]);
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i w0 = _mm512_load_si512(bp + 192 * g), w1 = _mm512_load_si512(bp + 192 * g + 64),
@@ -963,8 +976,8 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 128), _MM_HINT_T0);
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
                 if (i < mr) {
                     __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(q[i] + 32 * b + 4 * g));
                     ia[i][0] = _mm512_dpbusd_epi32(ia[i][0], w0, a);
@@ -977,17 +990,26 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 64), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 128), _MM_HINT_T0);
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
             if (i < mr) {
                 __m512 dd = _mm512_set1_ps(d[i][b]);
-                c[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][0]), _mm512_mul_ps(dd, s0), c[i][0]);
-                c[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(dd, s1), c[i][1]);
-                c[i][2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][2]), _mm512_mul_ps(dd, s2), c[i][2]);
+                _mm512_store_ps(cf[i], _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][0]), _mm512_mul_ps(dd, s0), _mm512_load_ps(cf[i])));
+                _mm512_store_ps(cf[i] + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(dd, s1), _mm512_load_ps(cf[i] + 16)));
+                _mm512_store_ps(cf[i] + 32, _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][2]), _mm512_mul_ps(dd, s2), _mm512_load_ps(cf[i] + 32)));
             }
         bp += JC_AVX512Q_QB;
     }
-    jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; j++) {
+        __m512 bv = last && bias ? _mm512_maskz_loadu_ps(mk[j], bias + 16 * j) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (i < mr) {
+                __m512 v = _mm512_load_ps(cf[i] + 16 * j);
+                _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16 * j, mk[j], last && bias ? _mm512_add_ps(v, bv) : v);
+            }
+    }
 }
 
 JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
@@ -1024,11 +1046,11 @@ JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const ui
         const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
         for (int i = 0; i < mr; i++) {
             __m512 dd = _mm512_set1_ps(d[i][b]);
-            __m512i corr = _mm512_set1_epi32(128 * s[i][b]);
+            __m512i corr = _mm512_set1_epi32(s[i][b]); /* -128 * sum q */
             for (int j = 0; j < 3; j++) {
                 __m512i a = ia[i][2 * j], e = ia[i][2 * j + 1];
                 __m512i is = _mm512_add_epi32(_mm512_permutex2var_epi32(a, ev, e), _mm512_permutex2var_epi32(a, od, e));
-                is = _mm512_sub_epi32(is, corr);
+                is = _mm512_add_epi32(is, corr);
                 c[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dd, _mm512_load_ps(sw + 16 * j)), c[i][j]);
             }
         }
@@ -1041,6 +1063,10 @@ JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int b0, int bc, const uint8_
                                     float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     switch (mr) {
+    case 8: jc_avx512_q8_ukr_x(8, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 7: jc_avx512_q8_ukr_x(7, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 6: jc_avx512_q8_ukr_x(6, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 5: jc_avx512_q8_ukr_x(5, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 4: jc_avx512_q8_ukr_x(4, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 3: jc_avx512_q8_ukr_x(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 2: jc_avx512_q8_ukr_x(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
@@ -1098,13 +1124,13 @@ JC_AVX512Q static void jc_avx512_q8_pack(void *Wp, const int8_t *Wq, const float
 JC_AVX512Q static void jc_avx512_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
                                      const float *bias, int M, int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 8);
 }
 
 JC_AVX512Q static void jc_avx512_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
                                      int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 8);
 }
 
 JC_AVX512Q static void jc_avx512_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
@@ -1141,7 +1167,7 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
             v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
             r[h] = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         }
-        s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(r[0], r[1]));
+        s[b] = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(r[0], r[1]));
         _mm_storeu_si128((__m128i *)(void *)(q + 32 * b), _mm512_cvtepi32_epi8(r[0]));
         _mm_storeu_si128((__m128i *)(void *)(q + 32 * b + 16), _mm512_cvtepi32_epi8(r[1]));
     }

@@ -143,7 +143,8 @@ typedef struct jc_ops {
  *   - Weights: Wq[n][k] int8 (any value, -128 included; the converter writes -127..127),
  *     Sw[n][b] fp32, w = Wq * Sw[n][k / 32].
  *   - Activation row (jc_q8_row_bytes(K) bytes): int8 q[K], then float d[K/32], then int32
- *     s[K/32] (s[b] = sum of q in block b, used by the u8 x s8 instructions). Per block b of 32:
+ *     s[K/32] (s[b] = -128 * the sum of q in block b: the correction the u8 x s8 instructions
+ *     need when the weights are stored as w + 128, ready to be an accumulator's start value). Per block b of 32:
  *         amax = max |x[k]|  (NaNs ignored)
  *         d[b] = amax / 127.0f;   id = amax > 0 ? 127.0f / amax : 0.0f
  *         v = x[k] * id;  v = NaN ? 0 : clamp(v, -127, 127);  q[k] = nearbyintf(v) (RNE)

@@ -521,7 +521,7 @@ static void jc_neon_q8_row(void *xq, const float *x, int K)
         }
         vst1q_s8(q + 32 * b, vcombine_s8(vmovn_s16(h16[0]), vmovn_s16(h16[1])));
         vst1q_s8(q + 32 * b + 16, vcombine_s8(vmovn_s16(h16[2]), vmovn_s16(h16[3])));
-        s[b] = vaddvq_s32(sum);
+        s[b] = -128 * vaddvq_s32(sum);
     }
 }
 

@@ -202,7 +202,7 @@ static void jc_scalar_q8_row(void *xq, const float *x, int K)
             q[32 * b + i] = (int8_t)qi;
             sum += qi;
         }
-        s[b] = sum;
+        s[b] = -128 * sum;
     }
 }
 

@@ -405,26 +405,65 @@ JC_AVX512 static void jc_avx512_add(float *y, const float *x, int n)
 
 /* ---- attention ---------------------------------------------------------------------------- */
 
-/* Flash-style attention with an online softmax over key blocks of 64. Per block, the keys are
- * transposed once into kt[d][64] so that 64 scores of a query are 4 zmm accumulators fed by
- * broadcasts of q; the running max, sum and d-wide output of every query live in ws.
+/* Flash-style attention with an online softmax over chunks of JC_AVX512_AKC keys, computed for
+ * tiles of JC_AVX512_QR queries like a GEMM. Per chunk the keys are transposed once into
+ * kt[d][KC]; then per query tile:
+ *   scores   s[r][j] = (q_r . k_j) * scale - slope * |i_r - j|: 4 x 16 keys x QR queries in
+ *            4 * QR zmm accumulators per pass over c (4 kt loads and QR broadcasts feed 4 * QR FMAs)
+ *   softmax  per query: max over its valid keys, exp, sum, rescale of its running output
+ *   PV       o[r][64 dims] += p[r][j] * v[j]: 4 * QR accumulators per 64 dims
+ * Every query's arithmetic is its own (a tile only shares loads), so a query gives the same bits
+ * in any tile, any [i0, i1) and with any thread count. Keys a query must not see (invalid, past
+ * the chunk's end, or j > i when causal) get probability exactly 0: they add +0 to its sums and
+ * 0 * v to its output, and a chunk where it sees no key leaves its state as it was, so a causal
+ * query is bitwise the query alone over keys [0, i].
  *
- *   kt  [d_head][64]   keys j0..j0+63 transposed (invalid columns 0)
- *   acc [nq][d_head]   un-normalised outputs;  mx, sum [nq]
+ *   kt  [d][KC]       keys of the chunk transposed (columns past the chunk's end 0)
+ *   p   [QR][KC]      scores, then probabilities, of the tile's queries
+ *   acc [nq + QR][d]  un-normalised outputs (QR spare rows for a tile's unused queries)
+ *   mx, sum [nq + QR]
  */
-#define JC_AVX512_KB 64
+#define JC_AVX512_AKC 128
+#define JC_AVX512_QR 6
 #define JC_AVX512_DMAX 256
 
 static size_t jc_avx512_attention_ws(int L, int d_head, int nq)
 {
     (void)L;
     if (d_head % 16 || d_head > JC_AVX512_DMAX) return (size_t)L; /* scalar fallback */
-    return (size_t)d_head * JC_AVX512_KB + (size_t)nq * (d_head + 2) + 2 * JC_AVX512_KB + 32;
+    return (size_t)d_head * JC_AVX512_AKC + (size_t)JC_AVX512_QR * JC_AVX512_AKC +
+           (size_t)(nq + JC_AVX512_QR) * (d_head + 2) + 32;
 }
 
-/* The unroll pragmas below turn oa/ob/sa/sb into registers when d is a constant (d_head 64);
- * in the generic-d instantiation GCC then sees partly unrolled loops with a run-time bound and
- * warns about array elements past d / 16, which are never read. */
+/* Scores of the tile's QR queries for NB (1..4) vectors of 16 keys starting at key column jv of
+ * kt: s[r][b] = sum_c q_r[c] * kt[c][jv + 16 b], c in order. */
+#define JC_AVX512_SCORES(NB)                                                                    \
+    do {                                                                                      \
+        __m512 sc[JC_AVX512_QR][4];                                                           \
+        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)                        \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) sc[r][b] = _mm512_setzero_ps(); \
+        for (int c = 0; c < d; c++) {                                                         \
+            const float *kr = kt + (size_t)c * JC_AVX512_AKC + jv;                             \
+            __m512 kv[4];                                                                     \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) {                            \
+                kv[b] = _mm512_load_ps(kr + 16 * b);                                          \
+                JC_AVX512_KEEP(kv[b]);                                                        \
+            }                                                                                 \
+            _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++) {                  \
+                __m512 qc = _mm512_set1_ps(qr[r][c]);                                         \
+                JC_AVX512_KEEP(qc);                                                           \
+                _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)                          \
+                    sc[r][b] = _mm512_fmadd_ps(qc, kv[b], sc[r][b]);                          \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)                        \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)                              \
+                _mm512_store_ps(p + (size_t)r * JC_AVX512_AKC + jv + 16 * b, sc[r][b]);        \
+    } while (0)
+
+/* The unroll pragmas below turn arrays into registers when d is a constant (d_head 64); in the
+ * generic-d instantiation GCC then sees partly unrolled loops with a run-time bound and warns
+ * about array elements past d / 16, which are never read. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -433,26 +472,23 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                              const float *v, size_t ldv, const uint8_t *valid, int L, const int d, int i0, int i1,
                              float scale, float slope, int causal, float *ws)
 {
-    const int nv = d / 16, nq = i1 - i0;
-    /* causal: query i masks keys j > i in every block, which gives bitwise its result alone with
-     * L = i + 1: a masked key adds exactly 0 to the sums and 0 * v to the output, and a block
-     * with no key for it leaves its max, sum and output as they were (correction exp(0) = 1) */
+    const int nq = i1 - i0;
     if (causal && L > i1) L = i1;
     float *kt = jc_align64(ws);
-    float *p = kt + (size_t)d * JC_AVX512_KB; /* [2][64] probabilities of the current query pair */
-    float *acc = p + 2 * JC_AVX512_KB, *mx = acc + (size_t)nq * d, *sum = mx + nq;
-    for (int i = 0; i < nq; i++) {
+    float *p = kt + (size_t)d * JC_AVX512_AKC;
+    float *acc = p + (size_t)JC_AVX512_QR * JC_AVX512_AKC, *mx = acc + (size_t)(nq + JC_AVX512_QR) * d,
+          *sum = mx + nq + JC_AVX512_QR;
+    for (int i = 0; i < nq + JC_AVX512_QR; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0;
         for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
     }
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int j0 = 0; j0 < L; j0 += JC_AVX512_KB) {
-        int jb = L - j0 < JC_AVX512_KB ? L - j0 : JC_AVX512_KB;
-        __mmask16 vm[4];
+    __mmask16 vm[JC_AVX512_AKC / 16];
+    for (int j0 = 0; j0 < L; j0 += JC_AVX512_AKC) {
+        const int jb = L - j0 < JC_AVX512_AKC ? L - j0 : JC_AVX512_AKC, nb = (jb + 15) / 16;
         int any = 0;
-        #pragma GCC unroll 16
-        for (int b = 0; b < 4; b++) {
+        for (int b = 0; b < nb; b++) {
             unsigned bits = 0;
             for (int l = 0; l < 16; l++) {
                 int j = 16 * b + l;
@@ -462,125 +498,119 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
             any |= bits != 0;
         }
         if (!any) continue;
-        /* 16-key chunks that hold keys: the last block of L = 197 has 5, and computing its
-         * four chunks' scores anyway wasted 30% of the score FMAs */
-        const int nb = (jb + 15) / 16;
         /* kt[c][j] = k[j0 + j][c] */
-        #pragma GCC unroll 16
-        for (int b = 0; b < 4; b++)
-            #pragma GCC unroll 16
-            for (int cb = 0; cb < nv; cb++) {
-                if (b >= nb) break;
+        for (int b = 0; b < nb; b++)
+            for (int cb = 0; cb < d / 16; cb++) {
                 __m512 r[16];
                 for (int l = 0; l < 16; l++) {
                     int j = 16 * b + l;
                     r[l] = j < jb ? _mm512_loadu_ps(k + (size_t)(j0 + j) * ldk + 16 * cb) : _mm512_setzero_ps();
                 }
                 jc_avx512_tr16(r);
-                for (int l = 0; l < 16; l++) _mm512_store_ps(kt + (size_t)(16 * cb + l) * JC_AVX512_KB + 16 * b, r[l]);
+                for (int l = 0; l < 16; l++) _mm512_store_ps(kt + (size_t)(16 * cb + l) * JC_AVX512_AKC + 16 * b, r[l]);
             }
-        /* two queries per pass: every kt and v load feeds two FMAs */
-        for (int i = i0; i < i1; i += 2) {
-            const int two = i + 1 < i1;
-            const float *qa = q + (size_t)i * ldq, *qb = two ? qa + ldq : qa;
-            __m512 sa[4], sb[4];
-            #pragma GCC unroll 16
-            for (int b = 0; b < 4; b++) sa[b] = sb[b] = _mm512_setzero_ps();
-            /* every kt / v vector is pinned in a register (JC_AVX512_KEEP) so that it is loaded once
-             * for both queries instead of being folded into both FMAs */
-            if (nb == 4) {
-                for (int c = 0; c < d; c++) {
-                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                    const float *kr = kt + (size_t)c * JC_AVX512_KB;
-                    #pragma GCC unroll 16
-                    for (int b = 0; b < 4; b++) {
-                        __m512 kv = _mm512_load_ps(kr + 16 * b);
-                        JC_AVX512_KEEP(kv);
-                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
-                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
-                    }
-                }
-            } else {
-                for (int c = 0; c < d; c++) {
-                    __m512 qca = _mm512_set1_ps(qa[c]), qcb = _mm512_set1_ps(qb[c]);
-                    const float *kr = kt + (size_t)c * JC_AVX512_KB;
-                    for (int b = 0; b < nb; b++) {
-                        __m512 kv = _mm512_load_ps(kr + 16 * b);
-                        JC_AVX512_KEEP(kv);
-                        sa[b] = _mm512_fmadd_ps(qca, kv, sa[b]);
-                        sb[b] = _mm512_fmadd_ps(qcb, kv, sb[b]);
-                    }
+        for (int it = 0; it < nq; it += JC_AVX512_QR) {
+            const int nr = nq - it < JC_AVX512_QR ? nq - it : JC_AVX512_QR;
+            const float *qr[JC_AVX512_QR];
+            int row[JC_AVX512_QR]; /* the query's row in acc / mx / sum (a spare row for unused ones) */
+            for (int r = 0; r < JC_AVX512_QR; r++) {
+                qr[r] = q + (size_t)(i0 + it + (r < nr ? r : 0)) * ldq;
+                row[r] = r < nr ? it + r : nq + r;
+            }
+            /* causal: the tile's last query sees keys up to its own index; the keys past it are
+             * masked for every query of the tile and need not be computed at all */
+            int jbt = jb;
+            if (causal && i0 + it + nr - j0 < jbt) jbt = i0 + it + nr - j0;
+            const int nbt = (jbt + 15) / 16;
+            for (int jv = 0; jv < 16 * nbt; jv += 64) {
+                switch ((16 * nbt - jv) / 16) {
+                case 1: JC_AVX512_SCORES(1); break;
+                case 2: JC_AVX512_SCORES(2); break;
+                case 3: JC_AVX512_SCORES(3); break;
+                default: JC_AVX512_SCORES(4); break;
                 }
             }
-            __m512 corr2[2];
-            for (int u = 0; u < 2; u++) {
-                __m512 *sc = u ? sb : sa;
-                int iu = i + u, r = iu - i0;
-                if (u && !two) { corr2[1] = _mm512_setzero_ps(); break; }
-                __m512 m4 = _mm512_set1_ps(-INFINITY);
-                __mmask16 vq[4];
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) vq[b] = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) {
-                    sc[b] = _mm512_mul_ps(sc[b], _mm512_set1_ps(scale));
+            __m512 corr[JC_AVX512_QR];
+            for (int r = 0; r < JC_AVX512_QR; r++) {
+                const int iu = i0 + it + (r < nr ? r : 0), w = row[r];
+                float *pr = p + (size_t)r * JC_AVX512_AKC;
+                __m512 m = _mm512_set1_ps(-INFINITY);
+                for (int b = 0; b < nbt; b++) {
+                    __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
+                    __m512 sv = _mm512_mul_ps(_mm512_load_ps(pr + 16 * b), _mm512_set1_ps(scale));
                     if (slope != 0.0f) {
                         __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)iu),
                                                                   _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
-                        sc[b] = _mm512_sub_ps(sc[b], _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+                        sv = _mm512_sub_ps(sv, _mm512_mul_ps(_mm512_set1_ps(slope), dist));
                     }
-                    m4 = _mm512_mask_max_ps(m4, vq[b], m4, sc[b]);
+                    _mm512_store_ps(pr + 16 * b, sv);
+                    m = _mm512_mask_max_ps(m, vq, m, sv);
                 }
-                float bmax = _mm512_reduce_max_ps(m4);
-                float mnew = mx[r] > bmax ? mx[r] : bmax;
-                float corr = expf(mx[r] - mnew); /* 0 for the first block */
+                float bmax = _mm512_reduce_max_ps(m);
+                if (bmax == -INFINITY) { /* no key of this chunk for this query: state unchanged */
+                    corr[r] = _mm512_set1_ps(1.0f);
+                    for (int b = 0; b < nbt; b++) _mm512_store_ps(pr + 16 * b, _mm512_setzero_ps());
+                    continue;
+                }
+                float mnew = mx[w] > bmax ? mx[w] : bmax;
+                float cr = expf(mx[w] - mnew); /* 0 for the first chunk */
                 __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) {
-                    __m512 e = _mm512_maskz_mov_ps(vq[b], jc_avx512_exp(_mm512_sub_ps(sc[b], vmax)));
+                for (int b = 0; b < nbt; b++) {
+                    __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
+                    __m512 e = _mm512_maskz_mov_ps(vq, jc_avx512_exp(_mm512_sub_ps(_mm512_load_ps(pr + 16 * b), vmax)));
                     ps = _mm512_add_ps(ps, e);
-                    _mm512_store_ps(p + JC_AVX512_KB * u + 16 * b, e);
+                    _mm512_store_ps(pr + 16 * b, e);
                 }
-                sum[r] = sum[r] * corr + _mm512_reduce_add_ps(ps);
-                mx[r] = mnew;
-                corr2[u] = _mm512_set1_ps(corr);
+                sum[w] = sum[w] * cr + _mm512_reduce_add_ps(ps);
+                mx[w] = mnew;
+                corr[r] = _mm512_set1_ps(cr);
             }
-            if (!two) /* the second query's probabilities are unused: zero keeps them finite */
-                #pragma GCC unroll 16
-                for (int b = 0; b < 4; b++) _mm512_store_ps(p + JC_AVX512_KB + 16 * b, _mm512_setzero_ps());
-            float *aa = acc + (size_t)(i - i0) * d, *ab = two ? aa + d : aa;
-            __m512 oa[JC_AVX512_DMAX / 16], ob[JC_AVX512_DMAX / 16];
-            #pragma GCC unroll 16
-            for (int cb = 0; cb < nv; cb++) {
-                oa[cb] = _mm512_mul_ps(_mm512_loadu_ps(aa + 16 * cb), corr2[0]);
-                ob[cb] = _mm512_mul_ps(_mm512_loadu_ps(ab + 16 * cb), corr2[1]);
-            }
-            for (int j = 0; j < jb; j++) {
-                __m512 pa = _mm512_set1_ps(p[j]), pb = _mm512_set1_ps(p[JC_AVX512_KB + j]);
-                const float *vj = v + (size_t)(j0 + j) * ldv;
-                #pragma GCC unroll 16
-                for (int cb = 0; cb < nv; cb++) {
-                    __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
-                    JC_AVX512_KEEP(vv);
-                    oa[cb] = _mm512_fmadd_ps(pa, vv, oa[cb]);
-                    ob[cb] = _mm512_fmadd_ps(pb, vv, ob[cb]);
+            /* o[r] = acc[r] * corr[r] + sum_j p[r][j] v[j], 64 dims at a time */
+            for (int c0 = 0; c0 < d; c0 += 64) {
+                const int nvc = d - c0 < 64 ? (d - c0) / 16 : 4;
+                __m512 o[JC_AVX512_QR][4];
+                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                        if (cb < nvc) o[r][cb] = _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+                if (nvc == 4) {
+                    for (int j = 0; j < jbt; j++) {
+                        const float *vj = v + (size_t)(j0 + j) * ldv + c0;
+                        __m512 vv[4];
+                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++) {
+                            vv[cb] = _mm512_loadu_ps(vj + 16 * cb);
+                            JC_AVX512_KEEP(vv[cb]);
+                        }
+                        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++) {
+                            __m512 pj = _mm512_set1_ps(p[(size_t)r * JC_AVX512_AKC + j]);
+                            JC_AVX512_KEEP(pj);
+                            _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++) o[r][cb] = _mm512_fmadd_ps(pj, vv[cb], o[r][cb]);
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < jbt; j++) {
+                        const float *vj = v + (size_t)(j0 + j) * ldv + c0;
+                        for (int cb = 0; cb < nvc; cb++) {
+                            __m512 vv = _mm512_loadu_ps(vj + 16 * cb);
+                            JC_AVX512_KEEP(vv);
+                            _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+                                o[r][cb] = _mm512_fmadd_ps(_mm512_set1_ps(p[(size_t)r * JC_AVX512_AKC + j]), vv, o[r][cb]);
+                        }
+                    }
                 }
+                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                        if (cb < nvc) _mm512_storeu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb, o[r][cb]);
             }
-            #pragma GCC unroll 16
-            for (int cb = 0; cb < nv; cb++) _mm512_storeu_ps(aa + 16 * cb, oa[cb]);
-            if (two)
-                #pragma GCC unroll 16
-                for (int cb = 0; cb < nv; cb++) _mm512_storeu_ps(ab + 16 * cb, ob[cb]);
         }
     }
     for (int i = i0; i < i1; i++) {
         __m512 inv = _mm512_set1_ps(1.0f / sum[i - i0]);
         float *o = out + (size_t)i * ldo;
-        #pragma GCC unroll 16
-        for (int cb = 0; cb < nv; cb++)
+        for (int cb = 0; cb < d / 16; cb++)
             _mm512_storeu_ps(o + 16 * cb, _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)(i - i0) * d + 16 * cb), inv));
     }
 }
+#undef JC_AVX512_SCORES
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -613,7 +643,7 @@ JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q
  *   bf16 fallback: 6 x 48, the pair split into odd/even fp32 halves (and / shift), two FMAs in
  *         vdpbf16ps' order under MXCSR DAZ+FTZ (saved and restored around the call).
  *   q8, vpdpbusd (u8 x s8): W packed as u8 = w + 128, X as s8 broadcast; per block of 32 each
- *         int32 accumulator starts at -128 * s[b] (the row's block sum), so after 8 steps it holds
+ *         int32 accumulator starts at s[b] (-128 * the row's block sum), so after 8 steps it holds
  *         sum q * w exactly; then acc = fma(float(isum), d * sw, acc). 4 x 48 tile.
  *   q8 fallback (AVX512BW): 32 bytes of W (8 columns x 4 k) zero-extended to 16 bits,
  *         vpmaddwd with the sign-extended X quad: every lane sums two products of at most
@@ -937,35 +967,38 @@ JC_AVX512Q static void jc_avx512_q8_pack_blk(uint8_t *dst, const int8_t *Wq, con
 typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                 float *C, size_t ldc, int nv, const float *bias, int first, int last);
 
-/* The vpdpbusd tile: up to 8 rows x 48 columns. The 24 int32 accumulators of a block live in
- * registers (24 independent chains hide vpdpbusd's latency at two issues a cycle); the fp32
- * accumulators live in cf (L1) and take one load, fma and store per block. Each int32
- * accumulator starts at the row's s[b] (-128 * sum q), loaded by a broadcast, so that after the
- * 8 steps it holds sum q * w exactly. */
+/* The vpdpbusd tile: up to JC_AVX512Q_MR rows x 48 columns. The int32 accumulators of a block
+ * live in registers; the fp32 accumulators live in cf (L1) and take one load, fma and store per
+ * block, which frees the registers for the int32 chains. Each int32 accumulator starts at the
+ * row's s[b] (-128 * sum q) by a broadcast load, so that after the 8 steps it holds sum q * w
+ * exactly. 4 rows: in the towers 4 x 48 ran 15% faster than the previous register-only 4 x 48
+ * tile, and 6 or 8 rows (more chains) ran slower there, though faster on a GEMM alone (the
+ * tile's 8 activation rows and the 41 KB K block of the sliver no longer fit L1 together). */
+#define JC_AVX512Q_MR 4
 JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
-    const int8_t *q[8];
-    const float *d[8];
-    const int32_t *s[8];
+    const int8_t *q[JC_AVX512Q_MR];
+    const float *d[JC_AVX512Q_MR];
+    const int32_t *s[JC_AVX512Q_MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < JC_AVX512Q_MR; i++) {
         q[i] = (const int8_t *)(x + (size_t)(i < mr ? i : 0) * rb);
         d[i] = (const float *)(const void *)(q[i] + K);
         s[i] = (const int32_t *)(const void *)(d[i] + K / 32);
     }
-    _Alignas(64) float cf[8][JC_AVX512_NR];
+    _Alignas(64) float cf[JC_AVX512Q_MR][JC_AVX512_NR];
     const __mmask16 mk[3] = {jc_avx512_mask(nv), jc_avx512_mask(nv - 16), jc_avx512_mask(nv - 32)};
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < JC_AVX512Q_MR; i++)
         if (i < mr)
 #pragma GCC unroll 3
             for (int j = 0; j < 3; j++)
                 _mm512_store_ps(cf[i] + 16 * j, first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], C + (size_t)i * ldc + 16 * j));
     for (int b = b0; b < b0 + bc; b++) {
-        __m512i ia[8][3];
+        __m512i ia[JC_AVX512Q_MR][3];
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr)
 #pragma GCC unroll 3
                 for (int j = 0; j < 3; j++) ia[i][j] = _mm512_set1_epi32(s[i][b]);
@@ -977,7 +1010,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 128), _MM_HINT_T0);
 #pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < JC_AVX512Q_MR; i++)
                 if (i < mr) {
                     __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(q[i] + 32 * b + 4 * g));
                     ia[i][0] = _mm512_dpbusd_epi32(ia[i][0], w0, a);
@@ -991,7 +1024,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 64), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 128), _MM_HINT_T0);
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {
                 __m512 dd = _mm512_set1_ps(d[i][b]);
                 _mm512_store_ps(cf[i], _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][0]), _mm512_mul_ps(dd, s0), _mm512_load_ps(cf[i])));
@@ -1004,7 +1037,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
     for (int j = 0; j < 3; j++) {
         __m512 bv = last && bias ? _mm512_maskz_loadu_ps(mk[j], bias + 16 * j) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {
                 __m512 v = _mm512_load_ps(cf[i] + 16 * j);
                 _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16 * j, mk[j], last && bias ? _mm512_add_ps(v, bv) : v);
@@ -1063,10 +1096,6 @@ JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int b0, int bc, const uint8_
                                     float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     switch (mr) {
-    case 8: jc_avx512_q8_ukr_x(8, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
-    case 7: jc_avx512_q8_ukr_x(7, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
-    case 6: jc_avx512_q8_ukr_x(6, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
-    case 5: jc_avx512_q8_ukr_x(5, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 4: jc_avx512_q8_ukr_x(4, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 3: jc_avx512_q8_ukr_x(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 2: jc_avx512_q8_ukr_x(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
@@ -1124,13 +1153,13 @@ JC_AVX512Q static void jc_avx512_q8_pack(void *Wp, const int8_t *Wq, const float
 JC_AVX512Q static void jc_avx512_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
                                      const float *bias, int M, int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 8);
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, JC_AVX512Q_MR);
 }
 
 JC_AVX512Q static void jc_avx512_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
                                      int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 8);
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, JC_AVX512Q_MR);
 }
 
 JC_AVX512Q static void jc_avx512_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,

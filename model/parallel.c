@@ -175,6 +175,18 @@ typedef struct {
     jc_claim claim;
 } jc_linear_task;
 
+/* Columns per claimed chunk of an [M, N] GEMM on n threads: about 2 (M <= 8) or 4 slivers of
+ * n_grain columns, with the chunk count rounded up to a multiple of n so that the threads end
+ * together (CLIP's N = 512 is 11 slivers: 4 + 4 + 3 left one thread 7 slivers against 4; now
+ * 3 + 3 + 3 + 2, at worst 6 against 5). Any split at grain multiples gives the same bits. */
+static int jc_chunk_cols(int M, int N, int grain, int n)
+{
+    int grains = (N + grain - 1) / grain, per = M <= 8 ? 2 : 4, chunks = (grains + per - 1) / per;
+    if (n > 1) chunks = (chunks + n - 1) / n * n;
+    if (chunks > grains) chunks = grains;
+    return (grains + chunks - 1) / chunks * grain;
+}
+
 static void jc_linear_run(void *arg, int t, int n)
 {
     jc_linear_task *a = (jc_linear_task *)arg;
@@ -187,7 +199,7 @@ static void jc_linear_run(void *arg, int t, int n)
     }
     /* column chunks claimed dynamically (kernels give the same result for any split at grain
      * multiples); wider chunks for the packed GEMM, which repacks X once per call */
-    int chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (a->N + chunk - 1) / chunk;
+    int chunk = jc_chunk_cols(a->M, a->N, a->ops->n_grain, n), chunks = (a->N + chunk - 1) / chunk;
     for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
         int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
         linear(a->Y, a->ldy, a->X, a->ldx, a->W, a->bias, a->M, a->K, lo, hi, ws);
@@ -221,8 +233,7 @@ static void jc_qlinear_run(void *arg, int t, int n)
     jc_qlinear_task *a = (jc_qlinear_task *)arg;
     const jc_qweight *q = a->q;
     float *ws = a->ws + (size_t)t * a->ws_stride;
-    const int N = q->N, K = q->K, chunk = (a->M <= 8 ? 2 : 4) * a->ops->n_grain, chunks = (N + chunk - 1) / chunk;
-    (void)n;
+    const int N = q->N, K = q->K, chunk = jc_chunk_cols(a->M, N, a->ops->n_grain, n), chunks = (N + chunk - 1) / chunk;
     for (int c; (c = jc_claim_next(&a->claim)) < chunks;) {
         int lo = c * chunk, hi = lo + chunk < N ? lo + chunk : N;
         if (a->Wp && q->dtype == JC_DT_BF16)

@@ -662,6 +662,14 @@ JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q
 #ifndef JC_AVX512Q_PFB
 #define JC_AVX512Q_PFB (3 * JC_AVX512Q_QB) /* bytes ahead (3 blocks) that the q8 tiles prefetch */
 #endif
+#ifndef JC_AVX512Q_PFL2 /* q8 bytes ahead (12 blocks, 20 KB) that the q8 tiles also prefetch into L2: a
+ * short X streams each sliver from memory once, and L1 prefetches alone kept too few lines in
+ * flight (q8 text-8 on one thread: 12.5 -> 7.2-9.5 ms, the memory floor is 8.2) */
+#define JC_AVX512Q_PFL2 (12 * JC_AVX512Q_QB)
+#endif
+#ifndef JC_AVX512Q_PFL2W
+#define JC_AVX512Q_PFL2W (JC_AVX512_NR * 96) /* the same for bf16: uint32 ahead (96 k pairs, 18 KB) */
+#endif
 #ifndef JC_AVX512Q_PF
 #define JC_AVX512Q_PF (JC_AVX512_NR * 24) /* uint32 ahead (24 k pairs, 4.5 KB) that the bf16 tiles prefetch */
 #endif
@@ -734,6 +742,9 @@ JC_AVX512BF_INLINE void jc_avx512_bf_ukr_x(const int mr, int pc, const uint16_t 
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 16), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W + 16), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W + 32), _MM_HINT_T1);
         }
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
@@ -773,6 +784,9 @@ JC_AVX512Q_INLINE void jc_avx512_bf_ukr_f(const int mr, int pc, const float *xs,
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 16), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PF + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W + 16), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2W + 32), _MM_HINT_T1);
         }
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
@@ -971,10 +985,12 @@ typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, si
  * live in registers; the fp32 accumulators live in cf (L1) and take one load, fma and store per
  * block, which frees the registers for the int32 chains. Each int32 accumulator starts at the
  * row's s[b] (-128 * sum q) by a broadcast load, so that after the 8 steps it holds sum q * w
- * exactly. 4 rows: in the towers 4 x 48 ran 15% faster than the previous register-only 4 x 48
- * tile, and 6 or 8 rows (more chains) ran slower there, though faster on a GEMM alone (the
- * tile's 8 activation rows and the 41 KB K block of the sliver no longer fit L1 together). */
-#define JC_AVX512Q_MR 4
+ * exactly. The driver runs 4-row tiles, and one 8-row tile when M <= 8: in the towers 4 x 48
+ * ran 15% faster than the previous register-only 4 x 48 tile, and 6 or 8 rows (more chains)
+ * ran slower there, though faster on a GEMM alone (the tile's 8 activation rows and the 41 KB K
+ * block of the sliver no longer fit L1 together); with M <= 8 the sliver is read once, and one
+ * 8-row pass over it saves the second pass of two 4-row tiles. */
+#define JC_AVX512Q_MR 8
 JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
@@ -1009,6 +1025,9 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 128), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g + 64), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g + 128), _MM_HINT_T1);
 #pragma GCC unroll 8
             for (int i = 0; i < JC_AVX512Q_MR; i++)
                 if (i < mr) {
@@ -1023,6 +1042,9 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 64), _MM_HINT_T0);
         _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR), _MM_HINT_T1);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR + 64), _MM_HINT_T1);
+        _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR + 128), _MM_HINT_T1);
 #pragma GCC unroll 8
         for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {
@@ -1096,6 +1118,10 @@ JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int b0, int bc, const uint8_
                                     float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     switch (mr) {
+    case 8: jc_avx512_q8_ukr_x(8, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 7: jc_avx512_q8_ukr_x(7, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 6: jc_avx512_q8_ukr_x(6, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 5: jc_avx512_q8_ukr_x(5, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 4: jc_avx512_q8_ukr_x(4, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 3: jc_avx512_q8_ukr_x(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     case 2: jc_avx512_q8_ukr_x(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
@@ -1134,8 +1160,9 @@ JC_AVX512Q static void jc_avx512_q8_drive(float *Y, size_t ldy, const void *Xq, 
                     bp = Wp + ((size_t)(n / JC_AVX512_NR) * B + b0) * JC_AVX512Q_QB;
                 else
                     jc_avx512_q8_pack_blk(buf, Wq, Sw, K, n, n1, b0, bc);
-                for (int m = 0; m < mc; m += MR)
-                    tile(mc - m < MR ? mc - m : MR, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                const int mr = MR == 4 && mc <= 8 ? 8 : MR; /* see jc_avx512_q8_ukr_x */
+                for (int m = 0; m < mc; m += mr)
+                    tile(mc - m < mr ? mc - m : mr, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
                          Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
             }
         }
@@ -1153,13 +1180,13 @@ JC_AVX512Q static void jc_avx512_q8_pack(void *Wp, const int8_t *Wq, const float
 JC_AVX512Q static void jc_avx512_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
                                      const float *bias, int M, int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, JC_AVX512Q_MR);
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
 }
 
 JC_AVX512Q static void jc_avx512_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
                                      int K, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, JC_AVX512Q_MR);
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
 }
 
 JC_AVX512Q static void jc_avx512_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,

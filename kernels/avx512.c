@@ -1204,31 +1204,71 @@ JC_AVX512Q static void jc_avx512_q8_packed_f(float *Y, size_t ldy, const void *X
     jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_f, 2);
 }
 
-/* Activation row quantisation as jc_scalar_q8_row: the same divisions, product and RNE. */
+/* Lane j of the result = max (add: the int32 sum) of the 16 lanes of v[j]: a transposing tree
+ * of 15 combines (each two shuffles and the op) instead of 16 separate horizontal reductions. */
+JC_AVX512Q_INLINE __m512 jc_avx512_reduce16(__m512 v[16], int add)
+{
+#define JC_R16_OP(a, b) \
+    (add ? _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b))) : _mm512_max_ps(a, b))
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) /* 128-bit lanes 0-1: v[2i]'s halves combined, 2-3: v[2i+1]'s */
+        v[i] = JC_R16_OP(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) /* lane L: 4 partials of v[4i + L] */
+        v[i] = JC_R16_OP(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x88), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xDD));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) /* lane L: 2 partials of v[8i + L], then 2 of v[8i + 4 + L] */
+        v[i] = JC_R16_OP(_mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0xEE));
+    __m512 r = JC_R16_OP(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
+#undef JC_R16_OP
+    /* element t of lane L now holds v[4t + L] */
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
+}
+
+/* Activation row quantisation as jc_scalar_q8_row: the same divisions, product and RNE, for 16
+ * blocks at a time (the maxima, divisions and sums as vectors across the blocks). */
 JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
 {
     int8_t *q = (int8_t *)xq;
     float *d = (float *)(void *)(q + K);
     int32_t *s = (int32_t *)(void *)(d + K / 32);
-    for (int b = 0; b < K / 32; b++) {
-        __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
-        /* max_ps returns its second operand when the first is NaN: NaNs are ignored */
-        __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps());
-        m = _mm512_max_ps(_mm512_abs_ps(v1), m);
-        float amax = _mm512_reduce_max_ps(m);
-        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
-        __m512 vi = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
-        __m512i r[2];
-        for (int h = 0; h < 2; h++) {
-            __m512 v = _mm512_mul_ps(h ? v1 : v0, vi);
-            v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
-            v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
-            r[h] = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    for (int b0 = 0; b0 < K / 32; b0 += 16) {
+        const int nb = K / 32 - b0 < 16 ? K / 32 - b0 : 16;
+        const __mmask16 kb = jc_avx512_mask(nb);
+        __m512 v[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            v[j] = _mm512_setzero_ps();
+            if (j < nb) { /* max_ps returns its second operand when the first is NaN: NaNs are ignored */
+                const float *xb = x + 32 * (b0 + j);
+                v[j] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb)), v[j]);
+                v[j] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb + 16)), v[j]);
+            }
         }
-        s[b] = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(r[0], r[1]));
-        _mm_storeu_si128((__m128i *)(void *)(q + 32 * b), _mm512_cvtepi32_epi8(r[0]));
-        _mm_storeu_si128((__m128i *)(void *)(q + 32 * b + 16), _mm512_cvtepi32_epi8(r[1]));
+        const __m512 amax = jc_avx512_reduce16(v, 0);
+        _mm512_mask_storeu_ps(d + b0, kb, _mm512_div_ps(amax, hi));
+        _Alignas(64) float id[16];
+        _mm512_store_ps(id, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ), hi, amax));
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            v[j] = _mm512_setzero_ps();
+            if (j < nb) {
+                const float *xb = x + 32 * (b0 + j);
+                __m512i r[2];
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    __m512 t = _mm512_mul_ps(_mm512_loadu_ps(xb + 16 * h), _mm512_set1_ps(id[j]));
+                    /* NaN -> 0 (min_ps gives 127 for it, the mask then 0), else clamped */
+                    t = _mm512_maskz_max_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), _mm512_min_ps(t, hi), lo);
+                    r[h] = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                    _mm_storeu_si128((__m128i *)(void *)(q + 32 * (b0 + j) + 16 * h), _mm512_cvtepi32_epi8(r[h]));
+                }
+                v[j] = _mm512_castsi512_ps(_mm512_add_epi32(r[0], r[1]));
+            }
+        }
+        const __m512i sum = _mm512_castps_si512(jc_avx512_reduce16(v, 1));
+        _mm512_mask_storeu_epi32(s + b0, kb, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
     }
 }
 

@@ -127,8 +127,14 @@ static void jc_row_quick_gelu(const jc_rows_task *a, int r)
 {
     static const float inv[64] = {JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f)};
     float *y = a->y + (size_t)r * (size_t)a->n;
-    for (int i = 0; i < a->n; i++) y[i] *= 1.702f;
-    for (int o = 0; o < a->n; o += 64) a->ops->swiglu(y + o, y + o, inv, a->n - o < 64 ? a->n - o : 64);
+    for (int o = 0; o < a->n; o += 64) {
+        int c = a->n - o < 64 ? a->n - o : 64;
+        if (c == 64) /* a fixed count, which the compiler vectorises */
+            for (int i = 0; i < 64; i++) y[o + i] *= 1.702f;
+        else
+            for (int i = 0; i < c; i++) y[o + i] *= 1.702f;
+        a->ops->swiglu(y + o, y + o, inv, c);
+    }
 }
 #undef JC_Q16
 #undef JC_Q4

@@ -63,10 +63,11 @@ static void t_q_rows(const jc_ops *ops)
         jc_scalar_ops.bf16_row(r, x, n);
         ops->bf16_row(a, x, n);
         bad_bf += memcmp(a, r, 2 * (size_t)n) != 0;
+        int kq = K - (t % 3) * 5 * 32; /* 96, 91 and 86 blocks: q8_row's groups of 16 with tails */
         memset(qa, 0x55, rb), memset(qr, 0xAA, rb);
-        jc_scalar_ops.q8_row(qr, x, K);
-        ops->q8_row(qa, x, K);
-        bad_q += memcmp(qa, qr, rb) != 0;
+        jc_scalar_ops.q8_row(qr, x, kq);
+        ops->q8_row(qa, x, kq);
+        bad_q += memcmp(qa, qr, jc_q8_row_bytes(kq)) != 0;
     }
     /* ties to even in bf16 and in the q8 rounding (x / d exactly halfway) */
     for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) + 0.5f;

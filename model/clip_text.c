@@ -140,15 +140,14 @@ static void jc_clip_enc_run(jclip_ctx *ctx, const jc_clip_enc *E, const jc_clip_
         const jc_clip_layer *L = &E->layers[l];
         jc_layernorm_rows(ctx, b->h, b->x, L->ln1_w, L->ln1_b, n_tok, D, E->eps); /* h = LN1(x) */
         jc_linear(ctx, b->q, b->h, L->wq, L->bq, n_tok, D, D);                    /* q = h Wq + bq */
-        jc_linear(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);                    /* k = h Wk + bk */
-        jc_linear(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);                    /* v = h Wv + bv */
+        jc_linear_again(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);              /* k = h Wk + bk */
+        jc_linear_again(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);              /* v = h Wv + bv */
         jc_attention(ctx, &at);                                                   /* o = softmax(q k^T / sqrt(d_head) [causal]) v */
         jc_linear(ctx, b->h, b->o, L->wo, L->bo, n_tok, D, D);                    /* h = o Wo + bo */
         jc_add_rows(ctx, b->x, b->h, n_tok, D);                                   /* x += h */
         jc_layernorm_rows(ctx, b->h, b->x, L->ln2_w, L->ln2_b, n_tok, D, E->eps); /* h = LN2(x) */
         jc_linear(ctx, b->f, b->h, L->w1, L->b1, n_tok, D, F);                    /* f = h W1 + b1 */
-        jc_quick_gelu_rows(ctx, b->f, n_tok, F);                                  /* f = f * sigmoid(1.702 f) */
-        jc_linear(ctx, b->h, b->f, L->w2, L->b2, n_tok, F, D);                    /* h = f W2 + b2 */
+        jc_quick_gelu_linear(ctx, b->h, b->f, L->w2, L->b2, n_tok, F, D);         /* f = f * sigmoid(1.702 f); h = f W2 + b2 */
         jc_add_rows(ctx, b->x, b->h, n_tok, D);                                   /* x += h */
     }
 }

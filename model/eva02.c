@@ -272,8 +272,8 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
         const jc_eva_layer *L = &V->layers[l];
         jc_layernorm_rows(ctx, b.h, b.x, L->ln1_w, L->ln1_b, n_tok, d_model, V->eps);       /* h = LN1(x) */
         jc_linear(ctx, b.q, b.h, L->wq, L->bq, n_tok, d_model, d_model);                     /* q = h Wq + bq */
-        jc_linear(ctx, b.k, b.h, L->wk, NULL, n_tok, d_model, d_model);                      /* k = h Wk */
-        jc_linear(ctx, b.v, b.h, L->wv, L->bv, n_tok, d_model, d_model);                     /* v = h Wv + bv */
+        jc_linear_again(ctx, b.k, b.h, L->wk, NULL, n_tok, d_model, d_model);                /* k = h Wk */
+        jc_linear_again(ctx, b.v, b.h, L->wv, L->bv, n_tok, d_model, d_model);               /* v = h Wv + bv */
         jc_for_rows(ctx, &rope);                                                             /* q, k = RoPE(q, k) */
         jc_attention(ctx, &at);                                                              /* o = softmax(q k^T / sqrt(d_head)) v */
         jc_layernorm_rows(ctx, b.o, b.o, L->lnA_w, L->lnA_b, n_tok, d_model, V->eps);        /* o = LN_attn(o) */
@@ -281,9 +281,9 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
         jc_add_rows(ctx, b.x, b.h, n_tok, d_model);                                          /* x = x + h */
         jc_layernorm_rows(ctx, b.h, b.x, L->ln2_w, L->ln2_b, n_tok, d_model, V->eps);       /* h = LN2(x) */
         jc_linear(ctx, b.a, b.h, L->w1, L->b1, n_tok, d_model, d_ff);                        /* a = h W1 + b1 */
-        jc_linear(ctx, b.b, b.h, L->w2, L->b2, n_tok, d_model, d_ff);                        /* b = h W2 + b2 */
-        jc_swiglu_layernorm_rows(ctx, b.a, b.b, L->lnF_w, L->lnF_b, n_tok, d_ff, V->eps);    /* a = LN_ffn(SiLU(a) * b) */
-        jc_linear(ctx, b.h, b.a, L->w3, L->b3, n_tok, d_ff, d_model);                        /* h = a W3 + b3 */
+        jc_linear_again(ctx, b.b, b.h, L->w2, L->b2, n_tok, d_model, d_ff);                  /* b = h W2 + b2 */
+        jc_swiglu_layernorm_linear(ctx, b.h, b.a, b.b, L->lnF_w, L->lnF_b, V->eps, L->w3, L->b3, n_tok, d_ff,
+                                   d_model); /* a = LN_ffn(SiLU(a) * b); h = a W3 + b3 */
         jc_add_rows(ctx, b.x, b.h, n_tok, d_model);                                          /* x = x + h */
     }
     for (int i = 0; i < n; i++) { /* embedding = L2(LN(x[cls])) */

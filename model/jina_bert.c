@@ -240,15 +240,14 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
             jc_linear(ctx, b.qkv, x, L->wqkv, L->bqkv, n_tok, d_model, 3 * d_model); /* q, k, v = x Wqkv + b */
         } else {
             jc_linear(ctx, q, x, L->wq, L->bq, n_tok, d_model, d_model);             /* q = x Wq + bq */
-            jc_linear(ctx, k, x, L->wk, L->bk, n_tok, d_model, d_model);             /* k = x Wk + bk */
-            jc_linear(ctx, v, x, L->wv, L->bv, n_tok, d_model, d_model);             /* v = x Wv + bv */
+            jc_linear_again(ctx, k, x, L->wk, L->bk, n_tok, d_model, d_model);       /* k = x Wk + bk */
+            jc_linear_again(ctx, v, x, L->wv, L->bv, n_tok, d_model, d_model);       /* v = x Wv + bv */
         }
         jc_attention(ctx, &at);                                                     /* att = softmax(q k^T / sqrt(d_head) - ALiBi) v */
         jc_linear(ctx, b.tmp, b.att, L->wo, L->bo, n_tok, d_model, d_model);        /* tmp = att Wo + b */
         jc_add_layernorm_rows(ctx, x, b.tmp, L->ln1_w, L->ln1_b, n_tok, d_model, T->eps); /* x = LN(x + tmp) */
         jc_linear(ctx, b.g, x, L->wg, NULL, n_tok, d_model, 2 * d_ff);               /* g = x Wg */
-        jc_geglu_rows(ctx, b.u, b.g, n_tok, d_ff);                                  /* u = GELU(g_gate) * g_lin */
-        jc_linear(ctx, b.tmp, b.u, L->w2, L->b2, n_tok, d_ff, d_model);             /* tmp = u W2 + b */
+        jc_geglu_linear(ctx, b.tmp, b.u, b.g, L->w2, L->b2, n_tok, d_ff, d_model);  /* u = GELU(g_gate) * g_lin; tmp = u W2 + b */
         jc_add_layernorm_rows(ctx, x, b.tmp, L->ln2_w, L->ln2_b, n_tok, d_model, T->eps); /* x = LN(x + tmp) */
     }
 

@@ -396,6 +396,7 @@ static int jc_ctx_image_batch(jclip_ctx *ctx, size_t want)
             JCLIP_FREE(ctx->xq);
             ctx->xq = xq;
             ctx->xq_rows = rows;
+            ctx->xq_of = NULL;
         }
     }
     return (int)want;

@@ -152,6 +152,8 @@ struct jclip_ctx {
     size_t ws_stride;
     uint8_t *xq;                /* activations converted for bf16 / q8 weights: xq_rows rows */
     size_t xq_rows;
+    const float *xq_of;         /* what xq holds: the rows, width and dtype it was made from */
+    int xq_of_rows, xq_of_k, xq_of_dtype;
     uint8_t *act[JC_N_TOWERS];  /* tower activations, carved by the tower for act_items inputs */
     int act_items[JC_N_TOWERS];
 

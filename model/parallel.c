@@ -6,14 +6,18 @@
  * thread count: results are bit-identical for any n_threads.
  *
  *   jc_linear(ctx, Y, X, W, bias, n_rows, d_in, d_out)    Y = X W^T + bias
+ *   jc_linear_again(ctx, Y, X, W, bias, n_rows, d_in, d_out)  the same, X unchanged since the
+ *                                                         last jc_linear (bf16 / q8: reuses its
+ *                                                         converted rows)
+ *   jc_quick_gelu_linear(ctx, Y, F, W, bias, ...)         Y = quick_gelu(F) W^T + bias (CLIP's MLP)
+ *   jc_geglu_linear(ctx, Y, u, g, W, bias, ...)           Y = u W^T + bias, u = GELU(g[:, :n]) * g[:, n:]
+ *   jc_swiglu_layernorm_linear(ctx, Y, a, b, w, bb, eps, W, bias, ...)
+ *                                                         Y = a W^T + bias, a = LN(SiLU(a) * b)
  *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head,
  *                                                         optionally causal
- *   jc_quick_gelu_rows(ctx, y, rows, n)                   y = y * sigmoid(1.702 y)  (CLIP's MLP)
  *   jc_layernorm_rows(ctx, y, x, w, b, rows, n, eps)      y = LN(x)
  *   jc_add_layernorm_rows(ctx, x, y, w, b, rows, n, eps)  x = LN(x + y)
  *   jc_add_rows(ctx, x, y, rows, n)                       x += y
- *   jc_geglu_rows(ctx, u, g, rows, n)                     u = GELU(g[:, :n]) * g[:, n:]
- *   jc_swiglu_layernorm_rows(ctx, a, b, w, bb, rows, n, eps)  a = LN(SiLU(a) * b)
  *   jc_for_rows(ctx, &task)                               any per-row function (e.g. RoPE)
  */
 #include "model.h"
@@ -139,25 +143,6 @@ static void jc_row_quick_gelu(const jc_rows_task *a, int r)
 #undef JC_Q16
 #undef JC_Q4
 
-/* y = y * sigmoid(1.702 y) in place, rows of n: CLIP's quick_gelu (not GELU), plain C. */
-static void jc_quick_gelu_rows(jclip_ctx *ctx, float *y, int rows, int n)
-{
-    jc_rows(ctx, jc_row_quick_gelu, rows, n, y, NULL, NULL, NULL, 0);
-}
-
-/* u [rows, n] = GELU(g[:, :n]) * g[:, n:2n], g [rows, 2n]. */
-static void jc_geglu_rows(jclip_ctx *ctx, float *u, const float *g, int rows, int n)
-{
-    jc_rows(ctx, jc_row_geglu, rows, n, u, g, NULL, NULL, 0);
-}
-
-/* a = LN(SiLU(a) * b): a SwiGLU gate followed by its sub-LayerNorm. */
-static void jc_swiglu_layernorm_rows(jclip_ctx *ctx, float *a, const float *b, const float *w, const float *bias,
-                                     int rows, int n, float eps)
-{
-    jc_rows(ctx, jc_row_swiglu_ln, rows, n, a, b, w, bias, eps);
-}
-
 /* out = v / max(||v||, 1e-12) */
 static void jc_l2_normalize(float *out, const float *v, int n)
 {
@@ -224,12 +209,14 @@ typedef struct {
     float *ws; size_t ws_stride;
     jc_claim claim;
     uint8_t *xq; size_t xq_stride;
+    const jc_rows_task *pre; /* a row operation producing X's row first (its ops set), or NULL */
 } jc_qlinear_task;
 
 static void jc_row_to_q(const jc_rows_task *a, int r)
 {
     const jc_qlinear_task *t = (const jc_qlinear_task *)a->user;
     uint8_t *dst = t->xq + (size_t)r * t->xq_stride;
+    if (t->pre) t->pre->row(t->pre, r); /* the row is still in L1 when it is converted */
     if (t->q->dtype == JC_DT_BF16) a->ops->bf16_row((uint16_t *)(void *)dst, a->x + (size_t)r * (size_t)a->n, a->n);
     else a->ops->q8_row(dst, a->x + (size_t)r * (size_t)a->n, a->n);
 }
@@ -257,8 +244,10 @@ static void jc_qlinear_run(void *arg, int t, int n)
     }
 }
 
+/* pre: see jc_linear_pre. again: X is unchanged since the last call, whose converted rows xq
+ * still holds if that call's X, rows, width and dtype were these. */
 static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweight *q, const void *Wp, const float *bias,
-                       int n_rows)
+                       int n_rows, jc_rows_task *pre, int again)
 {
     jc_qlinear_task a;
     a.ops = ctx->ops;
@@ -270,25 +259,36 @@ static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweigh
     a.ws = ctx->ws; a.ws_stride = ctx->ws_stride;
     a.xq = ctx->xq;
     a.xq_stride = q->dtype == JC_DT_BF16 ? 2 * (size_t)q->K : jc_q8_row_bytes(q->K);
-    jc_rows_task rows;
-    memset(&rows, 0, sizeof rows);
-    rows.row = jc_row_to_q, rows.rows = n_rows, rows.n = q->K, rows.x = X, rows.user = &a;
-    jc_for_rows(ctx, &rows);
+    a.pre = pre;
+    if (pre) pre->ops = ctx->ops;
+    if (!(again && !pre && ctx->xq_of == X && ctx->xq_of_rows == n_rows && ctx->xq_of_k == q->K &&
+          ctx->xq_of_dtype == q->dtype)) {
+        jc_rows_task rows;
+        memset(&rows, 0, sizeof rows);
+        rows.row = jc_row_to_q, rows.rows = n_rows, rows.n = q->K, rows.x = X, rows.user = &a;
+        jc_for_rows(ctx, &rows);
+        ctx->xq_of = X, ctx->xq_of_rows = n_rows, ctx->xq_of_k = q->K, ctx->xq_of_dtype = q->dtype;
+    }
     jc_claim_init(&a.claim);
     jc_pool_run(ctx->pool, jc_qlinear_run, &a);
 }
 
 /* Y [n_rows, d_out] = X [n_rows, d_in] W [d_out, d_in]^T + bias [d_out] (bias may be NULL).
  * W is read in place, or from its packed copy once the running tower is packed (same bits); a weight the
- * file stores as bf16 or q8 goes through that type's kernels (jc_qlinear). */
-static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias,
-                      int n_rows, int d_in, int d_out)
+ * file stores as bf16 or q8 goes through that type's kernels (jc_qlinear). pre, if not NULL, is
+ * the row operation that makes X (an MLP's gate): with bf16 / q8 weights each row is made and
+ * converted in one go, saving a pass over X; with fp32 ones it runs first. Either way X ends up
+ * the same. again: see jc_qlinear. */
+static void jc_linear_pre(jclip_ctx *ctx, jc_rows_task *pre, int again, float *Y, const float *X, const float *W,
+                          const float *bias, int n_rows, int d_in, int d_out)
 {
     const jc_qweight *q = ctx->m->n_qw ? jc_qweight_of(ctx->m, W, d_out, d_in) : NULL;
     if (q) {
-        jc_qlinear(ctx, Y, X, q, jc_packed(ctx->m, ctx->tower, q->src, d_out, d_in), bias, n_rows);
+        jc_qlinear(ctx, Y, X, q, jc_packed(ctx->m, ctx->tower, q->src, d_out, d_in), bias, n_rows, pre, again);
         return;
     }
+    ctx->xq_of = NULL; /* the next jc_linear_again cannot reuse rows converted before this layer */
+    if (pre) jc_for_rows(ctx, pre);
 #ifdef JCLIP_BLAS_OPENBLAS
     /* `make BLAS=openblas`: a comparison build only (see the Makefile); short inputs stay on
      * the streaming kernels, which OpenBLAS does not beat. */
@@ -312,6 +312,50 @@ static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, 
     if (Wp) a.W = Wp;
     jc_claim_init(&a.claim);
     jc_pool_run(ctx->pool, jc_linear_run, &a);
+}
+
+static void jc_linear(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias, int n_rows, int d_in,
+                      int d_out)
+{
+    jc_linear_pre(ctx, NULL, 0, Y, X, W, bias, n_rows, d_in, d_out);
+}
+
+static void jc_linear_again(jclip_ctx *ctx, float *Y, const float *X, const float *W, const float *bias, int n_rows,
+                            int d_in, int d_out)
+{
+    jc_linear_pre(ctx, NULL, 1, Y, X, W, bias, n_rows, d_in, d_out);
+}
+
+/* Y = quick_gelu(F) W^T + bias; F [n_rows, d_in] is left holding quick_gelu(F). */
+static void jc_quick_gelu_linear(jclip_ctx *ctx, float *Y, float *F, const float *W, const float *bias, int n_rows,
+                                 int d_in, int d_out)
+{
+    jc_rows_task pre;
+    memset(&pre, 0, sizeof pre);
+    pre.row = jc_row_quick_gelu, pre.rows = n_rows, pre.n = d_in, pre.y = F;
+    jc_linear_pre(ctx, &pre, 0, Y, F, W, bias, n_rows, d_in, d_out);
+}
+
+/* Y = u W^T + bias with u [n_rows, d_in] = GELU(g[:, :d_in]) * g[:, d_in:] (left in u). */
+static void jc_geglu_linear(jclip_ctx *ctx, float *Y, float *u, const float *g, const float *W, const float *bias,
+                            int n_rows, int d_in, int d_out)
+{
+    jc_rows_task pre;
+    memset(&pre, 0, sizeof pre);
+    pre.row = jc_row_geglu, pre.rows = n_rows, pre.n = d_in, pre.y = u, pre.x = g;
+    jc_linear_pre(ctx, &pre, 0, Y, u, W, bias, n_rows, d_in, d_out);
+}
+
+/* Y = a' W^T + bias with a' = LN(SiLU(a) * b) (left in a), rows of d_in. */
+static void jc_swiglu_layernorm_linear(jclip_ctx *ctx, float *Y, float *a, const float *b, const float *lw,
+                                       const float *lb, float eps, const float *W, const float *bias, int n_rows,
+                                       int d_in, int d_out)
+{
+    jc_rows_task pre;
+    memset(&pre, 0, sizeof pre);
+    pre.row = jc_row_swiglu_ln, pre.rows = n_rows, pre.n = d_in, pre.y = a, pre.x = b, pre.w = lw, pre.b = lb;
+    pre.eps = eps;
+    jc_linear_pre(ctx, &pre, 0, Y, a, W, bias, n_rows, d_in, d_out);
 }
 
 /* ---- Attention --------------------------------------------------------------------------- */

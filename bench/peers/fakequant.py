@@ -10,8 +10,9 @@ int8, round to nearest, one scale per block along K for the weights and per row 
 the activations, as jclip's q8 does), and prints the min / mean cosine of each variant to the
 float32 vectors. Variants: blocks of 32 for both (jclip's q8 format, without the vision
 smoothing that jclip's converter adds), per-token activation scales with block-32 weights,
-blocks of 64, blocks of 128, and per-channel weights with per-token activations (ONNX Runtime's
-dynamic quantisation, but per token instead of per tensor).
+blocks of 64, blocks of 128, per-channel weights with per-token activations (ONNX Runtime's
+dynamic quantisation, but per token instead of per tensor), and per-channel weights with
+activations in blocks of 32 (which would spare the GEMM the per-block scale product).
 """
 import json
 import os
@@ -68,7 +69,7 @@ def main(argv):
     ref = run()
     for wb, ab, name in ((32, 32, "blocks of 32 (jclip q8)"), (32, 0, "w blocks of 32, a per token"),
                          (64, 64, "blocks of 64"), (128, 128, "blocks of 128"),
-                         (0, 0, "w per channel, a per token")):
+                         (0, 0, "w per channel, a per token"), (0, 32, "w per channel, a blocks of 32")):
         _MODE["w"], _MODE["a"] = wb, ab
         got = run()
         cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)

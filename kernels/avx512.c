@@ -1018,6 +1018,15 @@ typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, si
  * ran slower there, though faster on a GEMM alone (the tile's 8 activation rows and the 41 KB K
  * block of the sliver no longer fit L1 together); with M <= 8 the sliver is read once, and one
  * 8-row pass over it saves the second pass of two 4-row tiles. */
+/* The 192 bytes at p of a later block: into L1 JC_AVX512Q_PFB ahead, into L2 JC_AVX512Q_PFL2. */
+JC_AVX512Q_INLINE void jc_avx512q_prefetch(const uint8_t *p)
+{
+    for (int o = 0; o < 192; o += 64) {
+        _mm_prefetch((const char *)(p + JC_AVX512Q_PFB + o), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + JC_AVX512Q_PFL2 + o), _MM_HINT_T1);
+    }
+}
+
 #define JC_AVX512Q_MR 8
 JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last, const int pf)
@@ -1050,14 +1059,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
         for (int g = 0; g < 8; g++) {
             __m512i w0 = _mm512_load_si512(bp + 192 * g), w1 = _mm512_load_si512(bp + 192 * g + 64),
                     w2 = _mm512_load_si512(bp + 192 * g + 128);
-            if (pf) {
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 64), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 192 * g + 128), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g), _MM_HINT_T1);
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g + 64), _MM_HINT_T1);
-                _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 192 * g + 128), _MM_HINT_T1);
-            }
+            if (pf) jc_avx512q_prefetch(bp + 192 * g);
 #pragma GCC unroll 8
             for (int i = 0; i < JC_AVX512Q_MR; i++)
                 if (i < mr) {
@@ -1069,14 +1071,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
         }
         const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
         __m512 s0 = _mm512_load_ps(sw), s1 = _mm512_load_ps(sw + 16), s2 = _mm512_load_ps(sw + 32);
-        if (pf) {
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR), _MM_HINT_T0);
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 64), _MM_HINT_T0);
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFB + 32 * JC_AVX512_NR + 128), _MM_HINT_T0);
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR), _MM_HINT_T1);
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR + 64), _MM_HINT_T1);
-            _mm_prefetch((const char *)(bp + JC_AVX512Q_PFL2 + 32 * JC_AVX512_NR + 128), _MM_HINT_T1);
-        }
+        if (pf) jc_avx512q_prefetch(bp + 32 * JC_AVX512_NR);
 #pragma GCC unroll 8
         for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {

@@ -278,6 +278,17 @@ JC_AVX2 static void jc_avx2_swiglu(float *u, const float *a, const float *b, int
     }
 }
 
+JC_AVX2 static void jc_avx2_quick_gelu(float *y, int n)
+{
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = jc_avx2_mask(n - i);
+        __m256 z = _mm256_mul_ps(_mm256_maskload_ps(y + i, k), _mm256_set1_ps(1.702f));
+        __m256 e = jc_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
+        __m256 s = _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_maskstore_ps(y + i, k, _mm256_mul_ps(s, _mm256_set1_ps(1.0f / 1.702f)));
+    }
+}
+
 JC_AVX2 static void jc_avx2_add(float *y, const float *x, int n)
 {
     for (int i = 0; i < n; i += 8) {
@@ -660,6 +671,7 @@ static const jc_ops jc_avx2_ops = {
     jc_avx2_attention,
     jc_avx2_geglu,
     jc_avx2_swiglu,
+    jc_avx2_quick_gelu,
     jc_avx2_add,
     "bf16 widened+fma, q8 vpmaddwd",
     jc_avx2_bf16_row,

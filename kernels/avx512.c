@@ -407,6 +407,22 @@ JC_AVX512_INLINE __m512 jc_avx512_silu_mul(__m512 z, __m512 v)
     return _mm512_mul_ps(_mm512_mul_ps(z, r), v);
 }
 
+/* QuickGELU in place: silu_mul(1.702f * y, 1 / 1.702f), two chains as in jc_avx512_swiglu. */
+JC_AVX512 static void jc_avx512_quick_gelu(float *y, int n)
+{
+    const __m512 c = _mm512_set1_ps(1.702f), ic = _mm512_set1_ps(1.0f / 1.702f);
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 z0 = _mm512_mul_ps(_mm512_loadu_ps(y + i), c), z1 = _mm512_mul_ps(_mm512_loadu_ps(y + i + 16), c);
+        _mm512_storeu_ps(y + i, jc_avx512_silu_mul(z0, ic));
+        _mm512_storeu_ps(y + i + 16, jc_avx512_silu_mul(z1, ic));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = jc_avx512_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, k, jc_avx512_silu_mul(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, y + i), c), ic));
+    }
+}
+
 JC_AVX512 static void jc_avx512_swiglu(float *u, const float *a, const float *b, int n)
 {
     int i = 0;
@@ -1321,6 +1337,7 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
         jc_avx512_attention,                                          \
         jc_avx512_geglu,                                              \
         jc_avx512_swiglu,                                             \
+        jc_avx512_quick_gelu,                                         \
         jc_avx512_add,                                                \
         variant,                                                  \
         jc_avx512_bf16_row,                                           \

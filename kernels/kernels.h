@@ -77,6 +77,11 @@ typedef struct jc_ops {
     /* SwiGLU gate: u[i] = SiLU(a[i]) * b[i] for i < n. u may alias a. */
     void (*swiglu)(float *u, const float *a, const float *b, int n);
 
+    /* QuickGELU in place (CLIP's MLP), y[i] = y[i] * sigmoid(1.702 y[i]), computed as the
+     * table's SiLU of z = 1.702f * y[i] (rounded) times (1.0f / 1.702f): bitwise swiglu(y, z, c)
+     * with c[i] = 1.0f / 1.702f, in one pass. */
+    void (*quick_gelu)(float *y, int n);
+
     /* y[i] += x[i] for i < n. */
     void (*add)(float *y, const float *x, int n);
 

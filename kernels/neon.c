@@ -142,6 +142,17 @@ static void jc_neon_swiglu(float *u, const float *a, const float *b, int n)
     if (i < n) jc_scalar_swiglu(u + i, a + i, b + i, n - i);
 }
 
+static void jc_neon_quick_gelu(float *y, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t z = vmulq_f32(vld1q_f32(y + i), vdupq_n_f32(1.702f));
+        float32x4_t s = vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jc_neon_exp(vnegq_f32(z))));
+        vst1q_f32(y + i, vmulq_f32(s, vdupq_n_f32(1.0f / 1.702f)));
+    }
+    if (i < n) jc_scalar_quick_gelu(y + i, n - i);
+}
+
 static void jc_neon_add(float *y, const float *x, int n)
 {
     int i = 0;
@@ -539,6 +550,7 @@ static void jc_neon_q8_row(void *xq, const float *x, int K)
         jc_scalar_attention,                                   \
         jc_neon_geglu,                                             \
         jc_neon_swiglu,                                            \
+        jc_neon_quick_gelu,                                        \
         jc_neon_add,                                               \
         variant,                                               \
         jc_neon_bf16_row,                                          \

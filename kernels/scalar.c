@@ -128,6 +128,14 @@ static void jc_scalar_swiglu(float *u, const float *a, const float *b, int n)
     }
 }
 
+static void jc_scalar_quick_gelu(float *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float z = y[i] * 1.702f;
+        y[i] = z / (1.0f + expf(-z)) * (1.0f / 1.702f);
+    }
+}
+
 static void jc_scalar_add(float *y, const float *x, int n)
 {
     for (int i = 0; i < n; i++) y[i] += x[i];
@@ -313,6 +321,7 @@ static const jc_ops jc_scalar_ops = {
     jc_scalar_attention,
     jc_scalar_geglu,
     jc_scalar_swiglu,
+    jc_scalar_quick_gelu,
     jc_scalar_add,
     "bf16 fmaf, q8 int32",
     jc_scalar_bf16_row,

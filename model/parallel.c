@@ -123,25 +123,11 @@ static void jc_add_rows(jclip_ctx *ctx, float *x, const float *y, int rows, int 
     jc_rows(ctx, jc_row_add, rows, n, x, y, NULL, NULL, 0);
 }
 
-/* QuickGELU, z * sigmoid(1.702 z), as SiLU(1.702 z) / 1.702: the kernel table's vector SiLU
- * (ops->swiglu with a constant second operand) in place of a libm expf per element. */
-#define JC_Q4(v) v, v, v, v
-#define JC_Q16(v) JC_Q4(v), JC_Q4(v), JC_Q4(v), JC_Q4(v)
+/* QuickGELU, z * sigmoid(1.702 z), as SiLU(1.702 z) / 1.702: the kernel table's vector SiLU. */
 static void jc_row_quick_gelu(const jc_rows_task *a, int r)
 {
-    static const float inv[64] = {JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f), JC_Q16(1.0f / 1.702f)};
-    float *y = a->y + (size_t)r * (size_t)a->n;
-    for (int o = 0; o < a->n; o += 64) {
-        int c = a->n - o < 64 ? a->n - o : 64;
-        if (c == 64) /* a fixed count, which the compiler vectorises */
-            for (int i = 0; i < 64; i++) y[o + i] *= 1.702f;
-        else
-            for (int i = 0; i < c; i++) y[o + i] *= 1.702f;
-        a->ops->swiglu(y + o, y + o, inv, c);
-    }
+    a->ops->quick_gelu(a->y + (size_t)r * (size_t)a->n, a->n);
 }
-#undef JC_Q16
-#undef JC_Q4
 
 /* out = v / max(||v||, 1e-12) */
 static void jc_l2_normalize(float *out, const float *v, int n)

@@ -89,8 +89,8 @@ static void t_k_linear(const jc_ops *ops)
 static void t_k_rows(const jc_ops *ops)
 {
     static const int ns[] = {1, 3, 7, 15, 16, 17, 31, 128, 341, 768, 3072};
-    double w_ln = 0, w_ge = 0, w_sw = 0;
-    int bad_add = 0;
+    double w_ln = 0, w_ge = 0, w_sw = 0, w_qg = 0;
+    int bad_add = 0, bad_qg = 0;
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
         int n = ns[i];
         float *x = t_k_vec((size_t)2 * n, 3), *w = t_k_vec((size_t)n, 1), *b = t_k_vec((size_t)n, 1);
@@ -114,6 +114,22 @@ static void t_k_rows(const jc_ops *ops)
         for (int j = 0; j < n; j++) {
             double e = fabs(a[j] - r[j]) / (fabs(r[j]) + 1e-30);
             if (r[j] != a[j] && e > w_sw) w_sw = e;
+        }
+        /* QuickGELU: bitwise the table's own swiglu(y, 1.702f * y, 1 / 1.702f), close to scalar */
+        {
+            float *z = t_k_vec((size_t)n, 0), *c = t_k_vec((size_t)n, 0), *sq = t_k_vec((size_t)n, 0);
+            for (int j = 0; j < n; j++) z[j] = x[j] * 1.702f, c[j] = 1.0f / 1.702f;
+            ops->swiglu(r, z, c, n);
+            memcpy(a, x, sizeof(float) * (size_t)n);
+            ops->quick_gelu(a, n);
+            bad_qg += memcmp(a, r, sizeof(float) * (size_t)n) != 0;
+            memcpy(sq, x, sizeof(float) * (size_t)n);
+            jc_scalar_ops.quick_gelu(sq, n);
+            for (int j = 0; j < n; j++) {
+                double e = fabs(a[j] - sq[j]) / (fabs(sq[j]) + 1e-30);
+                if (sq[j] != a[j] && e > w_qg) w_qg = e;
+            }
+            free(z), free(c), free(sq);
         }
         memcpy(r, x, sizeof(float) * (size_t)n);
         memcpy(a, x, sizeof(float) * (size_t)n);
@@ -139,6 +155,8 @@ static void t_k_rows(const jc_ops *ops)
     T_CHECK(w_ge <= 2e-6, "%s geglu: max relative diff %.3g", ops->name, w_ge);
     T_CHECK(w_sw <= 2e-6, "%s swiglu: max relative diff %.3g", ops->name, w_sw);
     T_CHECK(bad_add == 0, "%s add: %d lengths differ from scalar", ops->name, bad_add);
+    T_CHECK(bad_qg == 0, "%s quick_gelu: %d lengths differ from its swiglu composition", ops->name, bad_qg);
+    T_CHECK(w_qg <= 2e-6, "%s quick_gelu: max relative diff %.3g to scalar", ops->name, w_qg);
     T_NOTE("%s rows: layernorm %.2g abs, geglu %.2g rel, swiglu %.2g rel", ops->name, w_ln, w_ge, w_sw);
 }
 

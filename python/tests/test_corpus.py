@@ -231,25 +231,28 @@ def test_dask_worker_killed_mid_job(ref_texts, text_file, tiny_path, tmp_path):
     log = str(tmp_path / "tasks.log")
     killed = {}
 
-    def running(pid_log):
-        starts, ends = {}, set()
+    def started_ended(pid_log):
+        starts, ends = [], set()
         for line in open(pid_log).read().splitlines():
             what, k, pid = line.split()[:3]
-            if what == "start":
-                starts[(int(k), int(pid))] = True
-            else:
-                ends.add((int(k), int(pid)))
-        return [kp for kp in starts if kp not in ends]
+            (starts.append if what == "start" else ends.add)((int(k), int(pid)))
+        return starts, ends
 
     def on_shard(meta):
         if killed:
             return
-        for _ in range(500):  # a worker in the middle of a shard (bounded: 5 s)
-            busy = running(log)
+        # A shard that starts after this call: it has its whole task (>= the 0.3 s delay) ahead
+        # of it, so it cannot end between the log read and the kill. (A shard already running
+        # here may be the one whose end is due this very moment: its batch-mate just ended.)
+        before = set(started_ended(log)[0])
+        busy = []
+        for _ in range(1000):  # bounded: 10 s
+            starts, ends = started_ended(log)
+            busy = [kp for kp in starts if kp not in before and kp not in ends]
             if busy:
                 break
             time.sleep(0.01)
-        assert busy, "no worker busy"
+        assert busy, "no shard started after the first one ended"
         killed["shard"], killed["pid"] = busy[0]
         os.kill(killed["pid"], signal.SIGKILL)
 

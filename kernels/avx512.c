@@ -522,10 +522,15 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
     float *p = kt + (size_t)d * JC_AVX512_AKC;
     float *acc = p + (size_t)JC_AVX512_QR * JC_AVX512_AKC, *mx = acc + (size_t)(nq + JC_AVX512_QR) * d,
           *sum = mx + nq + JC_AVX512_QR;
+    /* one chunk (L <= JC_AVX512_AKC): each tile's outputs are final, written to out at once;
+     * the same arithmetic as the general path's first chunk (its acc * corr is 0 * 0 = +0, its
+     * correction expf(-inf) = 0), so the same bits */
+    const int one = L <= JC_AVX512_AKC;
     for (int i = 0; i < nq + JC_AVX512_QR; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0;
-        for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
+        if (!one)
+            for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
     }
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __mmask16 vm[JC_AVX512_AKC / 16];
@@ -597,7 +602,7 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                     continue;
                 }
                 float mnew = mx[w] > bmax ? mx[w] : bmax;
-                float cr = expf(mx[w] - mnew); /* 0 for the first chunk */
+                float cr = one ? 0.0f : expf(mx[w] - mnew); /* 0 for the first chunk */
                 __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
                 for (int b = 0; b < nbt; b++) {
                     __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
@@ -615,7 +620,9 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                 __m512 o[JC_AVX512_QR][4];
                 _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
                     _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                        if (cb < nvc) o[r][cb] = _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+                        if (cb < nvc)
+                            o[r][cb] = one ? _mm512_setzero_ps()
+                                           : _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
                 if (nvc == 4) {
                     for (int j = 0; j < jbt; j++) {
                         const float *vj = v + (size_t)(j0 + j) * ldv + c0;
@@ -641,13 +648,22 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                         }
                     }
                 }
-                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
-                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                        if (cb < nvc) _mm512_storeu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb, o[r][cb]);
+                if (one) {
+                    for (int r = 0; r < nr; r++) {
+                        __m512 inv = _mm512_set1_ps(1.0f / sum[row[r]]);
+                        float *orow = out + (size_t)(i0 + it + r) * ldo + c0;
+                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                            if (cb < nvc) _mm512_storeu_ps(orow + 16 * cb, _mm512_mul_ps(o[r][cb], inv));
+                    }
+                } else {
+                    _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                            if (cb < nvc) _mm512_storeu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb, o[r][cb]);
+                }
             }
         }
     }
-    for (int i = i0; i < i1; i++) {
+    for (int i = i0; i < i1 && !one; i++) {
         __m512 inv = _mm512_set1_ps(1.0f / sum[i - i0]);
         float *o = out + (size_t)i * ldo;
         for (int cb = 0; cb < d / 16; cb++)

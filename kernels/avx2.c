@@ -267,25 +267,28 @@ JC_AVX2 static void jc_avx2_geglu(float *u, const float *g, int n)
     }
 }
 
+/* SiLU(z) * v = z / (1 + e^-z) * v. */
+JC_AVX2_INLINE __m256 jc_avx2_silu_mul(__m256 z, __m256 v)
+{
+    __m256 e = jc_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
+    return _mm256_mul_ps(_mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), v);
+}
+
 JC_AVX2 static void jc_avx2_swiglu(float *u, const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i += 8) {
         __m256i k = jc_avx2_mask(n - i);
-        __m256 z = _mm256_maskload_ps(a + i, k), v = _mm256_maskload_ps(b + i, k);
-        __m256 e = jc_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
-        __m256 s = _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-        _mm256_maskstore_ps(u + i, k, _mm256_mul_ps(s, v));
+        _mm256_maskstore_ps(u + i, k, jc_avx2_silu_mul(_mm256_maskload_ps(a + i, k), _mm256_maskload_ps(b + i, k)));
     }
 }
 
+/* QuickGELU in place: silu_mul(1.702f * y, 1 / 1.702f). */
 JC_AVX2 static void jc_avx2_quick_gelu(float *y, int n)
 {
     for (int i = 0; i < n; i += 8) {
         __m256i k = jc_avx2_mask(n - i);
         __m256 z = _mm256_mul_ps(_mm256_maskload_ps(y + i, k), _mm256_set1_ps(1.702f));
-        __m256 e = jc_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), z));
-        __m256 s = _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-        _mm256_maskstore_ps(y + i, k, _mm256_mul_ps(s, _mm256_set1_ps(1.0f / 1.702f)));
+        _mm256_maskstore_ps(y + i, k, jc_avx2_silu_mul(z, _mm256_set1_ps(1.0f / 1.702f)));
     }
 }
 

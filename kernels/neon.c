@@ -131,25 +131,25 @@ static void jc_neon_geglu(float *u, const float *g, int n)
     for (; i < n; i++) u[i] = 0.5f * g[i] * (1.0f + erff(g[i] * 0.70710678118654752f)) * g[n + i];
 }
 
+/* SiLU(z) * v = z / (1 + e^-z) * v. */
+static inline float32x4_t jc_neon_silu_mul(float32x4_t z, float32x4_t v)
+{
+    return vmulq_f32(vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jc_neon_exp(vnegq_f32(z)))), v);
+}
+
 static void jc_neon_swiglu(float *u, const float *a, const float *b, int n)
 {
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t z = vld1q_f32(a + i);
-        float32x4_t s = vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jc_neon_exp(vnegq_f32(z))));
-        vst1q_f32(u + i, vmulq_f32(s, vld1q_f32(b + i)));
-    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(u + i, jc_neon_silu_mul(vld1q_f32(a + i), vld1q_f32(b + i)));
     if (i < n) jc_scalar_swiglu(u + i, a + i, b + i, n - i);
 }
 
+/* QuickGELU in place: silu_mul(1.702f * y, 1 / 1.702f). */
 static void jc_neon_quick_gelu(float *y, int n)
 {
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t z = vmulq_f32(vld1q_f32(y + i), vdupq_n_f32(1.702f));
-        float32x4_t s = vdivq_f32(z, vaddq_f32(vdupq_n_f32(1.0f), jc_neon_exp(vnegq_f32(z))));
-        vst1q_f32(y + i, vmulq_f32(s, vdupq_n_f32(1.0f / 1.702f)));
-    }
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, jc_neon_silu_mul(vmulq_f32(vld1q_f32(y + i), vdupq_n_f32(1.702f)), vdupq_n_f32(1.0f / 1.702f)));
     if (i < n) jc_scalar_quick_gelu(y + i, n - i);
 }
 

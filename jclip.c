@@ -250,11 +250,21 @@ size_t jclip_model_describe(const jclip_model *m, char *buf, size_t cap)
         for (int d = 0; d < m->file.tensors[i].ndim; d++) count *= (double)m->file.tensors[i].dims[d];
         params += count;
     }
-    const char *dtype = m->dtype == JC_DT_BF16 ? "bf16 linear layers (%d of them), float32 for the rest"
-                        : m->dtype == JC_DT_Q8 ? "q8 linear layers (%d of them: int8, a float32 scale per 32 weights), float32 for the rest"
-                                               : "float32";
-    char dt[160];
-    snprintf(dt, sizeof dt, dtype, m->n_qw);
+    char dt[224] = "float32";
+    if (m->dtype == JC_DT_BF16) snprintf(dt, sizeof dt, "bf16 linear layers (%d of them), float32 for the rest", m->n_qw);
+    if (m->dtype == JC_DT_Q8) { /* how many weights have one scale per 32, 64 and 128 values (S = 1, 2, 4) */
+        int per[5] = {0, 0, 0, 0, 0}, o;
+        for (int i = 0; i < m->n_qw; i++)
+            if (m->qw[i].dtype == JC_DT_Q8) per[m->qw[i].S]++;
+        o = snprintf(dt, sizeof dt, "q8 linear layers (%d of them: int8 with a float32 scale per", m->n_qw);
+        for (int S = 1, first = 1; S <= 4 && o > 0 && (size_t)o < sizeof dt; S *= 2)
+            if (per[S]) {
+                o += snprintf(dt + o, sizeof dt - (size_t)o, "%s %d weights", first ? "" : ",", 32 * S);
+                if (per[S] != m->n_qw && (size_t)o < sizeof dt) o += snprintf(dt + o, sizeof dt - (size_t)o, " for %d", per[S]);
+                first = 0;
+            }
+        if (o > 0 && (size_t)o < sizeof dt) snprintf(dt + o, sizeof dt - (size_t)o, "), float32 for the rest");
+    }
     size_t n_arch;
     const char *arch = jc_file_meta_str(&m->file, "general.architecture", &n_arch);
     int n = snprintf(buf, cap,

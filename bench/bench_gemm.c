@@ -4,9 +4,10 @@
  *
  *   make bench-gemm    (links OpenBLAS into this program only)
  *   build/bench_gemm [--threads LIST] [--ms N] [--m M (only shapes with M rows)] [--probe (probes only)]
- *   build/bench_gemm --q f32,bf16,q8 [--threads LIST] [--ms N] [--m M]: the bf16 / q8 kernels
+ *   build/bench_gemm --q f32,bf16,q8,q8/128 [--threads LIST] [--ms N] [--m M]: the bf16 / q8 kernels
  *       (packed) at M = 8, 64, 197, 512 x (K, N) in {768x2304, 768x768, 768x3072, 3072x768}, with
- *       the FMA, vdpbf16ps and vpdpbusd peaks; JCLIP_ISA, JCLIP_NO_BF16, JCLIP_NO_VNNI pick the table
+ *       the FMA, vdpbf16ps and vpdpbusd peaks (q8/128: one scale per 128 values, S = 4);
+ *       JCLIP_ISA, JCLIP_NO_BF16, JCLIP_NO_VNNI pick the table
  *
  * Shapes: Y[M, N] = X[M, K] W[N, K]^T, W in the PyTorch layout. The benchmark is not part of
  * the library: it may print, and it uses intrinsics for the probes. OpenBLAS only uses its
@@ -193,7 +194,7 @@ __attribute__((target("avx512f,avx512vnni"))) static void bg_vnni_task(void *arg
 
 typedef struct {
     const jc_ops *ops;
-    int dtype; /* 0 f32, 1 bf16, 2 q8 */
+    int dtype; /* 0 f32, 1 bf16, 2 q8, 3 q8 with scale blocks of 128 (S = 4) */
     int M, N, K;
     const float *X; /* fp32 activations [M, K] */
     void *Xc;       /* converted activations (bf16 [M, K] or q8 rows) */
@@ -209,7 +210,7 @@ static void bg_q_convert(void *arg, int t, int n)
     int m0 = (int)((long)q->M * t / n), m1 = (int)((long)q->M * (t + 1) / n);
     for (int m = m0; m < m1; m++) {
         if (q->dtype == 1) q->ops->bf16_row((uint16_t *)q->Xc + (size_t)m * q->K, q->X + (size_t)m * q->K, q->K);
-        else q->ops->q8_row((uint8_t *)q->Xc + (size_t)m * jc_q8_row_bytes(q->K), q->X + (size_t)m * q->K, q->K);
+        else q->ops->q8_row((uint8_t *)q->Xc + (size_t)m * jc_q8_row_bytes(q->K), q->X + (size_t)m * q->K, q->K, q->dtype == 3 ? 4 : 1);
     }
 }
 
@@ -226,8 +227,17 @@ static void bg_q_gemm(void *arg, int t, int n)
             q->ops->linear_bf16_packed(q->Y, (size_t)q->N, (const uint16_t *)q->Xc, (size_t)q->K, q->Wp, NULL, q->M, q->K,
                                        lo, hi, ws);
         else
-            q->ops->linear_q8_packed(q->Y, (size_t)q->N, q->Xc, q->Wp, NULL, q->M, q->K, lo, hi, ws);
+            q->ops->linear_q8_packed(q->Y, (size_t)q->N, q->Xc, q->Wp, NULL, q->M, q->K, q->dtype == 3 ? 4 : 1, lo, hi, ws);
     }
+}
+
+/* 1 when name is one of the comma-separated items of list. */
+static int bg_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
 }
 
 static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, int only_m)
@@ -247,9 +257,9 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
            T, ops->name, ops->variant, fma.cpu, bfp.cpu, vnp.cpu, bw.cpu);
     printf("%-5s %5s %5s %5s %9s %9s %8s %8s  %s\n", "dtype", "M", "K", "N", "wall", "cpu", "of_peak", "of_bw", "(G(FL)OP/s)");
     static const int Ms[] = {8, 64, 197, 512}, KN[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
-    static const char *dn[] = {"f32", "bf16", "q8"};
-    for (int dt = 0; dt < 3; dt++) {
-        if (!strstr(dtypes, dn[dt])) continue;
+    static const char *dn[] = {"f32", "bf16", "q8", "q8/128"};
+    for (int dt = 0; dt < 4; dt++) {
+        if (!bg_listed(dtypes, dn[dt])) continue;
         for (int mi = 0; mi < 4; mi++) {
             if (only_m && Ms[mi] != only_m) continue;
             for (int s = 0; s < 4; s++) {
@@ -263,6 +273,7 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
                 q.Xc = malloc(jc_q8_row_bytes(q.K) * (size_t)q.M + 2 * (size_t)q.M * q.K);
                 q.Y = (float *)malloc(sizeof(float) * (size_t)q.M * q.N);
                 size_t wsn = dt == 0 ? ops->linear_ws(q.M, q.K) : dt == 1 ? ops->linear_bf16_ws(q.M, q.K) : ops->linear_q8_ws(q.M, q.K);
+                const int qs = dt == 3 ? 4 : 1; /* the weights' scales repeat in runs of qs blocks */
                 q.ws_stride = wsn + 16;
                 q.ws = (float *)malloc(sizeof(float) * q.ws_stride * (size_t)T);
                 /* the weights in the dtype, then packed copies rotating through a region > L3 */
@@ -273,12 +284,12 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
                 if (copies < 1) copies = 1;
                 uint8_t *region = (uint8_t *)aligned_alloc(64, psz * (size_t)copies);
                 uint16_t *Wb = dt == 1 ? (uint16_t *)malloc(2 * nk) : NULL;
-                int8_t *Wq = dt == 2 ? (int8_t *)malloc(nk) : NULL;
-                float *Sw = dt == 2 ? (float *)malloc(sizeof(float) * (nk / 32)) : NULL;
+                int8_t *Wq = dt >= 2 ? (int8_t *)malloc(nk) : NULL;
+                float *Sw = dt >= 2 ? (float *)malloc(sizeof(float) * (nk / 32)) : NULL;
                 if (Wb) ops->bf16_row(Wb, big, (int)nk);
                 if (Wq) {
                     for (size_t i = 0; i < nk; i++) Wq[i] = (int8_t)((i * 2654435761u) >> 25) - 64;
-                    for (size_t i = 0; i < nk / 32; i++) Sw[i] = 0.001f * (float)(1 + i % 5);
+                    for (size_t i = 0; i < nk / 32; i++) Sw[i] = 0.001f * (float)(1 + i / qs % 5);
                 }
                 int ns = (q.N + ops->n_grain - 1) / ops->n_grain;
                 for (int c = 0; c < copies; c++) {

@@ -65,16 +65,46 @@ def to_bf16(arr):
     return out.astype("<u2")
 
 
-def to_q8(arr):
+def q8_scale_blocks(block, k):
+    """Blocks of 32 per q8 scale block for a weight with k inputs in a tower of q8_block `block`
+    (32, 64 or 128): the largest S <= block / 32 that divides k / 32; the engine applies the same
+    rule (jc_q8_scale_blocks in model/model.c) and checks the scales repeat accordingly."""
+    s = block // 32
+    while s > 1 and (k // 32) % s:
+        s //= 2
+    return s
+
+
+def to_q8(arr, block=32):
     """float32 [N, ...] -> (int8 [N, K], float32 scales [N, K/32]): per row, one symmetric scale
-    per block of 32 along K (amax / 127), values rounded to nearest even and clamped to +-127."""
+    per scale block along K (amax / 127; 32 values, or 32 S with S = q8_scale_blocks(block, K),
+    the scale then written once for each of its S blocks of 32), values rounded to nearest even
+    and clamped to +-127."""
     w = np.ascontiguousarray(arr, dtype="<f4").reshape(arr.shape[0], -1)
     n, k = w.shape
-    blocks = w.reshape(n, k // 32, 32).astype(np.float64)
+    g = 32 * q8_scale_blocks(block, k)
+    blocks = w.reshape(n, k // g, g).astype(np.float64)
     scale = (np.abs(blocks).max(axis=2) / 127.0).astype("<f4")
     s64 = scale.astype(np.float64)[:, :, None]
     q = np.where(s64 > 0, np.rint(blocks / np.where(s64 > 0, s64, 1.0)), 0.0)
-    return np.clip(q, -127, 127).astype("i1").reshape(n, k), scale
+    return (np.clip(q, -127, 127).astype("i1").reshape(n, k),
+            np.ascontiguousarray(np.repeat(scale, g // 32, axis=1)))
+
+
+# q8 scale blocks per family and tower under --q8-block auto (the default): values per scale,
+# 32 where not listed. One scale per 128 values lets the int32 sums run 4x longer between float
+# steps (q8 GEMM at M = 197: 442 -> 515 GOP/s a core). Chosen by measurement with
+# bench/peers/fakequant.py-style simulation (jclip's smoothing, then int8 in scale blocks): OpenAI
+# CLIP's vision tower keeps min cosine 0.99894 (realistic b32-s1-real) and 0.99981 (b32-s1) with
+# blocks of 128, against 0.99941 / 0.99985 with blocks of 32; CLIP's text tower falls to 0.99298
+# and jina-clip-v1's vision tower to a mean of 0.99751 on its realistic checkpoint (the q8 bars
+# are 0.995 min, 0.998 mean), so they keep 32.
+Q8_BLOCK_AUTO = {("clip", "vision"): 128}
+
+
+def tower_of(name):
+    """The tower a tensor belongs to, as the engine binds it: vision or text."""
+    return "vision" if name.startswith(("vision_model.", "visual_projection.")) else "text"
 
 
 # q8: the LayerNorm in front of each of these vision linear layers (pre-LN, so its output feeds
@@ -168,12 +198,12 @@ def tensor_nbytes(shape, dt):
     return {DT_F32: 4 * count, DT_BF16: 2 * count, DT_Q8: count + count // 32 * 4}[dt]
 
 
-def tensor_bytes(arr, dt):
+def tensor_bytes(arr, dt, q8_block=32):
     if dt == DT_F32:
         return memoryview(np.ascontiguousarray(arr, dtype="<f4")).cast("B")
     if dt == DT_BF16:
         return memoryview(to_bf16(arr)).cast("B")
-    q, scale = to_q8(arr)
+    q, scale = to_q8(arr, q8_block)
     return q.tobytes() + scale.tobytes()
 
 # jinaai/jina-bert-flash-implementation's config.json: the text tower sizes, which the
@@ -1003,9 +1033,11 @@ def build_jina_v2(hf_dir, cfg, st):
 BUILDERS = {"jina-clip-v1": build_jina_clip, "clip": build_clip, "jina-embeddings-v2": build_jina_v2}
 
 
-def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of=None):
+def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of=None, q8_blocks=None):
     """Writes the .jclip file (FORMAT.md): header, metadata, tensor table, aligned data; returns
-    its size. dtype_of (tests): name -> dtype overriding tensor_dtype's choice."""
+    its size. dtype_of (tests): name -> dtype overriding tensor_dtype's choice. q8_blocks: tower
+    ("text" / "vision") -> values per q8 scale block, where not 32; meta must carry the matching
+    "<tower>.q8_block" entries (convert adds them)."""
     meta_bytes = struct.pack("<I", len(meta)) + b"".join(meta_entry(*m) for m in meta)
 
     # Tensor table: offsets relative to the (aligned) data section, every tensor aligned.
@@ -1041,7 +1073,8 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of
             f.write(b"\0" * (data_off - f.tell()))
             smoothed = smoothed or {}
             for name, rel, dt in layout:
-                data = tensor_bytes(smoothed[name] if name in smoothed else st.get(name), dt)
+                data = tensor_bytes(smoothed[name] if name in smoothed else st.get(name), dt,
+                                    (q8_blocks or {}).get(tower_of(name), 32))
                 pad = data_off + rel - f.tell()
                 if pad:
                     f.write(b"\0" * pad)
@@ -1055,11 +1088,13 @@ def write_file(out_path, meta, plan, st, file_dt=DT_F32, smoothed=None, dtype_of
     return file_size
 
 
-def convert(hf_dir, out_path, quiet=False, dtype="f32", smooth="auto"):
+def convert(hf_dir, out_path, quiet=False, dtype="f32", smooth="auto", q8_block="auto"):
     if dtype not in DTYPES:
         raise ConvertError("--dtype %s: choose one of %s" % (dtype, ", ".join(DTYPES)))
     if smooth not in ("auto", "on", "off"):
         raise ConvertError("--smooth %s: choose auto, on or off" % smooth)
+    if str(q8_block) not in ("auto", "32", "64", "128"):
+        raise ConvertError("--q8-block %s: choose auto, 32, 64 or 128" % q8_block)
     file_dt = DTYPES[dtype]
     t0 = time.time()
     if not os.path.isdir(hf_dir):
@@ -1088,10 +1123,20 @@ def convert(hf_dir, out_path, quiet=False, dtype="f32", smooth="auto"):
         smoothed = smooth_vision(st, vision_hparams(cfg))
     elif do_smooth and family == "clip":
         smoothed = smooth_pairs(st, clip_smooth_pairs(plan))
-    file_size = write_file(out_path, meta, plan, st, file_dt, smoothed)
+    # q8 scale blocks per tower: Q8_BLOCK_AUTO, or --q8-block for every tower; a tower whose
+    # blocks are not 32 says so in "<tower>.q8_block" (FORMAT.md), which the engine needs.
+    q8_blocks = {}
+    if file_dt == DT_Q8:
+        for tower in sorted(set(tower_of(n) for n, _ in plan)):
+            b = Q8_BLOCK_AUTO.get((family, tower), 32) if q8_block == "auto" else int(q8_block)
+            if b != 32:
+                q8_blocks[tower] = b
+                meta.append((tower + ".q8_block", T_U64, b))
+    file_size = write_file(out_path, meta, plan, st, file_dt, smoothed, q8_blocks=q8_blocks)
     if not quiet:
-        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s%s, %.1fs"
+        print("wrote %s: %s, %d tensors, %.1f MB, %s, linear weights %s%s%s, %.1fs"
               % (out_path, family, len(plan), file_size / 1e6, summary, dtype,
+                 "".join(" (%s: scale blocks of %d)" % (t, b) for t, b in sorted(q8_blocks.items())),
                  " (smoothed)" if smoothed else "", time.time() - t0))
 
 
@@ -1108,6 +1153,10 @@ def main(argv=None):
                     help="fold SmoothQuant factors into the LayerNorms in front of linear layers (jina-clip-v1 "
                          "vision, OpenAI CLIP): auto (default) = for q8 only; on = for any dtype (exact in "
                          "float: an f32 file gives the same embeddings); off = never (to measure what it buys)")
+    ap.add_argument("--q8-block", choices=("auto", "32", "64", "128"), default="auto",
+                    help="q8 only: values per weight scale (and per activation scale at run time): auto "
+                         "(default) = 128 for OpenAI CLIP's vision tower, 32 elsewhere (chosen by measured "
+                         "accuracy, see README); a number = that for every tower (where K allows)")
     ap.add_argument("--bpe-blobs", action="store_true",
                     help="test mode: write only the BPE tokenizer blobs of HF_DIR (a CLIP directory) "
                          "to OUTPUT, in the file test/t_bpe.c reads")
@@ -1117,7 +1166,7 @@ def main(argv=None):
         if args.bpe_blobs:
             write_bpe_blobs(args.hf_dir, args.output)
             return 0
-        convert(args.hf_dir, args.output, args.quiet, args.dtype, args.smooth)
+        convert(args.hf_dir, args.output, args.quiet, args.dtype, args.smooth, args.q8_block)
     except ConvertError as e:
         print("convert.py: error: %s" % e, file=sys.stderr)
         return 1

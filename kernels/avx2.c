@@ -369,8 +369,8 @@ JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, si
  *         order under MXCSR DAZ + FTZ, so the bits equal the scalar reference and AVX-512.
  *   q8:   3 x 16 tile; weights packed as pairs (16 pairs x 16 columns x 2 bytes per block),
  *         sign-extended to 16 bits, vpmaddwd with the activation pair: no vpmaddubsw, so no
- *         saturation: each lane adds two products of magnitude <= 128 * 128, and a block
- *         (16 such lanes) stays below 2^20. Then acc = fma(float(isum), d * sw, acc). */
+ *         saturation: each lane adds two products of magnitude <= 128 * 128, and a scale block
+ *         (16 S such lanes, S <= 4) stays below 2^22. Then acc = fma(float(isum), d * sw, acc). */
 #define JC_AVX2Q_MC 252
 #define JC_AVX2Q_KCP 512
 #define JC_AVX2Q_KCB 32
@@ -513,7 +513,7 @@ JC_AVX2 static void jc_avx2_bf16_row(uint16_t *y, const float *x, int n)
 
 /* q8 */
 
-JC_AVX2_INLINE void jc_avx2_q8_ukr(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+JC_AVX2_INLINE void jc_avx2_q8_ukr(const int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                            float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     const int8_t *q[3];
@@ -525,29 +525,33 @@ JC_AVX2_INLINE void jc_avx2_q8_ukr(const int mr, int b0, int bc, const uint8_t *
     }
     __m256 c[3][2];
     jc_avx2q_load(c, mr, C, ldc, nv, first);
-    int32_t xp[3][16]; /* the block's activations as pairs of int16 */
-    for (int b = b0; b < b0 + bc; b++) {
+    int32_t xp[3][16]; /* a block's activations as pairs of int16 */
+    for (int b = b0; b < b0 + bc; b += S) {
         __m256i ia[3][2];
 #pragma GCC unroll 3
-        for (int i = 0; i < 3; i++)
-            if (i < mr) {
-                __m128i raw0 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * b));
-                __m128i raw1 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * b + 16));
-                _mm256_storeu_si256((__m256i *)(void *)xp[i], _mm256_cvtepi8_epi16(raw0));
-                _mm256_storeu_si256((__m256i *)(void *)(xp[i] + 8), _mm256_cvtepi8_epi16(raw1));
-                ia[i][0] = ia[i][1] = _mm256_setzero_si256();
-            }
-#pragma GCC unroll 4
-        for (int p = 0; p < 16; p++) {
-            __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(bp + 32 * p)));
-            __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(bp + 32 * p + 16)));
+        for (int i = 0; i < 3; i++) ia[i][0] = ia[i][1] = _mm256_setzero_si256();
+        for (int e = 0; e < S; e++) {
+            const uint8_t *be = bp + (size_t)e * JC_AVX2Q_QB;
 #pragma GCC unroll 3
             for (int i = 0; i < 3; i++)
                 if (i < mr) {
-                    __m256i a = _mm256_set1_epi32(xp[i][p]);
-                    ia[i][0] = _mm256_add_epi32(ia[i][0], _mm256_madd_epi16(w0, a));
-                    ia[i][1] = _mm256_add_epi32(ia[i][1], _mm256_madd_epi16(w1, a));
+                    __m128i raw0 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * (b + e)));
+                    __m128i raw1 = _mm_loadu_si128((const __m128i *)(const void *)(q[i] + 32 * (b + e) + 16));
+                    _mm256_storeu_si256((__m256i *)(void *)xp[i], _mm256_cvtepi8_epi16(raw0));
+                    _mm256_storeu_si256((__m256i *)(void *)(xp[i] + 8), _mm256_cvtepi8_epi16(raw1));
                 }
+#pragma GCC unroll 4
+            for (int p = 0; p < 16; p++) {
+                __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(be + 32 * p)));
+                __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(be + 32 * p + 16)));
+#pragma GCC unroll 3
+                for (int i = 0; i < 3; i++)
+                    if (i < mr) {
+                        __m256i a = _mm256_set1_epi32(xp[i][p]);
+                        ia[i][0] = _mm256_add_epi32(ia[i][0], _mm256_madd_epi16(w0, a));
+                        ia[i][1] = _mm256_add_epi32(ia[i][1], _mm256_madd_epi16(w1, a));
+                    }
+            }
         }
         const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX2_NR);
         __m256 s0 = _mm256_load_ps(sw), s1 = _mm256_load_ps(sw + 8);
@@ -558,18 +562,18 @@ JC_AVX2_INLINE void jc_avx2_q8_ukr(const int mr, int b0, int bc, const uint8_t *
                 c[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[i][0]), _mm256_mul_ps(dd, s0), c[i][0]);
                 c[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[i][1]), _mm256_mul_ps(dd, s1), c[i][1]);
             }
-        bp += JC_AVX2Q_QB;
+        bp += (size_t)S * JC_AVX2Q_QB;
     }
     jc_avx2q_store(c, mr, C, ldc, nv, bias, last);
 }
 
-JC_AVX2 static void jc_avx2_q8_tile(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
+JC_AVX2 static void jc_avx2_q8_tile(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
                             size_t ldc, int nv, const float *bias, int first, int last)
 {
     switch (mr) {
-    case 3: jc_avx2_q8_ukr(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
-    case 2: jc_avx2_q8_ukr(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
-    default: jc_avx2_q8_ukr(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 3: jc_avx2_q8_ukr(3, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    case 2: jc_avx2_q8_ukr(2, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
+    default: jc_avx2_q8_ukr(1, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last); break;
     }
 }
 
@@ -580,7 +584,7 @@ static size_t jc_avx2_q8_ws(int M, int K)
 }
 
 JC_AVX2 static void jc_avx2_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq,
-                             const float *Sw, const float *bias, int M, int K, int n0, int n1, float *ws)
+                             const float *Sw, const float *bias, int M, int K, int S, int n0, int n1, float *ws)
 {
     const int B = K / 32;
     const size_t rb = jc_q8_row_bytes(K);
@@ -597,7 +601,7 @@ JC_AVX2 static void jc_avx2_q8_drive(float *Y, size_t ldy, const void *Xq, const
                 else
                     jc_pack_q8_blk(buf, Wq, Sw, K, n, n1, b0, bc, JC_AVX2_NR, 2, 0);
                 for (int m = 0; m < mc; m += 3)
-                    jc_avx2_q8_tile(mc - m < 3 ? mc - m : 3, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                    jc_avx2_q8_tile(mc - m < 3 ? mc - m : 3, S, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
                                 Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
             }
         }
@@ -612,52 +616,51 @@ static void jc_avx2_q8_pack(void *Wp, const int8_t *Wq, const float *Sw, int N, 
 }
 
 JC_AVX2 static void jc_avx2_q8_linear(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
-                              const float *bias, int M, int K, int n0, int n1, float *ws)
+                              const float *bias, int M, int K, int S, int n0, int n1, float *ws)
 {
-    jc_avx2_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws);
+    jc_avx2_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, S, n0, n1, ws);
 }
 
 JC_AVX2 static void jc_avx2_q8_packed(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
-                              int n0, int n1, float *ws)
+                              int S, int n0, int n1, float *ws)
 {
-    jc_avx2_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws);
+    jc_avx2_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, S, n0, n1, ws);
 }
 
-JC_AVX2 static void jc_avx2_q8_row(void *xq, const float *x, int K)
+JC_AVX2 static void jc_avx2_q8_row(void *xq, const float *x, int K, int S)
 {
     int8_t *q = (int8_t *)xq;
     float *d = (float *)(void *)(q + K);
     int32_t *s = (int32_t *)(void *)(d + K / 32);
     const __m256 ab = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    for (int b = 0; b < K / 32; b++) {
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int h = 0; h < 4; h++) {
-            v[h] = _mm256_loadu_ps(x + 32 * b + 8 * h);
-            m = _mm256_max_ps(_mm256_and_ps(v[h], ab), m); /* NaN first: ignored */
-        }
+    for (int c = 0; c < K / 32; c += S) {
+        __m256 m = _mm256_setzero_ps();
+        for (int h = 0; h < 4 * S; h++) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + 32 * c + 8 * h), ab), m); /* NaN first: ignored */
         __m128 t = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         t = _mm_max_ps(t, _mm_movehl_ps(t, t));
         t = _mm_max_ss(t, _mm_movehdup_ps(t));
         float amax = _mm_cvtss_f32(t);
         float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
         __m256 vi = _mm256_set1_ps(id), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
-        __m256i r[4], sum = _mm256_setzero_si256();
-        for (int h = 0; h < 4; h++) {
-            __m256 u = _mm256_mul_ps(v[h], vi);
-            u = _mm256_and_ps(u, _mm256_cmp_ps(u, u, _CMP_ORD_Q)); /* NaN -> 0 */
-            u = _mm256_max_ps(_mm256_min_ps(u, hi), lo);
-            r[h] = _mm256_cvtps_epi32(u); /* MXCSR rounding: nearest even, as nearbyintf */
-            sum = _mm256_add_epi32(sum, r[h]);
+        for (int b = c; b < c + S; b++) {
+            d[b] = amax / 127.0f;
+            __m256i r[4], sum = _mm256_setzero_si256();
+            for (int h = 0; h < 4; h++) {
+                __m256 u = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * b + 8 * h), vi);
+                u = _mm256_and_ps(u, _mm256_cmp_ps(u, u, _CMP_ORD_Q)); /* NaN -> 0 */
+                u = _mm256_max_ps(_mm256_min_ps(u, hi), lo);
+                r[h] = _mm256_cvtps_epi32(u); /* MXCSR rounding: nearest even, as nearbyintf */
+                sum = _mm256_add_epi32(sum, r[h]);
+            }
+            __m256i p01 = _mm256_packs_epi32(r[0], r[1]), p23 = _mm256_packs_epi32(r[2], r[3]);
+            __m256i p = _mm256_packs_epi16(p01, p23); /* lanes: 0-3 8-11 16-19 24-27 | 4-7 12-15 20-23 28-31 */
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), p);
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            s[b] = -128 * _mm_cvtsi128_si32(s4);
         }
-        __m256i p01 = _mm256_packs_epi32(r[0], r[1]), p23 = _mm256_packs_epi32(r[2], r[3]);
-        __m256i p = _mm256_packs_epi16(p01, p23); /* lanes: 0-3 8-11 16-19 24-27 | 4-7 12-15 20-23 28-31 */
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), p);
-        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-        s[b] = -128 * _mm_cvtsi128_si32(s4);
     }
 }
 

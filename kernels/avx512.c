@@ -717,7 +717,7 @@ JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q
 
 #define JC_AVX512Q_MC 256
 #define JC_AVX512Q_KCP 512 /* bf16: k pairs per K block (96 KB of packed sliver) */
-#define JC_AVX512Q_KCB 32  /* q8: blocks of 32 per K block (54 KB of packed sliver) */
+#define JC_AVX512Q_KCB 32  /* q8: blocks of 32 per K block (54 KB of packed sliver), a multiple of S */
 #define JC_AVX512Q_QB (36 * JC_AVX512_NR) /* bytes of one packed q8 block of a sliver */
 #ifndef JC_AVX512Q_PFB
 #define JC_AVX512Q_PFB (3 * JC_AVX512Q_QB) /* bytes ahead (3 blocks) that the q8 tiles prefetch */
@@ -1038,18 +1038,19 @@ JC_AVX512Q static void jc_avx512_q8_pack_blk(uint8_t *dst, const int8_t *Wq, con
     }
 }
 
-typedef void (*jc_avx512_q8_ukr_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+typedef void (*jc_avx512_q8_ukr_fn)(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                 float *C, size_t ldc, int nv, const float *bias, int first, int last, int pf);
 
-/* The vpdpbusd tile: up to JC_AVX512Q_MR rows x 48 columns. The int32 accumulators of a block
- * live in registers; the fp32 accumulators live in cf (L1) and take one load, fma and store per
- * block, which frees the registers for the int32 chains. Each int32 accumulator starts at the
- * row's s[b] (-128 * sum q) by a broadcast load, so that after the 8 steps it holds sum q * w
- * exactly. The driver runs 4-row tiles, and one 8-row tile when M <= 8: in the towers 4 x 48
- * ran 15% faster than the previous register-only 4 x 48 tile, and 6 or 8 rows (more chains)
- * ran slower there, though faster on a GEMM alone (the tile's 8 activation rows and the 41 KB K
- * block of the sliver no longer fit L1 together); with M <= 8 the sliver is read once, and one
- * 8-row pass over it saves the second pass of two 4-row tiles. */
+/* The vpdpbusd tile: up to JC_AVX512Q_MR rows x 48 columns. The int32 accumulators of a scale
+ * block (S blocks of 32) live in registers; the fp32 accumulators live in cf (L1) and take one
+ * load, fma and store per scale block, which frees the registers for the int32 chains. Each
+ * int32 accumulator starts at the sum of the row's s[b] over the scale block (-128 * sum q), so
+ * that after its 8 S steps it holds sum q * w exactly. The driver runs 4-row tiles, and one
+ * 8-row tile when M <= 8: in the towers 4 x 48 ran 15% faster than the previous register-only
+ * 4 x 48 tile, and 6 or 8 rows (more chains) ran slower there, though faster on a GEMM alone
+ * (the tile's 8 activation rows and the 41 KB K block of the sliver no longer fit L1
+ * together); with M <= 8 the sliver is read once, and one 8-row pass over it saves the second
+ * pass of two 4-row tiles. */
 /* The 192 bytes at p of a later block: into L1 JC_AVX512Q_PFB ahead, into L2 JC_AVX512Q_PFL2. */
 JC_AVX512Q_INLINE void jc_avx512q_prefetch(const uint8_t *p)
 {
@@ -1060,8 +1061,9 @@ JC_AVX512Q_INLINE void jc_avx512q_prefetch(const uint8_t *p)
 }
 
 #define JC_AVX512Q_MR 8
-JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
-                                   float *C, size_t ldc, int nv, const float *bias, int first, int last, const int pf)
+JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, const int S, int b0, int bc, const uint8_t *x, size_t rb, int K,
+                                   const uint8_t *bp, float *C, size_t ldc, int nv, const float *bias, int first, int last,
+                                   const int pf)
 {
     const int8_t *q[JC_AVX512Q_MR];
     const float *d[JC_AVX512Q_MR];
@@ -1080,30 +1082,38 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
 #pragma GCC unroll 3
             for (int j = 0; j < 3; j++)
                 _mm512_store_ps(cf[i] + 16 * j, first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], C + (size_t)i * ldc + 16 * j));
-    for (int b = b0; b < b0 + bc; b++) {
+    for (int b = b0; b < b0 + bc; b += S) {
         __m512i ia[JC_AVX512Q_MR][3];
 #pragma GCC unroll 8
         for (int i = 0; i < JC_AVX512Q_MR; i++)
-            if (i < mr)
+            if (i < mr) {
+                int32_t st = s[i][b];
+#pragma GCC unroll 4
+                for (int e = 1; e < S; e++) st += s[i][b + e];
 #pragma GCC unroll 3
-                for (int j = 0; j < 3; j++) ia[i][j] = _mm512_set1_epi32(s[i][b]);
+                for (int j = 0; j < 3; j++) ia[i][j] = _mm512_set1_epi32(st);
+            }
+#pragma GCC unroll 4
+        for (int e = 0; e < S; e++) {
+            const uint8_t *be = bp + (size_t)e * JC_AVX512Q_QB;
 #pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            __m512i w0 = _mm512_load_si512(bp + 192 * g), w1 = _mm512_load_si512(bp + 192 * g + 64),
-                    w2 = _mm512_load_si512(bp + 192 * g + 128);
-            if (pf) jc_avx512q_prefetch(bp + 192 * g);
+            for (int g = 0; g < 8; g++) {
+                __m512i w0 = _mm512_load_si512(be + 192 * g), w1 = _mm512_load_si512(be + 192 * g + 64),
+                        w2 = _mm512_load_si512(be + 192 * g + 128);
+                if (pf) jc_avx512q_prefetch(be + 192 * g);
 #pragma GCC unroll 8
-            for (int i = 0; i < JC_AVX512Q_MR; i++)
-                if (i < mr) {
-                    __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(q[i] + 32 * b + 4 * g));
-                    ia[i][0] = _mm512_dpbusd_epi32(ia[i][0], w0, a);
-                    ia[i][1] = _mm512_dpbusd_epi32(ia[i][1], w1, a);
-                    ia[i][2] = _mm512_dpbusd_epi32(ia[i][2], w2, a);
-                }
+                for (int i = 0; i < JC_AVX512Q_MR; i++)
+                    if (i < mr) {
+                        __m512i a = _mm512_set1_epi32((int)jc_avx512_ld32(q[i] + 32 * (b + e) + 4 * g));
+                        ia[i][0] = _mm512_dpbusd_epi32(ia[i][0], w0, a);
+                        ia[i][1] = _mm512_dpbusd_epi32(ia[i][1], w1, a);
+                        ia[i][2] = _mm512_dpbusd_epi32(ia[i][2], w2, a);
+                    }
+            }
+            if (pf) jc_avx512q_prefetch(be + 32 * JC_AVX512_NR);
         }
         const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
         __m512 s0 = _mm512_load_ps(sw), s1 = _mm512_load_ps(sw + 16), s2 = _mm512_load_ps(sw + 32);
-        if (pf) jc_avx512q_prefetch(bp + 32 * JC_AVX512_NR);
 #pragma GCC unroll 8
         for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {
@@ -1112,7 +1122,7 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
                 _mm512_store_ps(cf[i] + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(dd, s1), _mm512_load_ps(cf[i] + 16)));
                 _mm512_store_ps(cf[i] + 32, _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][2]), _mm512_mul_ps(dd, s2), _mm512_load_ps(cf[i] + 32)));
             }
-        bp += JC_AVX512Q_QB;
+        bp += (size_t)S * JC_AVX512Q_QB;
     }
 #pragma GCC unroll 3
     for (int j = 0; j < 3; j++) {
@@ -1126,8 +1136,8 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, int b0, int bc, const u
     }
 }
 
-JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
-                                  float *C, size_t ldc, int nv, const float *bias, int first, int last)
+JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K,
+                                  const uint8_t *bp, float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     const int8_t *q[2];
     const float *d[2];
@@ -1141,26 +1151,33 @@ JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const ui
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     __m512 c[2][3];
     jc_avx512q_load(c, mr, C, ldc, nv, first);
-    for (int b = b0; b < b0 + bc; b++) {
-        __m512i ia[2][6], xw[2];
-        for (int i = 0; i < mr; i++) {
-            xw[i] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(q[i] + 32 * b)));
+    for (int b = b0; b < b0 + bc; b += S) {
+        __m512i ia[2][6];
+        int32_t st[2] = {0, 0};
+        for (int i = 0; i < mr; i++)
             for (int h = 0; h < 6; h++) ia[i][h] = _mm512_setzero_si512();
-        }
+        for (int e = 0; e < S; e++) {
+            const uint8_t *be = bp + (size_t)e * JC_AVX512Q_QB;
+            __m512i xw[2];
+            for (int i = 0; i < mr; i++) {
+                xw[i] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(q[i] + 32 * (b + e))));
+                st[i] += s[i][b + e];
+            }
 #pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            __m512i xb[2];
-            for (int i = 0; i < mr; i++) xb[i] = _mm512_permutexvar_epi64(_mm512_set1_epi64(g), xw[i]);
+            for (int g = 0; g < 8; g++) {
+                __m512i xb[2];
+                for (int i = 0; i < mr; i++) xb[i] = _mm512_permutexvar_epi64(_mm512_set1_epi64(g), xw[i]);
 #pragma GCC unroll 6
-            for (int h = 0; h < 6; h++) {
-                __m512i w = _mm512_cvtepu8_epi16(_mm256_load_si256((const __m256i *)(const void *)(bp + 192 * g + 32 * h)));
-                for (int i = 0; i < mr; i++) ia[i][h] = _mm512_add_epi32(ia[i][h], _mm512_madd_epi16(w, xb[i]));
+                for (int h = 0; h < 6; h++) {
+                    __m512i w = _mm512_cvtepu8_epi16(_mm256_load_si256((const __m256i *)(const void *)(be + 192 * g + 32 * h)));
+                    for (int i = 0; i < mr; i++) ia[i][h] = _mm512_add_epi32(ia[i][h], _mm512_madd_epi16(w, xb[i]));
+                }
             }
         }
         const float *sw = (const float *)(const void *)(bp + 32 * JC_AVX512_NR);
         for (int i = 0; i < mr; i++) {
             __m512 dd = _mm512_set1_ps(d[i][b]);
-            __m512i corr = _mm512_set1_epi32(s[i][b]); /* -128 * sum q */
+            __m512i corr = _mm512_set1_epi32(st[i]); /* -128 * sum q */
             for (int j = 0; j < 3; j++) {
                 __m512i a = ia[i][2 * j], e = ia[i][2 * j + 1];
                 __m512i is = _mm512_add_epi32(_mm512_permutex2var_epi32(a, ev, e), _mm512_permutex2var_epi32(a, od, e));
@@ -1168,39 +1185,43 @@ JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int b0, int bc, const ui
                 c[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dd, _mm512_load_ps(sw + 16 * j)), c[i][j]);
             }
         }
-        bp += JC_AVX512Q_QB;
+        bp += (size_t)S * JC_AVX512Q_QB;
     }
     jc_avx512q_store(c, mr, C, ldc, nv, bias, last);
 }
 
 /* pf: the first row tile of a sliver block prefetches its weights (into L2 12 blocks ahead and
  * into L1 3 blocks ahead); the later tiles find them in cache, and their prefetches only took
- * load slots (without them: +4-12% on a GEMM of 64-400 rows). */
-#define JC_AVX512Q_TILE_CASES(pf)                                                             \
-    switch (mr) {                                                                             \
-    case 8: jc_avx512_q8_ukr_x(8, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 7: jc_avx512_q8_ukr_x(7, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 6: jc_avx512_q8_ukr_x(6, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 5: jc_avx512_q8_ukr_x(5, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 4: jc_avx512_q8_ukr_x(4, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 3: jc_avx512_q8_ukr_x(3, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    case 2: jc_avx512_q8_ukr_x(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
-    default: jc_avx512_q8_ukr_x(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+ * load slots (without them: +4-12% on a GEMM of 64-400 rows). S is a constant in each copy. */
+#define JC_AVX512Q_TILE_S(S, pf)                                                                  \
+    switch (mr) {                                                                                 \
+    case 8: jc_avx512_q8_ukr_x(8, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 7: jc_avx512_q8_ukr_x(7, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 6: jc_avx512_q8_ukr_x(6, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 5: jc_avx512_q8_ukr_x(5, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 4: jc_avx512_q8_ukr_x(4, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 3: jc_avx512_q8_ukr_x(3, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    case 2: jc_avx512_q8_ukr_x(2, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
+    default: jc_avx512_q8_ukr_x(1, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
     }
-JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+#define JC_AVX512Q_TILE_PF(S) \
+    if (pf) JC_AVX512Q_TILE_S(S, 1) else JC_AVX512Q_TILE_S(S, 0)
+JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                     float *C, size_t ldc, int nv, const float *bias, int first, int last, int pf)
 {
-    if (pf) JC_AVX512Q_TILE_CASES(1)
-    else JC_AVX512Q_TILE_CASES(0)
+    if (S == 4) JC_AVX512Q_TILE_PF(4)
+    else if (S == 2) JC_AVX512Q_TILE_PF(2)
+    else JC_AVX512Q_TILE_PF(1)
 }
-#undef JC_AVX512Q_TILE_CASES
+#undef JC_AVX512Q_TILE_PF
+#undef JC_AVX512Q_TILE_S
 
-JC_AVX512Q static void jc_avx512_q8_tile_f(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+JC_AVX512Q static void jc_avx512_q8_tile_f(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last, int pf)
 {
     (void)pf;
-    if (mr == 2) jc_avx512_q8_ukr_f(2, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
-    else jc_avx512_q8_ukr_f(1, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
+    if (mr == 2) jc_avx512_q8_ukr_f(2, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
+    else jc_avx512_q8_ukr_f(1, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last);
 }
 
 static size_t jc_avx512_q8_ws(int M, int K)
@@ -1210,7 +1231,7 @@ static size_t jc_avx512_q8_ws(int M, int K)
 }
 
 JC_AVX512Q static void jc_avx512_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq,
-                                  const float *Sw, const float *bias, int M, int K, int n0, int n1, float *ws,
+                                  const float *Sw, const float *bias, int M, int K, int S, int n0, int n1, float *ws,
                                   jc_avx512_q8_ukr_fn tile, int MR)
 {
     const int B = K / 32;
@@ -1229,7 +1250,7 @@ JC_AVX512Q static void jc_avx512_q8_drive(float *Y, size_t ldy, const void *Xq, 
                     jc_avx512_q8_pack_blk(buf, Wq, Sw, K, n, n1, b0, bc);
                 const int mr = MR == 4 && mc <= 8 ? 8 : MR; /* see jc_avx512_q8_ukr_x */
                 for (int m = 0; m < mc; m += mr)
-                    tile(mc - m < mr ? mc - m : mr, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                    tile(mc - m < mr ? mc - m : mr, S, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
                          Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B, m == 0);
             }
         }
@@ -1245,27 +1266,27 @@ JC_AVX512Q static void jc_avx512_q8_pack(void *Wp, const int8_t *Wq, const float
 }
 
 JC_AVX512Q static void jc_avx512_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
-                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+                                     const float *bias, int M, int K, int S, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, S, n0, n1, ws, jc_avx512_q8_tile_x, 4);
 }
 
 JC_AVX512Q static void jc_avx512_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
-                                     int K, int n0, int n1, float *ws)
+                                     int K, int S, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_x, 4);
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, S, n0, n1, ws, jc_avx512_q8_tile_x, 4);
 }
 
 JC_AVX512Q static void jc_avx512_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
-                                     const float *bias, int M, int K, int n0, int n1, float *ws)
+                                     const float *bias, int M, int K, int S, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_f, 2);
+    jc_avx512_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, S, n0, n1, ws, jc_avx512_q8_tile_f, 2);
 }
 
 JC_AVX512Q static void jc_avx512_q8_packed_f(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M,
-                                     int K, int n0, int n1, float *ws)
+                                     int K, int S, int n0, int n1, float *ws)
 {
-    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_avx512_q8_tile_f, 2);
+    jc_avx512_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, S, n0, n1, ws, jc_avx512_q8_tile_f, 2);
 }
 
 /* Lane j of the result = max (add: the int32 sum) of the 16 lanes of v[j]: a transposing tree
@@ -1290,8 +1311,9 @@ JC_AVX512Q_INLINE __m512 jc_avx512_reduce16(__m512 v[16], int add)
 }
 
 /* Activation row quantisation as jc_scalar_q8_row: the same divisions, product and RNE, for 16
- * blocks at a time (the maxima, divisions and sums as vectors across the blocks). */
-JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
+ * blocks at a time (the maxima, divisions and sums as vectors across the blocks; with S > 1 the
+ * maxima of a scale block's S lanes, neighbours within a 128-bit lane, are combined first). */
+JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K, int S)
 {
     int8_t *q = (int8_t *)xq;
     float *d = (float *)(void *)(q + K);
@@ -1310,7 +1332,9 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K)
                 v[j] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb + 16)), v[j]);
             }
         }
-        const __m512 amax = jc_avx512_reduce16(v, 0);
+        __m512 amax = jc_avx512_reduce16(v, 0);
+        if (S >= 2) amax = _mm512_max_ps(amax, _mm512_shuffle_ps(amax, amax, 0xB1)); /* lanes 2i, 2i+1 */
+        if (S >= 4) amax = _mm512_max_ps(amax, _mm512_shuffle_ps(amax, amax, 0x4E)); /* lanes 4i .. 4i+3 */
         _mm512_mask_storeu_ps(d + b0, kb, _mm512_div_ps(amax, hi));
         _Alignas(64) float id[16];
         _mm512_store_ps(id, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ), hi, amax));

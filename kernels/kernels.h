@@ -112,17 +112,19 @@ typedef struct jc_ops {
                                const float *bias, int M, int K, int n0, int n1, float *ws);
 
     /* q8 row quantisation: one activation row x[K] -> its q8 row (jc_q8_row_bytes(K) bytes at
-     * xq, 4-byte aligned), exactly as jc_scalar_q8_row defines it. */
-    void (*q8_row)(void *xq, const float *x, int K);
+     * xq, 4-byte aligned) with one scale per S blocks of 32 (S = 1, 2 or 4, K % (32 S) == 0),
+     * exactly as jc_scalar_q8_row defines it. */
+    void (*q8_row)(void *xq, const float *x, int K, int S);
     size_t (*linear_q8_ws)(int M, int K);
     /* Y[m, n] = dot_q8(row m of Xq, Wq[n], Sw[n]) (+ bias[n]). Xq: M q8 rows, jc_q8_row_bytes(K)
-     * apart; Wq: [N, K] int8 row-major; Sw: [N, K / 32] float block scales. */
+     * apart, made by q8_row with the same S; Wq: [N, K] int8 row-major; Sw: [N, K / 32] float
+     * block scales (with S > 1 the first of each S is read: the loader checks they are equal). */
     void (*linear_q8)(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
-                      const float *bias, int M, int K, int n0, int n1, float *ws);
+                      const float *bias, int M, int K, int S, int n0, int n1, float *ws);
     size_t (*pack_q8_size)(int N, int K);
     void (*pack_q8)(void *Wp, const int8_t *Wq, const float *Sw, int N, int K, int s0, int s1);
     void (*linear_q8_packed)(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias,
-                             int M, int K, int n0, int n1, float *ws);
+                             int M, int K, int S, int n0, int n1, float *ws);
 } jc_ops;
 
 /* ---- bf16 and q8 contract -------------------------------------------------------------------
@@ -144,22 +146,26 @@ typedef struct jc_ops {
  *     round-to-odd): it is the one exception, held to |got - ref| <= 2^-21 * K * sum|x w|
  *     (tested), while the NEON widening fallback is bit-identical.
  *
- * q8 (int8 with one fp32 scale per block of 32 along K, like llama.cpp's Q8_0):
+ * q8 (int8 with one fp32 scale per block of 32 along K, like llama.cpp's Q8_0, or per scale block
+ * of S blocks of 32, S = 1, 2 or 4, where the converter chose coarser blocks for a tower):
  *   - Weights: Wq[n][k] int8 (any value, -128 included; the converter writes -127..127),
- *     Sw[n][b] fp32, w = Wq * Sw[n][k / 32].
+ *     Sw[n][b] fp32, w = Wq * Sw[n][k / 32]; with S > 1 the S scales of a scale block are equal.
  *   - Activation row (jc_q8_row_bytes(K) bytes): int8 q[K], then float d[K/32], then int32
- *     s[K/32] (s[b] = -128 * the sum of q in block b: the correction the u8 x s8 instructions
- *     need when the weights are stored as w + 128, ready to be an accumulator's start value). Per block b of 32:
+ *     s[K/32] (s[b] = -128 * the sum of q in block b of 32: the correction the u8 x s8
+ *     instructions need when the weights are stored as w + 128, ready to be an accumulator's
+ *     start value). Per scale block c (values 32 S c .. 32 S c + 32 S - 1):
  *         amax = max |x[k]|  (NaNs ignored)
- *         d[b] = amax / 127.0f;   id = amax > 0 ? 127.0f / amax : 0.0f
+ *         d[b] = amax / 127.0f for each of its S blocks b;   id = amax > 0 ? 127.0f / amax : 0.0f
  *         v = x[k] * id;  v = NaN ? 0 : clamp(v, -127, 127);  q[k] = nearbyintf(v) (RNE)
  *     (an all-zero block gives d = 0 and q = 0; activations are meant to be finite).
- *   - dot_q8: isum[b] = sum_k q[k] * Wq[n][k] over the block, exact in int32 (|isum| <= 2^19);
+ *   - dot_q8: isum[c] = sum_k q[k] * Wq[n][k] over scale block c, exact in int32
+ *     (|isum| <= S * 2^19 <= 2^21, so (float)isum is exact too); with b = S c its first block:
  *         acc = +0.0f
- *         for b = 0 .. K/32-1:  acc = fmaf((float)isum[b], d[b] * Sw[n][b], acc)
+ *         for c = 0 .. K/(32 S)-1:  acc = fmaf((float)isum[c], d[b] * Sw[n][b], acc)
  *         result = bias ? acc + bias[n] : acc
  *     fmaf, not a multiply and an add; d[b] * Sw[n][b] rounded to fp32 first. Every table
- *     matches the scalar reference bit for bit. */
+ *     matches the scalar reference bit for bit. S = 1 is the plain Q8_0 arithmetic; S = 4
+ *     lets the int32 sums run over 128 values, a quarter of the float work per product. */
 
 /* Bytes of one q8 activation row of K values (K % 32 == 0). */
 static JC_UNUSED size_t jc_q8_row_bytes(int K) { return (size_t)K + (size_t)(K / 32) * 8; }

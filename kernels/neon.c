@@ -168,9 +168,10 @@ static void jc_neon_add(float *y, const float *x, int n)
  *         so it is not bit-identical to vdpbf16ps: kernels.h states the bound, the suite tests it.
  *   bf16 fallback: the pair split into odd/even fp32 halves, FMLA in vdpbf16ps' order, each
  *         result flushed explicitly when |c| < FLT_MIN: bit-identical to the scalar reference.
- *   q8, SDOT (FEAT_DotProd, HWCAP_ASIMDDP): 2 x 16 tile, 8 SDOTs by lane per block, exact.
+ *   q8, SDOT (FEAT_DotProd, HWCAP_ASIMDDP): 2 x 16 tile, 8 SDOTs by lane per block of 32,
+ *         int32 sums over a scale block (S blocks), exact.
  *   q8 fallback: SMULL of 2 columns x 4 k with the activation quad, SADALP into int32, pairs
- *         added at the block's end (|lane| <= 2 * 128 * 128 per step), exact. */
+ *         added at the scale block's end (|lane| <= 2 * 128 * 128 per step), exact. */
 #define JC_NEONQ_NR 16
 #define JC_NEONQ_MC 256
 #define JC_NEONQ_KCP 512
@@ -358,7 +359,7 @@ static void jc_neon_bf16_row(uint16_t *y, const float *x, int n)
 
 /* q8 */
 
-typedef void (*jc_neon_q8_tile_fn)(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+typedef void (*jc_neon_q8_tile_fn)(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                float *C, size_t ldc, int nv, const float *bias, int first, int last);
 
 static inline void jc_neonq_fold(float32x4_t c[4], int32x4_t ia[4], float d, const uint8_t *bp)
@@ -367,7 +368,7 @@ static inline void jc_neonq_fold(float32x4_t c[4], int32x4_t ia[4], float d, con
     for (int j = 0; j < 4; j++) c[j] = vfmaq_f32(c[j], vcvtq_f32_s32(ia[j]), vmulq_n_f32(vld1q_f32(sw + 4 * j), d));
 }
 
-JC_NEON_DOT static void jc_neon_q8_tile_x(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
+JC_NEON_DOT static void jc_neon_q8_tile_x(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                   float *C, size_t ldc, int nv, const float *bias, int first, int last)
 {
     const int8_t *q[2];
@@ -378,17 +379,20 @@ JC_NEON_DOT static void jc_neon_q8_tile_x(int mr, int b0, int bc, const uint8_t 
     }
     float32x4_t c[2][4];
     jc_neonq_load(c, mr, C, ldc, nv, first);
-    for (int b = b0; b < b0 + bc; b++) {
+    for (int b = b0; b < b0 + bc; b += S) {
         int32x4_t ia[2][4];
-        int8x16_t xv[2][2];
-        for (int i = 0; i < mr; i++) {
-            xv[i][0] = vld1q_s8(q[i] + 32 * b);
-            xv[i][1] = vld1q_s8(q[i] + 32 * b + 16);
+        for (int i = 0; i < mr; i++)
             for (int j = 0; j < 4; j++) ia[i][j] = vdupq_n_s32(0);
-        }
+        for (int e = 0; e < S; e++) {
+            const int8_t *be = (const int8_t *)bp + (size_t)e * JC_NEONQ_QB;
+            int8x16_t xv[2][2];
+            for (int i = 0; i < mr; i++) {
+                xv[i][0] = vld1q_s8(q[i] + 32 * (b + e));
+                xv[i][1] = vld1q_s8(q[i] + 32 * (b + e) + 16);
+            }
 #define JC_NEON_DOT_STEP(g)                                                                              \
     do {                                                                                             \
-        const int8_t *w = (const int8_t *)bp + 64 * (g);                                             \
+        const int8_t *w = be + 64 * (g);                                                             \
         int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48); \
         for (int i = 0; i < mr; i++) {                                                               \
             ia[i][0] = vdotq_laneq_s32(ia[i][0], w0, xv[i][(g) / 4], (g) % 4);                        \
@@ -397,22 +401,23 @@ JC_NEON_DOT static void jc_neon_q8_tile_x(int mr, int b0, int bc, const uint8_t 
             ia[i][3] = vdotq_laneq_s32(ia[i][3], w3, xv[i][(g) / 4], (g) % 4);                        \
         }                                                                                            \
     } while (0)
-        JC_NEON_DOT_STEP(0);
-        JC_NEON_DOT_STEP(1);
-        JC_NEON_DOT_STEP(2);
-        JC_NEON_DOT_STEP(3);
-        JC_NEON_DOT_STEP(4);
-        JC_NEON_DOT_STEP(5);
-        JC_NEON_DOT_STEP(6);
-        JC_NEON_DOT_STEP(7);
+            JC_NEON_DOT_STEP(0);
+            JC_NEON_DOT_STEP(1);
+            JC_NEON_DOT_STEP(2);
+            JC_NEON_DOT_STEP(3);
+            JC_NEON_DOT_STEP(4);
+            JC_NEON_DOT_STEP(5);
+            JC_NEON_DOT_STEP(6);
+            JC_NEON_DOT_STEP(7);
 #undef JC_NEON_DOT_STEP
+        }
         for (int i = 0; i < mr; i++) jc_neonq_fold(c[i], ia[i], d[i][b], bp);
-        bp += JC_NEONQ_QB;
+        bp += (size_t)S * JC_NEONQ_QB;
     }
     jc_neonq_store(c, mr, C, ldc, nv, bias, last);
 }
 
-static void jc_neon_q8_tile_f(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
+static void jc_neon_q8_tile_f(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp, float *C,
                           size_t ldc, int nv, const float *bias, int first, int last)
 {
     (void)mr; /* one row per tile */
@@ -421,21 +426,24 @@ static void jc_neon_q8_tile_f(int mr, int b0, int bc, const uint8_t *x, size_t r
     (void)rb;
     float32x4_t c[1][4];
     jc_neonq_load(c, 1, C, ldc, nv, first);
-    for (int b = b0; b < b0 + bc; b++) {
+    for (int b = b0; b < b0 + bc; b += S) {
         int32x4_t lo[4], hi[4];
         for (int j = 0; j < 4; j++) lo[j] = hi[j] = vdupq_n_s32(0);
-        for (int g = 0; g < 8; g++) {
-            int8x8_t xd = vreinterpret_s8_u32(vdup_n_u32(jc_neon_ld32(q + 32 * b + 4 * g)));
-            for (int j = 0; j < 4; j++) {
-                int8x16_t w = vld1q_s8((const int8_t *)bp + 64 * g + 16 * j);
-                lo[j] = vpadalq_s16(lo[j], vmull_s8(vget_low_s8(w), xd));
-                hi[j] = vpadalq_s16(hi[j], vmull_s8(vget_high_s8(w), xd));
+        for (int e = 0; e < S; e++) {
+            const int8_t *be = (const int8_t *)bp + (size_t)e * JC_NEONQ_QB;
+            for (int g = 0; g < 8; g++) {
+                int8x8_t xd = vreinterpret_s8_u32(vdup_n_u32(jc_neon_ld32(q + 32 * (b + e) + 4 * g)));
+                for (int j = 0; j < 4; j++) {
+                    int8x16_t w = vld1q_s8(be + 64 * g + 16 * j);
+                    lo[j] = vpadalq_s16(lo[j], vmull_s8(vget_low_s8(w), xd));
+                    hi[j] = vpadalq_s16(hi[j], vmull_s8(vget_high_s8(w), xd));
+                }
             }
         }
         int32x4_t ia[4];
         for (int j = 0; j < 4; j++) ia[j] = vpaddq_s32(lo[j], hi[j]);
         jc_neonq_fold(c[0], ia, d[b], bp);
-        bp += JC_NEONQ_QB;
+        bp += (size_t)S * JC_NEONQ_QB;
     }
     jc_neonq_store(c, 1, C, ldc, nv, bias, last);
 }
@@ -447,7 +455,7 @@ static size_t jc_neon_q8_ws(int M, int K)
 }
 
 static void jc_neon_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t *Wp, const int8_t *Wq, const float *Sw,
-                         const float *bias, int M, int K, int n0, int n1, float *ws, jc_neon_q8_tile_fn tile, int MR)
+                         const float *bias, int M, int K, int S, int n0, int n1, float *ws, jc_neon_q8_tile_fn tile, int MR)
 {
     const int B = K / 32;
     const size_t rb = jc_q8_row_bytes(K);
@@ -464,7 +472,7 @@ static void jc_neon_q8_drive(float *Y, size_t ldy, const void *Xq, const uint8_t
                 else
                     jc_pack_q8_blk(buf, Wq, Sw, K, n, n1, b0, bc, JC_NEONQ_NR, 4, 0);
                 for (int m = 0; m < mc; m += MR)
-                    tile(mc - m < MR ? mc - m : MR, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
+                    tile(mc - m < MR ? mc - m : MR, S, b0, bc, (const uint8_t *)Xq + (size_t)(m0 + m) * rb, rb, K, bp,
                          Y + (size_t)(m0 + m) * ldy + n, ldy, nv, bias ? bias + n : NULL, b0 == 0, b0 + bc == B);
             }
         }
@@ -479,60 +487,61 @@ static void jc_neon_q8_pack(void *Wp, const int8_t *Wq, const float *Sw, int N, 
 }
 
 static void jc_neon_q8_linear_x(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw, const float *bias,
-                            int M, int K, int n0, int n1, float *ws)
+                            int M, int K, int S, int n0, int n1, float *ws)
 {
-    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_neon_q8_tile_x, 2);
+    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, S, n0, n1, ws, jc_neon_q8_tile_x, 2);
 }
 
 static void jc_neon_q8_packed_x(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
-                            int n0, int n1, float *ws)
+                            int S, int n0, int n1, float *ws)
 {
-    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_neon_q8_tile_x, 2);
+    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, S, n0, n1, ws, jc_neon_q8_tile_x, 2);
 }
 
 static void jc_neon_q8_linear_f(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw, const float *bias,
-                            int M, int K, int n0, int n1, float *ws)
+                            int M, int K, int S, int n0, int n1, float *ws)
 {
-    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, n0, n1, ws, jc_neon_q8_tile_f, 1);
+    jc_neon_q8_drive(Y, ldy, Xq, NULL, Wq, Sw, bias, M, K, S, n0, n1, ws, jc_neon_q8_tile_f, 1);
 }
 
 static void jc_neon_q8_packed_f(float *Y, size_t ldy, const void *Xq, const void *Wp, const float *bias, int M, int K,
-                            int n0, int n1, float *ws)
+                            int S, int n0, int n1, float *ws)
 {
-    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, n0, n1, ws, jc_neon_q8_tile_f, 1);
+    jc_neon_q8_drive(Y, ldy, Xq, (const uint8_t *)Wp, NULL, NULL, bias, M, K, S, n0, n1, ws, jc_neon_q8_tile_f, 1);
 }
 
-static void jc_neon_q8_row(void *xq, const float *x, int K)
+static void jc_neon_q8_row(void *xq, const float *x, int K, int S)
 {
     int8_t *q = (int8_t *)xq;
     float *d = (float *)(void *)(q + K);
     int32_t *s = (int32_t *)(void *)(d + K / 32);
-    for (int b = 0; b < K / 32; b++) {
-        float32x4_t v[8], m = vdupq_n_f32(0);
-        for (int h = 0; h < 8; h++) {
-            v[h] = vld1q_f32(x + 32 * b + 4 * h);
-            float32x4_t a = vabsq_f32(v[h]);
+    for (int c = 0; c < K / 32; c += S) {
+        float32x4_t m = vdupq_n_f32(0);
+        for (int h = 0; h < 8 * S; h++) {
+            float32x4_t a = vabsq_f32(vld1q_f32(x + 32 * c + 4 * h));
             m = vmaxq_f32(vbslq_f32(vceqq_f32(a, a), a, vdupq_n_f32(0)), m); /* NaNs (signalling too) ignored */
         }
         float amax = vmaxvq_f32(m);
         float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
-        int32x4_t sum = vdupq_n_s32(0);
-        int16x8_t h16[4];
-        for (int h = 0; h < 8; h += 2) {
-            int32x4_t r[2];
-            for (int e = 0; e < 2; e++) {
-                float32x4_t u = vmulq_n_f32(v[h + e], id);
-                u = vbslq_f32(vceqq_f32(u, u), u, vdupq_n_f32(0)); /* NaN -> 0 */
-                u = vmaxq_f32(vminq_f32(u, vdupq_n_f32(127.0f)), vdupq_n_f32(-127.0f));
-                r[e] = vcvtnq_s32_f32(u); /* nearest even */
-                sum = vaddq_s32(sum, r[e]);
+        for (int b = c; b < c + S; b++) {
+            d[b] = amax / 127.0f;
+            int32x4_t sum = vdupq_n_s32(0);
+            int16x8_t h16[4];
+            for (int h = 0; h < 8; h += 2) {
+                int32x4_t r[2];
+                for (int e = 0; e < 2; e++) {
+                    float32x4_t u = vmulq_n_f32(vld1q_f32(x + 32 * b + 4 * (h + e)), id);
+                    u = vbslq_f32(vceqq_f32(u, u), u, vdupq_n_f32(0)); /* NaN -> 0 */
+                    u = vmaxq_f32(vminq_f32(u, vdupq_n_f32(127.0f)), vdupq_n_f32(-127.0f));
+                    r[e] = vcvtnq_s32_f32(u); /* nearest even */
+                    sum = vaddq_s32(sum, r[e]);
+                }
+                h16[h / 2] = vcombine_s16(vmovn_s32(r[0]), vmovn_s32(r[1]));
             }
-            h16[h / 2] = vcombine_s16(vmovn_s32(r[0]), vmovn_s32(r[1]));
+            vst1q_s8(q + 32 * b, vcombine_s8(vmovn_s16(h16[0]), vmovn_s16(h16[1])));
+            vst1q_s8(q + 32 * b + 16, vcombine_s8(vmovn_s16(h16[2]), vmovn_s16(h16[3])));
+            s[b] = -128 * vaddvq_s32(sum);
         }
-        vst1q_s8(q + 32 * b, vcombine_s8(vmovn_s16(h16[0]), vmovn_s16(h16[1])));
-        vst1q_s8(q + 32 * b + 16, vcombine_s8(vmovn_s16(h16[2]), vmovn_s16(h16[3])));
-        s[b] = -128 * vaddvq_s32(sum);
     }
 }
 

@@ -188,53 +188,56 @@ static void jc_scalar_linear_bf16(float *Y, size_t ldy, const uint16_t *Xb, size
         }
 }
 
-static void jc_scalar_q8_row(void *xq, const float *x, int K)
+static void jc_scalar_q8_row(void *xq, const float *x, int K, int S)
 {
     int8_t *q = (int8_t *)xq;
     float *d = (float *)(void *)(q + K);
     int32_t *s = (int32_t *)(void *)(d + K / 32);
-    for (int b = 0; b < K / 32; b++) {
-        const float *xb = x + 32 * b;
+    for (int c = 0; c < K / 32 / S; c++) {
+        const float *xc = x + 32 * S * c;
         float amax = 0.0f;
-        for (int i = 0; i < 32; i++) {
-            float a = fabsf(xb[i]);
+        for (int i = 0; i < 32 * S; i++) {
+            float a = fabsf(xc[i]);
             if (a > amax) amax = a; /* NaN never compares greater */
         }
         float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
-        int32_t sum = 0;
-        for (int i = 0; i < 32; i++) {
-            float v = xb[i] * id;
-            v = v != v ? 0.0f : v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            int qi = (int)nearbyintf(v);
-            q[32 * b + i] = (int8_t)qi;
-            sum += qi;
+        for (int b = S * c; b < S * c + S; b++) {
+            const float *xb = x + 32 * b;
+            d[b] = amax / 127.0f;
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) {
+                float v = xb[i] * id;
+                v = v != v ? 0.0f : v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+                int qi = (int)nearbyintf(v);
+                q[32 * b + i] = (int8_t)qi;
+                sum += qi;
+            }
+            s[b] = -128 * sum;
         }
-        s[b] = -128 * sum;
     }
 }
 
-static float jc_scalar_dot_q8(const void *xq, const int8_t *w, const float *sw, int K)
+static float jc_scalar_dot_q8(const void *xq, const int8_t *w, const float *sw, int K, int S)
 {
     const int8_t *q = (const int8_t *)xq;
     const float *d = (const float *)(const void *)(q + K);
     float acc = 0.0f;
-    for (int b = 0; b < K / 32; b++) {
+    for (int b = 0; b < K / 32; b += S) {
         int32_t is = 0;
-        for (int i = 0; i < 32; i++) is += (int32_t)q[32 * b + i] * w[32 * b + i];
+        for (int i = 0; i < 32 * S; i++) is += (int32_t)q[32 * b + i] * w[32 * b + i];
         acc = fmaf((float)is, d[b] * sw[b], acc);
     }
     return acc;
 }
 
 static void jc_scalar_linear_q8(float *Y, size_t ldy, const void *Xq, const int8_t *Wq, const float *Sw,
-                                const float *bias, int M, int K, int n0, int n1, float *ws)
+                                const float *bias, int M, int K, int S, int n0, int n1, float *ws)
 {
     (void)ws;
     size_t rb = jc_q8_row_bytes(K);
     for (int m = 0; m < M; m++)
         for (int n = n0; n < n1; n++) {
-            float acc = jc_scalar_dot_q8((const char *)Xq + (size_t)m * rb, Wq + (size_t)n * K, Sw + (size_t)n * (K / 32), K);
+            float acc = jc_scalar_dot_q8((const char *)Xq + (size_t)m * rb, Wq + (size_t)n * K, Sw + (size_t)n * (K / 32), K, S);
             Y[(size_t)m * ldy + n] = bias ? acc + bias[n] : acc;
         }
 }

@@ -141,6 +141,39 @@ static int jc_qweight_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* "<tower>.q8_block" (optional, default 32): the values per q8 scale block the converter chose
+ * for that tower's linear layers, 32, 64 or 128. */
+static int jc_q8_block_meta(const jc_file *f, int kind, int *block, char *err, size_t cap)
+{
+    const char *key = kind == JC_TOWER_TEXT ? "text.q8_block" : "vision.q8_block";
+    *block = 32;
+    if (!jc_file_find_meta(f, key)) return JCLIP_OK;
+    JC_CHECK(jc_file_meta_int(f, key, 32, 128, block, err, cap));
+    if (*block != 32 && *block != 64 && *block != 128)
+        return jc_fail(err, cap, JCLIP_ERR_FORMAT, "model file: metadata %s = %d: q8 scale blocks are 32, 64 or 128 values", key, *block);
+    return JCLIP_OK;
+}
+
+/* Blocks of 32 per scale block of a q8 weight with K inputs in a tower of q8_block `block`: the
+ * largest S <= block / 32 (1, 2 or 4) that divides K / 32. convert/convert.py applies the same
+ * rule (q8_scale_blocks). */
+static int jc_q8_scale_blocks(int block, int K)
+{
+    int S = block / 32;
+    while (S > 1 && (K / 32) % S) S /= 2;
+    return S;
+}
+
+/* 1 when each row's K/32 block scales Sw [N, K/32] are bitwise equal within every run of S. */
+static int jc_q8_scales_repeat(const float *Sw, int N, int K, int S)
+{
+    const size_t nb = (size_t)N * (size_t)(K / 32);
+    for (size_t b = 0; b < nb; b += (size_t)S)
+        for (int e = 1; e < S; e++)
+            if (memcmp(&Sw[b], &Sw[b + (size_t)e], sizeof *Sw)) return 0;
+    return 1;
+}
+
 /* Finds which linear weights the file stores as bf16 or q8 (a tower binds them by their data
  * pointer) and indexes them for jc_linear. A file may mix types per tensor; m->dtype names the
  * reduced type when there is one. */
@@ -157,10 +190,17 @@ static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
         JCLIP_FREE(w);
         return jc_fail(err, cap, JCLIP_ERR_NOMEM, "out of memory");
     }
-    int n = 0;
-    for (int k = 0; k < JC_N_TOWERS; k++)
+    int n = 0, end[JC_N_TOWERS], block[JC_N_TOWERS];
+    for (int k = 0; k < JC_N_TOWERS; k++) {
         if (m->tower[k].desc) n += m->tower[k].desc->weights(&m->tower[k], w + n);
-    for (int i = 0; i < n; i++) {
+        end[k] = n;
+        if (jc_q8_block_meta(&m->file, k, &block[k], err, cap) != JCLIP_OK) {
+            JCLIP_FREE(w);
+            return JCLIP_ERR_FORMAT;
+        }
+    }
+    for (int i = 0, k = 0; i < n; i++) {
+        while (i >= end[k]) k++;
         /* The tensor behind the pointer. A hostile table may alias one data offset under several
          * names; were their types to differ, the first match could say f32 for a q8 weight the
          * tower bound by another name, and jc_linear would read 4 bytes a value past its end. */
@@ -182,7 +222,16 @@ static int jc_model_index_weights(jclip_model *m, char *err, size_t cap)
             return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: %s weights need K %% 32 == 0 (K = %d)", (int)t->name_len, t->name,
                            jc_file_dtype_name(t->dtype), K);
         }
-        jc_qweight q = {w[i].src, t->dtype, w[i].N, w[i].K};
+        jc_qweight q = {w[i].src, t->dtype, w[i].N, w[i].K, 1};
+        if (t->dtype == JC_DT_Q8) {
+            q.S = jc_q8_scale_blocks(block[k], q.K);
+            if (!jc_q8_scales_repeat((const float *)(const void *)((const int8_t *)q.src + (size_t)q.N * (size_t)q.K), q.N, q.K, q.S)) {
+                JCLIP_FREE(w);
+                return jc_fail(err, cap, JCLIP_ERR_FORMAT, "tensor %.*s: its q8 scales differ within blocks of %d values, as "
+                               "%s.q8_block = %d declares", (int)t->name_len, t->name, 32 * q.S, k == JC_TOWER_TEXT ? "text" : "vision",
+                               block[k]);
+            }
+        }
         m->qw[m->n_qw++] = q;
         if (w[i].K > m->qw_kmax) m->qw_kmax = w[i].K;
         m->dtype = t->dtype;

@@ -61,8 +61,10 @@ typedef struct jc_tower jc_tower;
 typedef struct { const float *src; int N, K; } jc_weight;
 
 /* A linear weight the file stores in reduced precision (JC_DT_BF16 or JC_DT_Q8), found by its
- * data pointer and shape (model/model.c indexes them at load; jc_linear looks them up). */
-typedef struct { const void *src; int dtype, N, K; } jc_qweight;
+ * data pointer and shape (model/model.c indexes them at load; jc_linear looks them up). S: q8
+ * blocks of 32 per scale block (1, 2 or 4: the tower's "<tower>.q8_block" / 32 where K allows,
+ * see jc_q8_scale_blocks), 1 for bf16. */
+typedef struct { const void *src; int dtype, N, K, S; } jc_qweight;
 
 typedef struct jc_tower_desc {
     const char *name;          /* "JinaBERT text tower", for messages and jclip info */
@@ -153,7 +155,7 @@ struct jclip_ctx {
     uint8_t *xq;                /* activations converted for bf16 / q8 weights: xq_rows rows */
     size_t xq_rows;
     const float *xq_of;         /* what xq holds: the rows, width and dtype it was made from */
-    int xq_of_rows, xq_of_k, xq_of_dtype;
+    int xq_of_rows, xq_of_k, xq_of_dtype, xq_of_s;
     uint8_t *act[JC_N_TOWERS];  /* tower activations, carved by the tower for act_items inputs */
     int act_items[JC_N_TOWERS];
 

@@ -204,7 +204,7 @@ static void jc_row_to_q(const jc_rows_task *a, int r)
     uint8_t *dst = t->xq + (size_t)r * t->xq_stride;
     if (t->pre) t->pre->row(t->pre, r); /* the row is still in L1 when it is converted */
     if (t->q->dtype == JC_DT_BF16) a->ops->bf16_row((uint16_t *)(void *)dst, a->x + (size_t)r * (size_t)a->n, a->n);
-    else a->ops->q8_row(dst, a->x + (size_t)r * (size_t)a->n, a->n);
+    else a->ops->q8_row(dst, a->x + (size_t)r * (size_t)a->n, a->n, t->q->S);
 }
 
 static void jc_qlinear_run(void *arg, int t, int n)
@@ -219,19 +219,19 @@ static void jc_qlinear_run(void *arg, int t, int n)
             a->ops->linear_bf16_packed(a->Y, (size_t)N, (const uint16_t *)(const void *)a->xq, (size_t)K, a->Wp, a->bias, a->M,
                                        K, lo, hi, ws);
         else if (a->Wp)
-            a->ops->linear_q8_packed(a->Y, (size_t)N, a->xq, a->Wp, a->bias, a->M, K, lo, hi, ws);
+            a->ops->linear_q8_packed(a->Y, (size_t)N, a->xq, a->Wp, a->bias, a->M, K, q->S, lo, hi, ws);
         else if (q->dtype == JC_DT_BF16)
             a->ops->linear_bf16(a->Y, (size_t)N, (const uint16_t *)(const void *)a->xq, (size_t)K, (const uint16_t *)q->src,
                                 a->bias, a->M, K, lo, hi, ws);
         else
             a->ops->linear_q8(a->Y, (size_t)N, a->xq, (const int8_t *)q->src,
                               (const float *)(const void *)((const uint8_t *)q->src + (size_t)N * (size_t)K), a->bias, a->M, K,
-                              lo, hi, ws);
+                              q->S, lo, hi, ws);
     }
 }
 
 /* pre: see jc_linear_pre. again: X is unchanged since the last call, whose converted rows xq
- * still holds if that call's X, rows, width and dtype were these. */
+ * still holds if that call's X, rows, width, dtype and scale blocks were these. */
 static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweight *q, const void *Wp, const float *bias,
                        int n_rows, jc_rows_task *pre, int again)
 {
@@ -248,12 +248,12 @@ static void jc_qlinear(jclip_ctx *ctx, float *Y, const float *X, const jc_qweigh
     a.pre = pre;
     if (pre) pre->ops = ctx->ops;
     if (!(again && !pre && ctx->xq_of == X && ctx->xq_of_rows == n_rows && ctx->xq_of_k == q->K &&
-          ctx->xq_of_dtype == q->dtype)) {
+          ctx->xq_of_dtype == q->dtype && ctx->xq_of_s == q->S)) {
         jc_rows_task rows;
         memset(&rows, 0, sizeof rows);
         rows.row = jc_row_to_q, rows.rows = n_rows, rows.n = q->K, rows.x = X, rows.user = &a;
         jc_for_rows(ctx, &rows);
-        ctx->xq_of = X, ctx->xq_of_rows = n_rows, ctx->xq_of_k = q->K, ctx->xq_of_dtype = q->dtype;
+        ctx->xq_of = X, ctx->xq_of_rows = n_rows, ctx->xq_of_k = q->K, ctx->xq_of_dtype = q->dtype, ctx->xq_of_s = q->S;
     }
     jc_claim_init(&a.claim);
     jc_pool_run(ctx->pool, jc_qlinear_run, &a);

@@ -292,6 +292,74 @@ static void t_dtype_describe(void)
     }
 }
 
+/* A tower's q8 scale blocks (model/model.c): the CLIP q8 file declares vision.q8_block = 128,
+ * the converter's default for CLIP's vision tower (the tiny tower's K = 192 layers get blocks of
+ * 64, its K = 768 layers blocks of 128), and loads; the engine refuses a block size it does not
+ * know, and scales that do not repeat as declared. */
+static void t_dtype_q8_block(void)
+{
+    size_t len = 0;
+    char *file = t_read_file(t_model_path("tiny-b32-s1-q8"), &len);
+    if (!file) {
+        T_CHECK(0, "cannot read %s", t_model_path("tiny-b32-s1-q8"));
+        return;
+    }
+    uint8_t *buf = (uint8_t *)malloc(len); /* copied by the loader: not 64-byte aligned on purpose */
+    memcpy(buf, file, len);
+    static const char key[] = "vision.q8_block";
+    uint8_t *p = (uint8_t *)memmem(buf, len, key, sizeof key - 1), *val = p ? p + sizeof key : NULL;
+    uint64_t v = 0;
+    if (val) memcpy(&v, val, 8);
+    T_CHECK(p && p[sizeof key - 1] == JC_FILE_U64 && v == 128, "tiny-b32-s1-q8 declares vision.q8_block = 128 (found %d, %llu)",
+            p != NULL, (unsigned long long)v);
+    if (!p) goto done;
+    char err[512];
+    jclip_model *m = NULL;
+    int rc = jclip_model_load_memory(buf, len, &m, err, sizeof err);
+    T_CHECK(rc == 0, "tiny-b32-s1-q8 from memory: %s", err);
+    if (rc == 0) { /* text: scales per 32; vision: per 64 (K = 192) and per 128 (K = 768) */
+        char desc[2048];
+        jclip_model_describe(m, desc, sizeof desc);
+        T_CHECK(strstr(desc, "a float32 scale per 32 weights for ") && strstr(desc, ", 64 weights for ") &&
+                    strstr(desc, ", 128 weights for "), "describe names the scale blocks: %s", desc);
+    }
+    jclip_model_free(m), m = NULL;
+    /* an unknown block size, with the metadata checksum fixed up */
+    uint64_t meta_off, meta_size, tab_size, bad = 96;
+    memcpy(&meta_off, buf + 24, 8), memcpy(&meta_size, buf + 32, 8), memcpy(&tab_size, buf + 48, 8);
+    memcpy(val, &bad, 8);
+    uint32_t crc = jc_file_crc32(buf + meta_off, (size_t)(meta_size + tab_size));
+    memcpy(buf + 64, &crc, 4);
+    rc = jclip_model_load_memory(buf, len, &m, err, sizeof err);
+    T_CHECK(rc == JCLIP_ERR_FORMAT && strstr(err, "vision.q8_block"), "vision.q8_block = 96 is refused (rc %d: %s)", rc, rc ? err : "");
+    jclip_model_free(m), m = NULL;
+    memcpy(buf, file, len);
+    /* scales that differ inside a block of 128: the second scale of a vision q8 weight's row */
+    jc_file jf;
+    memset(&jf, 0, sizeof jf);
+    jf.data = buf, jf.size = len;
+    int changed = 0;
+    if (jc_file_parse(&jf, err, sizeof err) == 0)
+        for (uint32_t i = 0; i < jf.n_tensors && !changed; i++) {
+            const jc_file_tensor *t = &jf.tensors[i];
+            if (t->dtype != JC_DT_Q8 || t->name_len < 13 || memcmp(t->name, "vision_model.", 13)) continue;
+            uint64_t N = t->dims[0], K = t->nbytes * 32 / 36 / N;
+            float *sw = (float *)(void *)((uint8_t *)t->data + N * K), s1;
+            memcpy(&s1, &sw[1], 4);
+            s1 = s1 * 2.0f + 1.0f;
+            memcpy(&sw[1], &s1, 4);
+            changed = 1;
+        }
+    jc_file_free(&jf);
+    T_CHECK(changed, "tiny-b32-s1-q8 has a q8 vision weight");
+    rc = jclip_model_load_memory(buf, len, &m, err, sizeof err);
+    T_CHECK(rc == JCLIP_ERR_FORMAT && strstr(err, "scales differ"), "a q8 scale breaking its block of 128 is refused (rc %d: %s)", rc,
+            rc ? err : "");
+    jclip_model_free(m);
+done:
+    free(buf), free(file);
+}
+
 static void suite_dtype(void)
 {
     if (!t_need_shared("golden/model/tiny-s1/texts.jsonl")) return;
@@ -305,6 +373,7 @@ static void suite_dtype(void)
     t_dtype_accuracy();
     t_dtype_smooth_exact();
     t_dtype_mixed();
+    t_dtype_q8_block();
     t_dtype_invariance(&in);
     t_dtype_free_inputs(&in);
 }

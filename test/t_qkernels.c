@@ -63,17 +63,22 @@ static void t_q_rows(const jc_ops *ops)
         jc_scalar_ops.bf16_row(r, x, n);
         ops->bf16_row(a, x, n);
         bad_bf += memcmp(a, r, 2 * (size_t)n) != 0;
-        int kq = K - (t % 3) * 5 * 32; /* 96, 91 and 86 blocks: q8_row's groups of 16 with tails */
-        memset(qa, 0x55, rb), memset(qr, 0xAA, rb);
-        jc_scalar_ops.q8_row(qr, x, kq);
-        ops->q8_row(qa, x, kq);
-        bad_q += memcmp(qa, qr, jc_q8_row_bytes(kq)) != 0;
+        /* 96, 91 and 86 blocks: q8_row's groups of 16 with tails; with scale blocks of S = 2
+         * and 4 the block counts are rounded down to multiples of S (90, 84) */
+        for (int S = 1; S <= 4; S *= 2) {
+            int kq = K - (t % 3) * 5 * 32;
+            kq -= kq % (32 * S);
+            memset(qa, 0x55, rb), memset(qr, 0xAA, rb);
+            jc_scalar_ops.q8_row(qr, x, kq, S);
+            ops->q8_row(qa, x, kq, S);
+            bad_q += memcmp(qa, qr, jc_q8_row_bytes(kq)) != 0;
+        }
     }
     /* ties to even in bf16 and in the q8 rounding (x / d exactly halfway) */
     for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) + 0.5f;
     x[31] = 127.0f; /* amax 127: id = 1, v = x: every .5 a tie */
-    jc_scalar_ops.q8_row(qr, x, 32);
-    ops->q8_row(qa, x, 32);
+    jc_scalar_ops.q8_row(qr, x, 32, 1);
+    ops->q8_row(qa, x, 32, 1);
     bad_q += memcmp(qa, qr, jc_q8_row_bytes(32)) != 0;
     T_CHECK(((int8_t *)qr)[0] == -16 && ((int8_t *)qr)[1] == -14 && ((int8_t *)qr)[2] == -14,
             "q8 rounding is not to nearest even: %d %d %d", ((int8_t *)qr)[0], ((int8_t *)qr)[1], ((int8_t *)qr)[2]);
@@ -100,14 +105,14 @@ static float *t_q_ws(const jc_ops *ops, int M, int K, int q8)
 
 /* Calls linear_bf16 or linear_q8 (packed when Wp) on columns [n0, n1) of rows [m0, m0 + M). */
 static void t_q_call(const jc_ops *ops, int q8, float *Y, size_t ldy, const void *X, size_t ldxb, const void *W,
-                     const float *Sw, const void *Wp, const float *bias, int m0, int M, int K, int n0, int n1)
+                     const float *Sw, const void *Wp, const float *bias, int m0, int M, int K, int S, int n0, int n1)
 {
     float *ws = t_q_ws(ops, M, K, q8);
     float *y = Y + (size_t)m0 * ldy;
     if (q8) {
         const uint8_t *x = (const uint8_t *)X + (size_t)m0 * jc_q8_row_bytes(K);
-        if (Wp) ops->linear_q8_packed(y, ldy, x, Wp, bias, M, K, n0, n1, ws);
-        else ops->linear_q8(y, ldy, x, (const int8_t *)W, Sw, bias, M, K, n0, n1, ws);
+        if (Wp) ops->linear_q8_packed(y, ldy, x, Wp, bias, M, K, S, n0, n1, ws);
+        else ops->linear_q8(y, ldy, x, (const int8_t *)W, Sw, bias, M, K, S, n0, n1, ws);
     } else {
         const uint16_t *x = (const uint16_t *)X + (size_t)m0 * ldxb;
         if (Wp) ops->linear_bf16_packed(y, ldy, x, ldxb, Wp, bias, M, K, n0, n1, ws);
@@ -116,8 +121,9 @@ static void t_q_call(const jc_ops *ops, int q8, float *Y, size_t ldy, const void
     free(ws);
 }
 
-/* Y = the problem through ops; checks against want (bitwise, or the BFDOT bound with mag). */
-static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int N, const float *Xf, const float *Wf,
+/* Y = the problem through ops; checks against want (bitwise, or the BFDOT bound with mag). S: q8
+ * blocks of 32 per scale block (Sw_in must repeat in runs of S). */
+static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int S, int N, const float *Xf, const float *Wf,
                         const int8_t *Wq_in, const float *Sw_in, const float *bias, t_q_stats *st)
 {
     size_t ldy = (size_t)N + 3, ldxb = (size_t)K + 2 * (M % 2);
@@ -125,7 +131,7 @@ static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int N, const fl
     /* operands in the dtype */
     void *X = q8 ? t_q_alloc64(rb * (size_t)M) : t_q_alloc64(2 * ldxb * (size_t)M);
     for (int m = 0; m < M; m++) {
-        if (q8) jc_scalar_ops.q8_row((uint8_t *)X + (size_t)m * rb, Xf + (size_t)m * K, K);
+        if (q8) jc_scalar_ops.q8_row((uint8_t *)X + (size_t)m * rb, Xf + (size_t)m * K, K, S);
         else jc_scalar_ops.bf16_row((uint16_t *)X + (size_t)m * ldxb, Xf + (size_t)m * K, K);
     }
     void *W;
@@ -135,14 +141,14 @@ static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int N, const fl
         Sw = (float *)malloc(sizeof(float) * (size_t)N * (K / 32));
         if (Wq_in) memcpy(W, Wq_in, (size_t)N * K), memcpy(Sw, Sw_in, sizeof(float) * (size_t)N * (K / 32));
         else
-            for (int n = 0; n < N; n++) /* symmetric per block, as the converter does */
-                for (int b = 0; b < K / 32; b++) {
+            for (int n = 0; n < N; n++) /* symmetric per scale block, as the converter does */
+                for (int b = 0; b < K / 32; b += S) {
                     const float *w = Wf + (size_t)n * K + 32 * b;
                     float amax = 0;
-                    for (int i = 0; i < 32; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+                    for (int i = 0; i < 32 * S; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
                     float sc = amax / 127.0f;
-                    Sw[(size_t)n * (K / 32) + b] = sc;
-                    for (int i = 0; i < 32; i++)
+                    for (int e = 0; e < S; e++) Sw[(size_t)n * (K / 32) + b + e] = sc;
+                    for (int i = 0; i < 32 * S; i++)
                         ((int8_t *)W)[(size_t)n * K + 32 * b + i] = (int8_t)(sc > 0 ? nearbyintf(w[i] / sc) : 0);
                 }
     } else {
@@ -154,16 +160,16 @@ static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int N, const fl
     float *g2 = (float *)malloc(sizeof(float) * ny), *g3 = (float *)malloc(sizeof(float) * ny);
     float *g4 = (float *)malloc(sizeof(float) * ny);
     for (size_t i = 0; i < ny; i++) want[i] = got[i] = g2[i] = g3[i] = g4[i] = -7.0f;
-    t_q_call(&jc_scalar_ops, q8, want, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, 0, N);
-    t_q_call(ops, q8, got, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, 0, N);
+    t_q_call(&jc_scalar_ops, q8, want, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, S, 0, N);
+    t_q_call(ops, q8, got, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, S, 0, N);
     /* three column ranges at grain multiples */
     int g = ops->n_grain, c1 = (N / 3 + g - 1) / g * g, c2 = (2 * N / 3 + g - 1) / g * g;
     if (c1 > N) c1 = N;
     if (c2 > N) c2 = N;
     if (c2 < c1) c2 = c1;
-    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, 0, c1);
-    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, c1, c2);
-    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, c2, N);
+    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, S, 0, c1);
+    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, S, c1, c2);
+    t_q_call(ops, q8, g2, ldy, X, ldxb, W, Sw, NULL, bias, 0, M, K, S, c2, N);
     /* packed in two runs of slivers, used in two column ranges */
     void *Wp = NULL;
     if (q8 ? ops->pack_q8 != NULL : ops->pack_bf16 != NULL) {
@@ -176,14 +182,14 @@ static void t_q_problem(const jc_ops *ops, int q8, int M, int K, int N, const fl
             ops->pack_bf16(Wp, (const uint16_t *)W, N, K, 0, ns / 2);
             ops->pack_bf16(Wp, (const uint16_t *)W, N, K, ns / 2, ns);
         }
-        t_q_call(ops, q8, g3, ldy, X, ldxb, W, Sw, Wp, bias, 0, M, K, 0, c1);
-        t_q_call(ops, q8, g3, ldy, X, ldxb, W, Sw, Wp, bias, 0, M, K, c1, N);
+        t_q_call(ops, q8, g3, ldy, X, ldxb, W, Sw, Wp, bias, 0, M, K, S, 0, c1);
+        t_q_call(ops, q8, g3, ldy, X, ldxb, W, Sw, Wp, bias, 0, M, K, S, c1, N);
     }
     /* batch invariance: rows alone (M = 1) and in a sub-batch starting at an odd row */
     int sub0 = M > 2 ? 1 : 0, subn = M > 2 ? (M - 1) / 2 + 1 : M;
-    t_q_call(ops, q8, g4, ldy, X, ldxb, W, Sw, Wp, bias, sub0, subn, K, 0, N);
+    t_q_call(ops, q8, g4, ldy, X, ldxb, W, Sw, Wp, bias, sub0, subn, K, S, 0, N);
     for (int m = 0; m < M; m++)
-        if (m < sub0 || m >= sub0 + subn) t_q_call(ops, q8, g4, ldy, X, ldxb, W, Sw, Wp, bias, m, 1, K, 0, N);
+        if (m < sub0 || m >= sub0 + subn) t_q_call(ops, q8, g4, ldy, X, ldxb, W, Sw, Wp, bias, m, 1, K, S, 0, N);
     int bfdot = !q8 && t_q_is_bfdot(ops);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
@@ -231,11 +237,14 @@ static void t_q_shapes(const jc_ops *ops)
                                     {1, 3072, 300}, {7, 3072, 97}, {33, 768, 130}, {200, 768, 20},  {8, 768, 200},
                                     {2, 3072, 17}, {64, 160, 200}, {97, 1056, 48}, {5, 2048, 145}, {3, 64, 2304},
                                     {200, 32, 147}};
-    for (int q8 = 0; q8 < 2; q8++) {
+    for (int pass = 0; pass < 3; pass++) { /* bf16; q8; q8 with scale blocks of 128 or 64 values */
+        const int q8 = pass > 0;
         t_q_stats st;
         memset(&st, 0, sizeof st);
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            int S = pass < 2 ? 1 : s % 2 ? 2 : 4; /* as the loader: the largest S <= that dividing K / 32 */
+            while ((K / 32) % S) S /= 2;
             float *X = (float *)malloc(sizeof(float) * (size_t)M * K), *W = (float *)malloc(sizeof(float) * (size_t)N * K);
             float *b = (float *)malloc(sizeof(float) * (size_t)N);
             for (size_t i = 0; i < (size_t)M * K; i++) X[i] = t_q_val();
@@ -244,10 +253,10 @@ static void t_q_shapes(const jc_ops *ops)
             if (M > 3) /* an all-zero row and an all-zero block */
                 for (int k = 0; k < K; k++) X[(size_t)2 * K + k] = 0.0f;
             for (int k = 0; k < 32; k++) X[k + (K > 32 ? 32 : 0)] = 0.0f;
-            t_q_problem(ops, q8, M, K, N, X, W, NULL, NULL, s % 3 ? b : NULL, &st);
+            t_q_problem(ops, q8, M, K, S, N, X, W, NULL, NULL, s % 3 ? b : NULL, &st);
             free(X), free(W), free(b);
         }
-        t_q_report(ops, q8 ? "q8 shapes" : "bf16 shapes", &st);
+        t_q_report(ops, pass == 2 ? "q8 shapes, scale blocks of 64 and 128" : q8 ? "q8 shapes" : "bf16 shapes", &st);
         if (!q8 && t_q_is_bfdot(ops)) T_NOTE("%s (%s): BFDOT worst error %.3f of its bound", ops->name, ops->variant, st.worst);
     }
 }
@@ -283,8 +292,9 @@ static void t_q_extremes(const jc_ops *ops)
             for (int bl = 0; bl < K / 32; bl++)
                 Sw[(size_t)n * (K / 32) + bl] = n % 7 == 0 ? 1e-30f : n % 7 == 1 ? 1e20f : n % 7 == 2 ? 0.0f : 0.01f;
         }
-        t_q_problem(ops, 1, M, K, N, X, NULL, Wq, Sw, t ? b : NULL, &sq);
-        t_q_problem(ops, 0, M, K, N, X, W, NULL, NULL, t ? b : NULL, &sb);
+        /* the scales are constant along each row: valid for any S; S = 4 sums 128 products */
+        t_q_problem(ops, 1, M, K, t ? 4 : 1, N, X, NULL, Wq, Sw, t ? b : NULL, &sq);
+        t_q_problem(ops, 0, M, K, 1, N, X, W, NULL, NULL, t ? b : NULL, &sb);
     }
     t_q_report(ops, "q8 extremes", &sq);
     t_q_report(ops, "bf16 extremes", &sb);
@@ -306,21 +316,22 @@ static void t_q_closed_form(const jc_ops *ops)
     }
     size_t rb = jc_q8_row_bytes(K);
     uint8_t *xq = (uint8_t *)t_q_alloc64(2 * rb);
-    ops->q8_row(xq, x[0], K);
-    ops->q8_row(xq + rb, x[1], K);
-    float Y[2][N], ws_buf[1];
+    float Y[2][N];
     float *ws = t_q_ws(ops, 2, K, 1);
-    (void)ws_buf;
-    ops->linear_q8(&Y[0][0], N, xq, Wq, Sw, NULL, 2, K, 0, N, ws);
     int bad = 0;
-    for (int m = 0; m < 2; m++)
-        for (int n = 0; n < N; n++) {
-            /* per block: isum = +-127 * (127 or -128) * 32, times d = 1/127 (fp32) */
-            float d = 1.0f / 127.0f, acc = 0.0f;
-            int32_t is = (m ? -127 : 127) * (n % 2 ? -128 : 127) * 32;
-            for (int b = 0; b < K / 32; b++) acc = fmaf((float)is, d * 1.0f, acc);
-            if (!t_q_same(Y[m][n], acc)) bad++;
-        }
+    for (int S = 1; S <= 4; S *= 2) {
+        ops->q8_row(xq, x[0], K, S);
+        ops->q8_row(xq + rb, x[1], K, S);
+        ops->linear_q8(&Y[0][0], N, xq, Wq, Sw, NULL, 2, K, S, 0, N, ws);
+        for (int m = 0; m < 2; m++)
+            for (int n = 0; n < N; n++) {
+                /* per scale block: isum = +-127 * (127 or -128) * 32 S, times d = 1/127 (fp32) */
+                float d = 1.0f / 127.0f, acc = 0.0f;
+                int32_t is = (m ? -127 : 127) * (n % 2 ? -128 : 127) * 32 * S;
+                for (int b = 0; b < K / 32; b += S) acc = fmaf((float)is, d * 1.0f, acc);
+                if (!t_q_same(Y[m][n], acc)) bad++;
+            }
+    }
     T_CHECK(bad == 0, "%s (%s) q8 largest sums: %d outputs differ from the closed form", ops->name, ops->variant, bad);
     free(Wq), free(Sw), free(xq), free(ws);
 }
@@ -340,7 +351,7 @@ static void t_q_accuracy(const jc_ops *ops)
         int8_t *wq = (int8_t *)malloc((size_t)N * K);
         float *sw = (float *)malloc(sizeof(float) * N * (K / 32)), *Y = (float *)malloc(sizeof(float) * M * N);
         for (int m = 0; m < M; m++) {
-            ops->q8_row(xq + (size_t)m * rb, X + (size_t)m * K, K);
+            ops->q8_row(xq + (size_t)m * rb, X + (size_t)m * K, K, 1);
             ops->bf16_row(xb + (size_t)m * K, X + (size_t)m * K, K);
         }
         for (int n = 0; n < N; n++)
@@ -358,7 +369,7 @@ static void t_q_accuracy(const jc_ops *ops)
                 }
             }
         float *ws = t_q_ws(ops, M, K, q8);
-        if (q8) ops->linear_q8(Y, N, xq, wq, sw, NULL, M, K, 0, N, ws);
+        if (q8) ops->linear_q8(Y, N, xq, wq, sw, NULL, M, K, 1, 0, N, ws);
         else ops->linear_bf16(Y, N, xb, K, wb, NULL, M, K, 0, N, ws);
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++) {

@@ -29,8 +29,8 @@ def check(name, cond, why=""):
         print("FAIL %s: %s" % (name, why))
 
 
-def run(src, out):
-    p = subprocess.run([sys.executable, CONVERT, src, "-o", out, "-q"], capture_output=True, text=True)
+def run(src, out, *extra):
+    p = subprocess.run([sys.executable, CONVERT, src, "-o", out, "-q"] + list(extra), capture_output=True, text=True)
     return p.returncode, p.stderr.strip()
 
 
@@ -220,6 +220,34 @@ def families(clip, jv2, work):
     d = variant(clip, work, "clip_heads", clip_cfg(lambda c: c["text_config"].__setitem__("num_attention_heads", 3)))
     rc, err = run(d, out + "2")
     check("clip: heads that do not divide the width are refused", rc == 1 and "num_attention_heads" in err, err)
+
+    # q8 scale blocks: CLIP's vision tower gets 128 by default, every tower what --q8-block says
+    rc, err = run(clip, out, "--dtype", "q8")
+    meta = read_meta(out) if rc == 0 else {}
+    check("clip q8: vision.q8_block = 128, text keeps 32", rc == 0 and meta.get("vision.q8_block") == 128
+          and "text.q8_block" not in meta, err or str(sorted(k for k in meta if "q8" in k)))
+    rc, err = run(clip, out, "--dtype", "q8", "--q8-block", "32")
+    meta = read_meta(out) if rc == 0 else {}
+    check("clip q8 --q8-block 32: no q8_block keys", rc == 0 and not [k for k in meta if "q8_block" in k], err)
+    rc, err = run(clip, out, "--dtype", "q8", "--q8-block", "64")
+    meta = read_meta(out) if rc == 0 else {}
+    check("clip q8 --q8-block 64: both towers", rc == 0 and meta.get("vision.q8_block") == 64 and meta.get("text.q8_block") == 64, err)
+    rc, err = run(clip, out, "--dtype", "f32", "--q8-block", "128")
+    meta = read_meta(out) if rc == 0 else {}
+    check("clip f32: no q8_block keys whatever --q8-block says", rc == 0 and not [k for k in meta if "q8_block" in k], err)
+    rc, err = run(clip, out + "2", "--dtype", "q8", "--q8-block", "96")
+    check("--q8-block 96 is refused", rc == 2 and "--q8-block" in err, err)
+    sys.path.insert(0, os.path.dirname(CONVERT))
+    import convert as cv
+    import numpy as np
+    w = np.random.default_rng(5).standard_normal((3, 192)).astype("<f4") * np.linspace(0.1, 3, 192, dtype="<f4")
+    q, sc = cv.to_q8(w, 128)  # K = 192: blocks of 64 (S = 2)
+    back = q.astype(np.float64) * np.repeat(sc, 32, axis=1)
+    check("to_q8 with blocks of 128 at K = 192: scales per 64, repeated per 32, round trip within half a step",
+          cv.q8_scale_blocks(128, 192) == 2 and cv.q8_scale_blocks(128, 768) == 4 and cv.q8_scale_blocks(64, 96) == 1
+          and sc.shape == (3, 6) and (sc[:, 0::2] == sc[:, 1::2]).all()
+          and np.allclose(sc[:, 0::2], np.abs(w).reshape(3, 3, 64).max(axis=2) / 127, rtol=1e-6)
+          and (np.abs(back - w) <= np.repeat(sc, 32, axis=1) / 2 + 1e-7).all())
 
     rc, err = run(jv2, out)
     meta = read_meta(out) if rc == 0 else {}

@@ -1,18 +1,23 @@
-"""fakequant.py: what other q8 formats would cost in accuracy, simulated on the PyTorch model.
+"""fakequant.py: what other q8 formats would cost in accuracy, simulated on the PyTorch models.
 
 Peer tooling only: nothing here is part of the jclip library or its tests.
 
-    python3 bench/peers/fakequant.py CKPT_DIR GOLDEN_DIR text|vision
+    python3 bench/peers/fakequant.py [jina|clip] CKPT_DIR GOLDEN_DIR text|vision
 
-Runs jina-clip-v1's text tower on the golden texts (one by one, from ids) or its vision tower on
-the golden pixel tensors, first in float32, then with every linear layer fake-quantised (symmetric
-int8, round to nearest, one scale per block along K for the weights and per row and block for
-the activations, as jclip's q8 does), and prints the min / mean cosine of each variant to the
-float32 vectors. Variants: blocks of 32 for both (jclip's q8 format, without the vision
-smoothing that jclip's converter adds), per-token activation scales with block-32 weights,
-blocks of 64, blocks of 128, per-channel weights with per-token activations (ONNX Runtime's
-dynamic quantisation, but per token instead of per tensor), and per-channel weights with
-activations in blocks of 32 (which would spare the GEMM the per-block scale product).
+Runs a tower of jina-clip-v1 (jina_clip_torch.py, the default family) or OpenAI CLIP
+(clip_torch.py) on the golden texts (one by one, from ids) or the golden pixel tensors, first in
+float32, then with every linear layer fake-quantised (symmetric int8, round to nearest, one scale
+per block along K for the weights and per row and block for the activations, as jclip's q8
+does), and prints the min / mean cosine of each variant to the float32 vectors. The weights are
+smoothed first exactly as convert.py does for q8 (jina-clip-v1's vision LayerNorms, OpenAI
+CLIP's; none for JinaBERT text), so blocks of 32 is jclip's q8 up to float summation order.
+
+Variants (weights / activations): blocks of 32 (jclip's default), 64, 128 and 256 for both (64 and
+128: convert.py --q8-block), the blocks of 128 only on the smoothed layers (those fed by a
+LayerNorm), block-32 weights with per-token activations, per-channel weights with per-token
+activations (ONNX Runtime's dynamic quantisation, but per token instead of per tensor), and
+per-channel weights with activations in blocks of 32. A block larger than a layer's K falls back
+to the largest power-of-two multiple of 32 dividing K, as convert.py's q8_scale_blocks.
 """
 import json
 import os
@@ -22,17 +27,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import jina_clip_torch as J  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "convert"))
+import convert as C  # noqa: E402
 
 _LINEAR = F.linear
-_MODE = {"w": None, "a": None}
+_MODE = {"v": None}   # (variant for other layers, variant for smoothed layers); each (w, a) block
+_SMOOTHED = set()     # keys of the smoothed weights, as (shape, first values)
+
+
+def _key(w):
+    return tuple(w.shape), tuple(np.asarray(w).reshape(-1)[:6].tolist())
 
 
 def fake_q8(x, blk):
     """Symmetric int8 round trip along the last axis in blocks of blk (0: the whole row)."""
     shape, K = x.shape, x.shape[-1]
-    b = K if blk == 0 else blk
+    b = K if blk == 0 else 32 * C.q8_scale_blocks(blk, K)
     xr = x.reshape(*shape[:-1], K // b, b)
     d = xr.abs().amax(-1, keepdim=True) / 127.0
     safe = torch.where(d > 0, d, torch.ones_like(d))
@@ -41,18 +53,45 @@ def fake_q8(x, blk):
 
 
 def linear(x, w, b=None):
-    if _MODE["w"] is not None and x.shape[-1] % 128 == 0 and w.dim() == 2:
-        x, w = fake_q8(x, _MODE["a"]), fake_q8(w, _MODE["w"])
+    v = _MODE["v"]
+    if v is not None and x.shape[-1] % 32 == 0 and w.dim() == 2:
+        wb, ab = v[1] if _key(w.detach().numpy()) in _SMOOTHED else v[0]
+        x, w = fake_q8(x, ab), fake_q8(w, wb)
     return _LINEAR(x, w, b)
 
 
 def main(argv):
+    fam = "jina"
+    if argv and argv[0] in ("jina", "clip"):
+        fam, argv = argv[0], argv[1:]
     if len(argv) != 3 or argv[2] not in ("text", "vision"):
         sys.exit(__doc__)
     ckpt, gold, tower = argv
+    if fam == "jina":
+        import jina_clip_torch as M
+    else:
+        import clip_torch as M
+    st = C.SafeTensors(os.path.join(ckpt, "model.safetensors"))
+    cfg = json.load(open(os.path.join(ckpt, "config.json")))
+    smooth = {}
+    if fam == "jina" and tower == "vision":
+        smooth = C.smooth_vision(st, C.vision_hparams(cfg))
+    elif fam == "clip":
+        smooth = C.smooth_pairs(st, C.clip_smooth_pairs([(n, None) for n in st.tensors]))
+    pop = M.SafeTensors.pop
+
+    def smoothed_pop(self, name):
+        a = pop(self, name)
+        if name in smooth:
+            a = smooth[name].reshape(a.shape).astype(a.dtype)
+            if a.ndim == 2:
+                _SMOOTHED.add(_key(a))
+        return a
+
+    M.SafeTensors.pop = smoothed_pop
     F.linear = linear
     torch.set_num_threads(2)
-    m = J.load_tower(ckpt, tower)
+    m = M.load_tower(ckpt, tower)
     if tower == "text":
         texts = [json.loads(line)["ids"] for line in open(os.path.join(gold, "texts.jsonl"))]
 
@@ -65,15 +104,21 @@ def main(argv):
         def run():
             with torch.inference_mode():
                 return m(px).numpy()
-    _MODE["w"] = None
+    _MODE["v"] = None
     ref = run()
-    for wb, ab, name in ((32, 32, "blocks of 32 (jclip q8)"), (32, 0, "w blocks of 32, a per token"),
-                         (64, 64, "blocks of 64"), (128, 128, "blocks of 128"),
-                         (0, 0, "w per channel, a per token"), (0, 32, "w per channel, a blocks of 32")):
-        _MODE["w"], _MODE["a"] = wb, ab
+
+    def both(w, a):
+        return (w, a), (w, a)
+    variants = (("blocks of 32 (jclip q8)", both(32, 32)), ("blocks of 64", both(64, 64)),
+                ("blocks of 128", both(128, 128)), ("blocks of 256", both(256, 256)),
+                ("128 on smoothed layers, 32 else", ((32, 32), (128, 128))),
+                ("w blocks of 32, a per token", both(32, 0)), ("w per channel, a per token", both(0, 0)),
+                ("w per channel, a blocks of 32", both(0, 32)))
+    for name, v in variants:
+        _MODE["v"] = v
         got = run()
         cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
-        print("%-7s %-30s min %.6f  mean %.6f" % (tower, name, cos.min(), cos.mean()), flush=True)
+        print("%s %-6s %-34s min %.6f  mean %.6f" % (fam, tower, name, cos.min(), cos.mean()), flush=True)
 
 
 if __name__ == "__main__":

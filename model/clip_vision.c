@@ -58,6 +58,7 @@ static int jc_clip_vis_bind(jc_tower *t, const jc_file *f, char *err, size_t cap
     JC_CHECK(jc_clip_enc_bind(f, "vision_model.", "visual_projection.weight", &V->enc, err, cap));
     t->d_out = V->enc.d_proj;
     t->image_size = V->image_size;
+    t->image_rows = V->n_tok;
     return JCLIP_OK;
 }
 

@@ -278,6 +278,50 @@ static void t_dtype_invariance(const t_dtype_inputs *in)
     }
 }
 
+/* A context made for short texts (max_tokens 8) still embeds images of any count: the converted
+ * activation rows are sized by the vision tower's rows per image as well (once sized by
+ * max_tokens alone for OpenAI CLIP, whose 50 rows a B/32 image needs overflowed them). Same
+ * bits as a default context, alone and batched, f32 and reduced precision. */
+static void t_dtype_small_ctx(void)
+{
+    static const char *const models[] = {"tiny-b32-s1", "tiny-b32-s1-q8", "tiny-b32-s1-bf16", "tiny-s1-q8"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        t_dtype_inputs in;
+        if (!t_dtype_load_inputs(&in, i < 3 ? "tiny-b32-s1" : "tiny-s1") || in.n_px < 2) {
+            T_CHECK(0, "%s: cannot read the golden pixel tensors", models[i]);
+            t_dtype_free_inputs(&in);
+            continue;
+        }
+        char err[512];
+        jclip_model *m = NULL;
+        jclip_ctx *big = NULL, *small = NULL;
+        jclip_ctx_params p;
+        jclip_ctx_params_default(&p);
+        p.max_tokens = 8;
+        if (jclip_model_load(t_model_path(models[i]), &m, err, sizeof err) || jclip_ctx_create(m, NULL, &big, err, sizeof err) ||
+            jclip_ctx_create(m, &p, &small, err, sizeof err)) {
+            T_CHECK(0, "%s: %s", models[i], err);
+        } else {
+            const size_t D = (size_t)jclip_embed_dim(m), n = in.n_px;
+            float *want = (float *)malloc(sizeof(float) * D * n), *got = (float *)malloc(sizeof(float) * D * n);
+            int rc = jclip_embed_pixels_batch(big, in.px.data, n, want, D * n);
+            int rc2 = jclip_embed_pixels_batch(small, in.px.data, n, got, D * n);
+            int same = rc == 0 && rc2 == 0 && memcmp(want, got, sizeof(float) * D * n) == 0;
+            const size_t per = in.per_px;
+            for (size_t j = 0; same && j < n; j++)
+                same = jclip_embed_pixels_batch(small, in.px.data + j * per, 1, got, D) == 0 &&
+                       memcmp(got, want + j * D, sizeof(float) * D) == 0;
+            T_CHECK(same, "%s: a max_tokens = 8 context embeds %zu images (batched and alone) as a default one (rc %d %d: %s)",
+                    models[i], n, rc, rc2, rc2 ? jclip_ctx_error(small) : "");
+            free(want), free(got);
+        }
+        jclip_ctx_free(small);
+        jclip_ctx_free(big);
+        jclip_model_free(m);
+        t_dtype_free_inputs(&in);
+    }
+}
+
 static void t_dtype_describe(void)
 {
     static const char *const models[][2] = {{"tiny-s1", "float32"}, {"tiny-s1-bf16", "bf16"}, {"tiny-s1-q8", "q8"}};
@@ -374,6 +418,7 @@ static void suite_dtype(void)
     t_dtype_smooth_exact();
     t_dtype_mixed();
     t_dtype_q8_block();
+    t_dtype_small_ctx();
     t_dtype_invariance(&in);
     t_dtype_free_inputs(&in);
 }

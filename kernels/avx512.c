@@ -1088,12 +1088,10 @@ JC_AVX512VN_INLINE void jc_avx512_q8_ukr_x(const int mr, const int S, int b0, in
         for (int i = 0; i < JC_AVX512Q_MR; i++)
             if (i < mr) {
                 int32_t st = s[i][b];
-#pragma GCC unroll 4
                 for (int e = 1; e < S; e++) st += s[i][b + e];
 #pragma GCC unroll 3
                 for (int j = 0; j < 3; j++) ia[i][j] = _mm512_set1_epi32(st);
             }
-#pragma GCC unroll 4
         for (int e = 0; e < S; e++) {
             const uint8_t *be = bp + (size_t)e * JC_AVX512Q_QB;
 #pragma GCC unroll 8
@@ -1192,9 +1190,13 @@ JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int S, int b0, int bc, c
 
 /* pf: the first row tile of a sliver block prefetches its weights (into L2 12 blocks ahead and
  * into L1 3 blocks ahead); the later tiles find them in cache, and their prefetches only took
- * load slots (without them: +4-12% on a GEMM of 64-400 rows). S is a constant in each copy. */
-#define JC_AVX512Q_TILE_S(S, pf)                                                                  \
-    switch (mr) {                                                                                 \
+ * load slots (without them: +4-12% on a GEMM of 64-400 rows). Two functions, not inlined into
+ * one: scale blocks of 32 (S = 1, a constant: with S a run-time value those tiles ran 10-15%
+ * slower) and of 64 / 128 (S run-time, as fast as a constant 4). A copy per S inside one
+ * function made it so large that clang -O1 with the sanitizers (the fuzz builds) took over ten
+ * minutes on it. */
+#define JC_AVX512Q_TILE_CASES(S, pf)                                                          \
+    switch (mr) {                                                                             \
     case 8: jc_avx512_q8_ukr_x(8, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
     case 7: jc_avx512_q8_ukr_x(7, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
     case 6: jc_avx512_q8_ukr_x(6, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
@@ -1204,17 +1206,27 @@ JC_AVX512Q_INLINE void jc_avx512_q8_ukr_f(const int mr, int S, int b0, int bc, c
     case 2: jc_avx512_q8_ukr_x(2, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
     default: jc_avx512_q8_ukr_x(1, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf); break; \
     }
-#define JC_AVX512Q_TILE_PF(S) \
-    if (pf) JC_AVX512Q_TILE_S(S, 1) else JC_AVX512Q_TILE_S(S, 0)
+__attribute__((noinline)) JC_AVX512VN static void jc_avx512_q8_tile_x1(int mr, int b0, int bc, const uint8_t *x, size_t rb, int K,
+                                                               const uint8_t *bp, float *C, size_t ldc, int nv,
+                                                               const float *bias, int first, int last, int pf)
+{
+    if (pf) JC_AVX512Q_TILE_CASES(1, 1)
+    else JC_AVX512Q_TILE_CASES(1, 0)
+}
+__attribute__((noinline)) JC_AVX512VN static void jc_avx512_q8_tile_xs(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb,
+                                                               int K, const uint8_t *bp, float *C, size_t ldc, int nv,
+                                                               const float *bias, int first, int last, int pf)
+{
+    if (pf) JC_AVX512Q_TILE_CASES(S, 1)
+    else JC_AVX512Q_TILE_CASES(S, 0)
+}
+#undef JC_AVX512Q_TILE_CASES
 JC_AVX512VN static void jc_avx512_q8_tile_x(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                     float *C, size_t ldc, int nv, const float *bias, int first, int last, int pf)
 {
-    if (S == 4) JC_AVX512Q_TILE_PF(4)
-    else if (S == 2) JC_AVX512Q_TILE_PF(2)
-    else JC_AVX512Q_TILE_PF(1)
+    if (S == 1) jc_avx512_q8_tile_x1(mr, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf);
+    else jc_avx512_q8_tile_xs(mr, S, b0, bc, x, rb, K, bp, C, ldc, nv, bias, first, last, pf);
 }
-#undef JC_AVX512Q_TILE_PF
-#undef JC_AVX512Q_TILE_S
 
 JC_AVX512Q static void jc_avx512_q8_tile_f(int mr, int S, int b0, int bc, const uint8_t *x, size_t rb, int K, const uint8_t *bp,
                                    float *C, size_t ldc, int nv, const float *bias, int first, int last, int pf)

@@ -318,6 +318,8 @@ JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, si
         jc_scalar_attention(out, ldo, q, ldq, k, ldk, v, ldv, valid, L, d, i0, i1, scale, slope, causal, ws);
         return;
     }
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* FTZ + DAZ: subnormal probabilities of far ALiBi keys, as AVX-512 */
     const int nv = d / 8;
     for (int i = i0; i < i1; i++) {
         const float *qi = q + (size_t)i * ldq;
@@ -360,6 +362,7 @@ JC_AVX2 static void jc_avx2_attention(float *out, size_t ldo, const float *q, si
         float *oi = out + (size_t)i * ldo;
         for (int cb = 0; cb < nv; cb++) _mm256_storeu_ps(oi + 8 * cb, _mm256_mul_ps(o[cb], _mm256_set1_ps(inv)));
     }
+    _mm_setcsr(csr);
 }
 
 /* ---- bf16 and q8 linear layers (contract in kernels.h; structure as in kernels/avx512.c) ----

@@ -238,18 +238,27 @@ JC_AVX2 static void jc_avx2_linear_packed(float *Y, size_t ldy, const float *X, 
 
 JC_AVX2 static void jc_avx2_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
 {
-    __m256 s = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) s = _mm256_add_ps(s, _mm256_maskload_ps(x + i, jc_avx2_mask(n - i)));
-    float mean = jc_avx2_hsum(s) / (float)n;
-    __m256 vm = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) {
+    /* four independent sums per pass, as AVX-512 (one dependent chain was latency-bound) */
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int u = 0; u < 4; u++) s[u] = _mm256_add_ps(s[u], _mm256_loadu_ps(x + i + 8 * u));
+    for (int u = 0; i < n; i += 8, u++) s[u] = _mm256_add_ps(s[u], _mm256_maskload_ps(x + i, jc_avx2_mask(n - i)));
+    float mean = jc_avx2_hsum(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]))) / (float)n;
+    __m256 vm = _mm256_set1_ps(mean), q[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (i = 0; i + 32 <= n; i += 32)
+        for (int u = 0; u < 4; u++) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * u), vm);
+            q[u] = _mm256_fmadd_ps(d, d, q[u]);
+        }
+    for (int u = 0; i < n; i += 8, u++) {
         __m256i k = jc_avx2_mask(n - i);
         __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm), _mm256_castsi256_ps(k));
-        q = _mm256_fmadd_ps(d, d, q);
+        q[u] = _mm256_fmadd_ps(d, d, q[u]);
     }
-    float var = jc_avx2_hsum(q) / (float)n;
+    float var = jc_avx2_hsum(_mm256_add_ps(_mm256_add_ps(q[0], q[1]), _mm256_add_ps(q[2], q[3]))) / (float)n;
     __m256 inv = _mm256_set1_ps(1.0f / sqrtf(var + eps));
-    for (int i = 0; i < n; i += 8) {
+    for (i = 0; i < n; i += 8) {
         __m256i k = jc_avx2_mask(n - i);
         __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm), inv);
         _mm256_maskstore_ps(y + i, k, _mm256_fmadd_ps(d, _mm256_maskload_ps(w + i, k), _mm256_maskload_ps(b + i, k)));

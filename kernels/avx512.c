@@ -354,18 +354,28 @@ JC_AVX512 static void jc_avx512_linear_packed(float *Y, size_t ldy, const float 
 
 JC_AVX512 static void jc_avx512_layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps)
 {
-    __m512 s = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(jc_avx512_mask(n - i), x + i));
-    float mean = _mm512_reduce_add_ps(s) / (float)n;
-    __m512 vm = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
+    /* four independent sums per pass: one chain of n / 16 dependent adds (4 cycles each) made
+     * a row of 768 latency-bound */
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int u = 0; u < 4; u++) s[u] = _mm512_add_ps(s[u], _mm512_loadu_ps(x + i + 16 * u));
+    for (int u = 0; i < n; i += 16, u++) s[u] = _mm512_add_ps(s[u], _mm512_maskz_loadu_ps(jc_avx512_mask(n - i), x + i));
+    float mean = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]))) / (float)n;
+    __m512 vm = _mm512_set1_ps(mean), q[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (i = 0; i + 64 <= n; i += 64)
+        for (int u = 0; u < 4; u++) {
+            __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * u), vm);
+            q[u] = _mm512_fmadd_ps(d, d, q[u]);
+        }
+    for (int u = 0; i < n; i += 16, u++) {
         __mmask16 k = jc_avx512_mask(n - i);
         __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), vm);
-        q = _mm512_fmadd_ps(d, d, q);
+        q[u] = _mm512_fmadd_ps(d, d, q[u]);
     }
-    float var = _mm512_reduce_add_ps(q) / (float)n;
+    float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), _mm512_add_ps(q[2], q[3]))) / (float)n;
     __m512 inv = _mm512_set1_ps(1.0f / sqrtf(var + eps));
-    for (int i = 0; i < n; i += 16) {
+    for (i = 0; i < n; i += 16) {
         __mmask16 k = jc_avx512_mask(n - i);
         __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), inv);
         __m512 r = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));

@@ -736,7 +736,9 @@ JC_AVX512 static void jc_avx512_attention(float *out, size_t ldo, const float *q
 
 #define JC_AVX512Q_MC 256
 #define JC_AVX512Q_KCP 512 /* bf16: k pairs per K block (96 KB of packed sliver) */
-#define JC_AVX512Q_KCB 32  /* q8: blocks of 32 per K block (54 KB of packed sliver), a multiple of S */
+#ifndef JC_AVX512Q_KCB
+#define JC_AVX512Q_KCB 96 /* q8: blocks of 32 per K block (up to 162 KB of packed sliver), a multiple of S */
+#endif
 #define JC_AVX512Q_QB (36 * JC_AVX512_NR) /* bytes of one packed q8 block of a sliver */
 #ifndef JC_AVX512Q_PFB
 #define JC_AVX512Q_PFB (3 * JC_AVX512Q_QB) /* bytes ahead (3 blocks) that the q8 tiles prefetch */

@@ -162,7 +162,7 @@ static void t_k_rows(const jc_ops *ops)
 
 static void t_k_attention(const jc_ops *ops)
 {
-    static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300};
+    static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300, 600};
     static const int ds[] = {64, 32, 24, 16, 96};
     double worst = 0;
     int cases = 0, causal_bad = 0, causal_n = 0;
@@ -174,7 +174,8 @@ static void t_k_attention(const jc_ops *ops)
             int masked = (li + di) % 2;
             for (int j = 0; j < L; j++) valid[j] = !masked || j == L / 2 || t_k_rand() > -0.3f;
             if (masked && L > 8) for (int j = 0; j < L && j < 70; j++) valid[j] = j == 5; /* a whole empty key block */
-            if (masked && L > 256) for (int j = 128; j < 256; j++) valid[j] = 0; /* and a whole empty chunk of 128 */
+            if (masked && L > 256) for (int j = 128; j < 256; j++) valid[j] = 0; /* and 128 empty keys */
+            if (masked && L > 512) for (int j = 256; j < 512; j++) valid[j] = 0; /* a whole empty chunk (AVX-512's 256) */
             float slope = (li % 3) == 0 ? 0.0f : 0.5f / (float)(1 + di);
             float *want = t_k_vec((size_t)L * H * d, 0), *got = t_k_vec((size_t)L * H * d, 0);
             int i0 = L > 3 ? 1 : 0, i1 = L > 5 ? L - 2 : L;

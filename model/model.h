@@ -31,7 +31,7 @@ enum { JC_TOWER_TEXT = 0, JC_TOWER_VISION = 1, JC_N_TOWERS = 2 };
 enum { JC_TOK_NONE = 0, JC_TOK_WORDPIECE = 1, JC_TOK_BPE = 2 };
 
 #define JC_MAX_SEQ 64        /* inputs per batched forward pass */
-#define JC_ATTN_QBLOCK 128   /* queries per attention work item (at most): each item transposes every key once */
+#define JC_ATTN_QBLOCK 256   /* queries per attention work item (at most): each item transposes every key once */
 
 #define JC_CHECK(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
 

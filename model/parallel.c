@@ -369,10 +369,18 @@ typedef struct {
     jclip_ctx *ctx;
     const jc_attn *a;
     int first[JC_MAX_SEQ + 1]; /* first work item of each input */
+    int split;                 /* query blocks per JC_ATTN_QBLOCK queries */
     jc_claim claim;
 } jc_attn_task;
 
-static int jc_attn_blocks(int n_tok) { return (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK; }
+/* Query blocks of an input of n_tok: at most JC_ATTN_QBLOCK queries each (every block transposes
+ * and streams all keys and values once: one block per 197-token image ran 8% faster than two),
+ * `split` times as many when there would be too few items for the threads. */
+static int jc_attn_blocks(int n_tok, int split)
+{
+    int b = (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK * split;
+    return b < n_tok ? b : n_tok > 0 ? n_tok : 1;
+}
 
 /* One work item = (input, head, block of at most JC_ATTN_QBLOCK queries). */
 static void jc_attn_run(void *arg, int t, int n)
@@ -385,7 +393,7 @@ static void jc_attn_run(void *arg, int t, int n)
     int s = 0;
     for (int it; (it = jc_claim_next(&task->claim)) < task->first[sq->n];) {
         while (it >= task->first[s + 1]) s++; /* a thread's claims only grow */
-        const int len = sq->len[s], blocks = jc_attn_blocks(len);
+        const int len = sq->len[s], blocks = jc_attn_blocks(len, task->split);
         const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
         int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
         size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
@@ -403,7 +411,13 @@ static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
     task.ctx = ctx;
     task.a = a;
     task.first[0] = 0;
-    for (int s = 0; s < a->seqs->n; s++) task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s]);
+    /* at least two items per thread where the queries allow it (a split never changes results:
+     * each query's arithmetic is its own) */
+    for (task.split = 1;; task.split++) {
+        for (int s = 0; s < a->seqs->n; s++)
+            task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s], task.split);
+        if (task.first[a->seqs->n] >= 2 * ctx->pool->n || task.split >= 16) break;
+    }
     jc_claim_init(&task.claim);
     jc_pool_run(ctx->pool, jc_attn_run, &task);
 }

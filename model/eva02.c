@@ -169,6 +169,13 @@ static int jc_eva_weights(const jc_tower *t, jc_weight *w)
     return n;
 }
 
+/* The MLP runs on blocks of at most this many rows: its two [rows, d_ff] intermediates then stay
+ * in L2 between the products and the gate (the q8 GEMM streams the weights per 256 rows anyway),
+ * and a batch of images needs them only this large. */
+#ifndef JC_EVA_MLP_ROWS
+#define JC_EVA_MLP_ROWS 256
+#endif
+
 static void jc_eva_carve(const jc_tower *t, int max_tok, int n_items, jc_arena *a, void *bufs)
 {
     const jc_eva *V = (const jc_eva *)t->w;
@@ -181,8 +188,8 @@ static void jc_eva_carve(const jc_tower *t, int max_tok, int n_items, jc_arena *
     b.k = JC_TAKE_F(a, rows * D);
     b.v = JC_TAKE_F(a, rows * D);
     b.o = JC_TAKE_F(a, rows * D);
-    b.a = JC_TAKE_F(a, rows * F);
-    b.b = JC_TAKE_F(a, rows * F);
+    b.a = JC_TAKE_F(a, (rows < JC_EVA_MLP_ROWS ? rows : JC_EVA_MLP_ROWS) * F);
+    b.b = JC_TAKE_F(a, (rows < JC_EVA_MLP_ROWS ? rows : JC_EVA_MLP_ROWS) * F);
     b.patches = JC_TAKE_F(a, (size_t)V->n_patch * 3 * (size_t)V->patch * (size_t)V->patch);
     if (bufs) *(jc_eva_bufs *)bufs = b;
 }
@@ -280,10 +287,14 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
         jc_linear(ctx, b.h, b.o, L->wp, L->bp, n_tok, d_model, d_model);                     /* h = o Wp + bp */
         jc_add_rows(ctx, b.x, b.h, n_tok, d_model);                                          /* x = x + h */
         jc_layernorm_rows(ctx, b.h, b.x, L->ln2_w, L->ln2_b, n_tok, d_model, V->eps);       /* h = LN2(x) */
-        jc_linear(ctx, b.a, b.h, L->w1, L->b1, n_tok, d_model, d_ff);                        /* a = h W1 + b1 */
-        jc_linear_again(ctx, b.b, b.h, L->w2, L->b2, n_tok, d_model, d_ff);                  /* b = h W2 + b2 */
-        jc_swiglu_layernorm_linear(ctx, b.h, b.a, b.b, L->lnF_w, L->lnF_b, V->eps, L->w3, L->b3, n_tok, d_ff,
-                                   d_model); /* a = LN_ffn(SiLU(a) * b); h = a W3 + b3 */
+        for (int r0 = 0; r0 < n_tok; r0 += JC_EVA_MLP_ROWS) { /* the MLP in blocks of rows (see JC_EVA_MLP_ROWS) */
+            const int nr = n_tok - r0 < JC_EVA_MLP_ROWS ? n_tok - r0 : JC_EVA_MLP_ROWS;
+            float *h = b.h + (size_t)r0 * d_model; /* the block's rows of h: input, then output */
+            jc_linear(ctx, b.a, h, L->w1, L->b1, nr, d_model, d_ff);                          /* a = h W1 + b1 */
+            jc_linear_again(ctx, b.b, h, L->w2, L->b2, nr, d_model, d_ff);                    /* b = h W2 + b2 */
+            jc_swiglu_layernorm_linear(ctx, h, b.a, b.b, L->lnF_w, L->lnF_b, V->eps, L->w3, L->b3, nr, d_ff,
+                                       d_model); /* a = LN_ffn(SiLU(a) * b); h = a W3 + b3 */
+        }
         jc_add_rows(ctx, b.x, b.h, n_tok, d_model);                                          /* x = x + h */
     }
     for (int i = 0; i < n; i++) { /* embedding = L2(LN(x[cls])) */

@@ -12,12 +12,17 @@ does), and prints the min / mean cosine of each variant to the float32 vectors. 
 smoothed first exactly as convert.py does for q8 (jina-clip-v1's vision LayerNorms, OpenAI
 CLIP's; none for JinaBERT text), so blocks of 32 is jclip's q8 up to float summation order.
 
-Variants (weights / activations): blocks of 32 (jclip's default), 64, 128 and 256 for both (64 and
-128: convert.py --q8-block), the blocks of 128 only on the smoothed layers (those fed by a
-LayerNorm), block-32 weights with per-token activations, per-channel weights with per-token
-activations (ONNX Runtime's dynamic quantisation, but per token instead of per tensor), and
-per-channel weights with activations in blocks of 32. A block larger than a layer's K falls back
-to the largest power-of-two multiple of 32 dividing K, as convert.py's q8_scale_blocks.
+Variants (weights / activations), numbered from 0: blocks of 32 (jclip's default), 64, 128 and 256
+for both (64 and 128: convert.py --q8-block), the blocks of 128 only on the smoothed layers
+(those fed by a LayerNorm), block-32 weights with activation blocks of 64 or 128, block-128
+weights with block-32 activations (the mixed forms a kernel could scale once per coarse block),
+block-32 weights with per-token activations, per-channel weights with per-token activations
+(ONNX Runtime's dynamic quantisation, but per token instead of per tensor), and per-channel
+weights with activations in blocks of 32. A block larger than a layer's K falls back to the
+largest power-of-two multiple of 32 dividing K, as convert.py's q8_scale_blocks.
+
+Environment: FAKEQUANT_ONLY=0,5,6 runs only those variants; FAKEQUANT_THREADS (default 2) sets
+PyTorch's threads.
 """
 import json
 import os
@@ -90,7 +95,7 @@ def main(argv):
 
     M.SafeTensors.pop = smoothed_pop
     F.linear = linear
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("FAKEQUANT_THREADS", "2")))
     m = M.load_tower(ckpt, tower)
     if tower == "text":
         texts = [json.loads(line)["ids"] for line in open(os.path.join(gold, "texts.jsonl"))]
@@ -112,8 +117,14 @@ def main(argv):
     variants = (("blocks of 32 (jclip q8)", both(32, 32)), ("blocks of 64", both(64, 64)),
                 ("blocks of 128", both(128, 128)), ("blocks of 256", both(256, 256)),
                 ("128 on smoothed layers, 32 else", ((32, 32), (128, 128))),
+                ("w blocks of 32, a blocks of 64", both(32, 64)),
+                ("w blocks of 32, a blocks of 128", both(32, 128)),
+                ("w blocks of 128, a blocks of 32", both(128, 32)),
                 ("w blocks of 32, a per token", both(32, 0)), ("w per channel, a per token", both(0, 0)),
                 ("w per channel, a blocks of 32", both(0, 32)))
+    only = os.environ.get("FAKEQUANT_ONLY")  # comma-separated variant numbers (0 = the first)
+    if only:
+        variants = [variants[int(i)] for i in only.split(",")]
     for name, v in variants:
         _MODE["v"] = v
         got = run()

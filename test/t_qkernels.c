@@ -341,6 +341,10 @@ static void t_q_accuracy(const jc_ops *ops)
 {
     enum { M = 16, K = 768, N = 96 };
     float *X = (float *)malloc(sizeof(float) * M * K), *W = (float *)malloc(sizeof(float) * N * K);
+    /* the same data for every table, whatever ran before: the relative RMS error depends on where
+     * the heavy-tail values land (0.008-0.040 over 200 seeds, 0.015 with this one), so a draw
+     * that moved with the other tests' shapes once put the scalar table at 0.034 */
+    t_q_rng = 777;
     for (int i = 0; i < M * K; i++) X[i] = t_q_val() * ((i % K) % 97 == 3 ? 10.0f : 1.0f); /* outlier channels */
     for (int i = 0; i < N * K; i++) W[i] = t_q_val() * 0.03f;
     double err[2] = {0, 0}, ref2 = 0, worst_rel[2] = {0, 0};

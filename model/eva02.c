@@ -180,6 +180,7 @@ static void jc_eva_carve(const jc_tower *t, int max_tok, int n_items, jc_arena *
 {
     const jc_eva *V = (const jc_eva *)t->w;
     const size_t rows = (size_t)n_items * (size_t)V->n_tok, D = (size_t)V->d_model, F = (size_t)V->d_ff;
+    const size_t mlp_rows = rows < JC_EVA_MLP_ROWS ? rows : JC_EVA_MLP_ROWS; /* the MLP's blocks */
     jc_eva_bufs b;
     (void)max_tok;
     b.x = JC_TAKE_F(a, rows * D);
@@ -188,8 +189,8 @@ static void jc_eva_carve(const jc_tower *t, int max_tok, int n_items, jc_arena *
     b.k = JC_TAKE_F(a, rows * D);
     b.v = JC_TAKE_F(a, rows * D);
     b.o = JC_TAKE_F(a, rows * D);
-    b.a = JC_TAKE_F(a, (rows < JC_EVA_MLP_ROWS ? rows : JC_EVA_MLP_ROWS) * F);
-    b.b = JC_TAKE_F(a, (rows < JC_EVA_MLP_ROWS ? rows : JC_EVA_MLP_ROWS) * F);
+    b.a = JC_TAKE_F(a, mlp_rows * F);
+    b.b = JC_TAKE_F(a, mlp_rows * F);
     b.patches = JC_TAKE_F(a, (size_t)V->n_patch * 3 * (size_t)V->patch * (size_t)V->patch);
     if (bufs) *(jc_eva_bufs *)bufs = b;
 }

@@ -379,7 +379,7 @@ typedef struct {
 static int jc_attn_blocks(int n_tok, int split)
 {
     int b = (n_tok + JC_ATTN_QBLOCK - 1) / JC_ATTN_QBLOCK * split;
-    return b < n_tok ? b : n_tok > 0 ? n_tok : 1;
+    return b < n_tok ? b : n_tok; /* at least one query per block */
 }
 
 /* One work item = (input, head, block of at most JC_ATTN_QBLOCK queries). */

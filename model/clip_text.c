@@ -130,25 +130,40 @@ static size_t jc_clip_enc_kernel_ws(const jc_clip_enc *E, const jc_ops *ops, int
     return lw > aw ? lw : aw;
 }
 
-/* The encoder layers over b->x [n_tok, d_model] (inputs as in seqs), in place. */
-static void jc_clip_enc_run(jclip_ctx *ctx, const jc_clip_enc *E, const jc_clip_bufs *b, const jc_seqs *seqs, int n_tok, int causal)
+/* The encoder layers over b->x [n_tok, d_model] (inputs as in seqs), in place. Only row
+ * pool[s] of each input s is pooled: the last layer, after the keys and values of every row,
+ * goes on with those rows alone (each row's arithmetic is its own: the same bits, a layer's
+ * products but the keys' and values' saved), and leaves input s's pooled row in row s of b->x
+ * (n_layer >= 1, as bind checks). */
+static void jc_clip_enc_run(jclip_ctx *ctx, const jc_clip_enc *E, const jc_clip_bufs *b, const jc_seqs *seqs, int n_tok, int causal,
+                            const int *pool)
 {
     const int D = E->d_model, F = E->d_ff;
     jc_attn at = {b->o, (size_t)D, b->q, b->k, b->v, (size_t)D, (size_t)D, (size_t)D, NULL, seqs,
-                  E->n_head, E->d_head, 1.0f / sqrtf((float)E->d_head), NULL, causal};
+                  E->n_head, E->d_head, 1.0f / sqrtf((float)E->d_head), NULL, causal, NULL};
+    int m = n_tok; /* rows past the attention */
     for (int l = 0; l < E->n_layer; l++) {
         const jc_clip_layer *L = &E->layers[l];
         jc_layernorm_rows(ctx, b->h, b->x, L->ln1_w, L->ln1_b, n_tok, D, E->eps); /* h = LN1(x) */
-        jc_linear(ctx, b->q, b->h, L->wq, L->bq, n_tok, D, D);                    /* q = h Wq + bq */
-        jc_linear_again(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);              /* k = h Wk + bk */
-        jc_linear_again(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);              /* v = h Wv + bv */
+        if (l < E->n_layer - 1) {
+            jc_linear(ctx, b->q, b->h, L->wq, L->bq, n_tok, D, D);                /* q = h Wq + bq */
+            jc_linear_again(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);          /* k = h Wk + bk */
+            jc_linear_again(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);          /* v = h Wv + bv */
+        } else {
+            jc_linear(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);                /* k = h Wk + bk */
+            jc_linear_again(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);          /* v = h Wv + bv */
+            jc_gather_rows(b->o, b->h, seqs, pool, D);                            /* o = h[pool] */
+            jc_linear(ctx, b->q, b->o, L->wq, L->bq, seqs->n, D, D);              /* q[pool] = o Wq + bq */
+            jc_gather_rows(b->x, b->x, seqs, pool, D);                            /* x = x[pool] */
+            at.sel = pool, m = seqs->n;
+        }
         jc_attention(ctx, &at);                                                   /* o = softmax(q k^T / sqrt(d_head) [causal]) v */
-        jc_linear(ctx, b->h, b->o, L->wo, L->bo, n_tok, D, D);                    /* h = o Wo + bo */
-        jc_add_rows(ctx, b->x, b->h, n_tok, D);                                   /* x += h */
-        jc_layernorm_rows(ctx, b->h, b->x, L->ln2_w, L->ln2_b, n_tok, D, E->eps); /* h = LN2(x) */
-        jc_linear(ctx, b->f, b->h, L->w1, L->b1, n_tok, D, F);                    /* f = h W1 + b1 */
-        jc_quick_gelu_linear(ctx, b->h, b->f, L->w2, L->b2, n_tok, F, D);         /* f = f * sigmoid(1.702 f); h = f W2 + b2 */
-        jc_add_rows(ctx, b->x, b->h, n_tok, D);                                   /* x += h */
+        jc_linear(ctx, b->h, b->o, L->wo, L->bo, m, D, D);                        /* h = o Wo + bo */
+        jc_add_rows(ctx, b->x, b->h, m, D);                                       /* x += h */
+        jc_layernorm_rows(ctx, b->h, b->x, L->ln2_w, L->ln2_b, m, D, E->eps);     /* h = LN2(x) */
+        jc_linear(ctx, b->f, b->h, L->w1, L->b1, m, D, F);                        /* f = h W1 + b1 */
+        jc_quick_gelu_linear(ctx, b->h, b->f, L->w2, L->b2, m, F, D);             /* f = f * sigmoid(1.702 f); h = f W2 + b2 */
+        jc_add_rows(ctx, b->x, b->h, m, D);                                       /* x += h */
     }
 }
 
@@ -300,9 +315,10 @@ static int jc_clip_text_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *
     jc_tower_ready(ctx->m, ctx->pool, JC_TOWER_TEXT);
     ctx->tower = JC_TOWER_TEXT;
 
-    jc_clip_enc_run(ctx, &T->enc, &b.e, &seqs, n_tok, 1);
-    for (int s = 0; s < n; s++) /* the end token: the last row of each sequence */
-        memcpy(b.pooled + (size_t)s * D, b.e.x + (size_t)(seqs.off[s] + seqs.len[s] - 1) * D, sizeof(float) * (size_t)D);
+    int last[JC_MAX_SEQ]; /* the end token: the last row of each sequence */
+    for (int s = 0; s < n; s++) last[s] = seqs.len[s] - 1;
+    jc_clip_enc_run(ctx, &T->enc, &b.e, &seqs, n_tok, 1, last);
+    memcpy(b.pooled, b.e.x, sizeof(float) * (size_t)n * (size_t)D);
     jc_clip_enc_project(ctx, &T->enc, b.pooled, T->lnf_w, T->lnf_b, n, b.proj, out);
     return JCLIP_OK;
 }

@@ -144,9 +144,9 @@ static int jc_clip_vis_embed(jclip_ctx *ctx, const jc_tower *t, const float *con
     jc_seqs seqs;
     seqs.n = n;
     for (int i = 0; i < n; i++) seqs.off[i] = i * V->n_tok, seqs.len[i] = V->n_tok;
-    jc_clip_enc_run(ctx, &V->enc, &b.e, &seqs, n_tok, 0);
-    for (int i = 0; i < n; i++) /* the class token of each image */
-        memcpy(b.pooled + (size_t)i * D, b.e.x + (size_t)i * V->n_tok * D, sizeof(float) * (size_t)D);
+    static const int cls_rows[JC_MAX_SEQ]; /* the class token: row 0 of every image */
+    jc_clip_enc_run(ctx, &V->enc, &b.e, &seqs, n_tok, 0, cls_rows);
+    memcpy(b.pooled, b.e.x, sizeof(float) * (size_t)n * (size_t)D);
     jc_clip_enc_project(ctx, &V->enc, b.pooled, V->post_w, V->post_b, n, b.proj, out);
     return JCLIP_OK;
 }

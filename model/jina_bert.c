@@ -233,7 +233,7 @@ static int jc_bert_embed(jclip_ctx *ctx, const jc_tower *t, const int32_t *ids, 
           *v = fused ? b.qkv + 2 * d_model : b.qkv + 2 * (size_t)n_tok * d_model;
     const size_t ld = fused ? 3 * (size_t)d_model : (size_t)d_model;
     jc_attn at = {b.att, (size_t)d_model, q, k, v, ld, ld, ld, b.valid, &seqs, T->n_head, T->d_head,
-                  1.0f / sqrtf((float)T->d_head), T->slopes, 0};
+                  1.0f / sqrtf((float)T->d_head), T->slopes, 0, NULL};
     for (int l = 0; l < T->n_layer; l++) {
         const jc_bert_layer *L = &T->layers[l];
         if (fused) {

@@ -14,7 +14,8 @@
  *   jc_swiglu_layernorm_linear(ctx, Y, a, b, w, bb, eps, W, bias, ...)
  *                                                         Y = a W^T + bias, a = LN(SiLU(a) * b)
  *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head,
- *                                                         optionally causal
+ *                                                         optionally causal, optionally one query per input
+ *   jc_gather_rows(dst, src, seqs, sel, n)                one row per input, compact (a pooled row)
  *   jc_layernorm_rows(ctx, y, x, w, b, rows, n, eps)      y = LN(x)
  *   jc_add_layernorm_rows(ctx, x, y, w, b, rows, n, eps)  x = LN(x + y)
  *   jc_add_rows(ctx, x, y, rows, n)                       x += y
@@ -353,7 +354,10 @@ typedef struct { int n, off[JC_MAX_SEQ], len[JC_MAX_SEQ]; } jc_seqs;
  * with row strides ldq, ldk, ldv, ldo (heads side by side). key_valid: per row, or NULL.
  * slopes: ALiBi slope per head (score -= slope * |i - j|), or NULL. causal: query i sees keys
  * 0..i only (CLIP's text tower): the kernel's causal mode, which gives every query bitwise its
- * result alone over keys [0, i], so the result does not depend on the thread split. */
+ * result alone over keys [0, i], so the result does not depend on the thread split.
+ * sel: NULL for every query; else one query per input, its row sel[s] within input s, read from
+ * row s of q and written to row s of out (compact: a pooling tower's last layer needs only the
+ * pooled row's output, and every query's arithmetic is its own, so that row has the same bits). */
 typedef struct {
     float *out; size_t ldo;
     const float *q, *k, *v; size_t ldq, ldk, ldv;
@@ -363,6 +367,7 @@ typedef struct {
     float scale;
     const float *slopes;
     int causal;
+    const int *sel;
 } jc_attn;
 
 typedef struct {
@@ -393,15 +398,29 @@ static void jc_attn_run(void *arg, int t, int n)
     int s = 0;
     for (int it; (it = jc_claim_next(&task->claim)) < task->first[sq->n];) {
         while (it >= task->first[s + 1]) s++; /* a thread's claims only grow */
-        const int len = sq->len[s], blocks = jc_attn_blocks(len, task->split);
+        const int len = sq->len[s], blocks = a->sel ? 1 : jc_attn_blocks(len, task->split);
         const int h = (it - task->first[s]) / blocks, b = (it - task->first[s]) % blocks;
         int i0 = (int)((long long)len * b / blocks), i1 = (int)((long long)len * (b + 1) / blocks);
         size_t c = (size_t)h * (size_t)a->d_head, r = (size_t)sq->off[s];
+        const float *q = a->q + r * a->ldq + c;
+        float *out = a->out + r * a->ldo + c;
+        size_t ldq = a->ldq, ldo = a->ldo;
+        if (a->sel) /* the one query: row s of q and out, stride 0 (the kernel reads row i0 only) */
+            i0 = a->sel[s], i1 = i0 + 1, q = a->q + (size_t)s * a->ldq + c, out = a->out + (size_t)s * a->ldo + c, ldq = 0, ldo = 0;
         /* causal: query i over keys [0, i], in the kernel (keys past i1 are never needed) */
-        task->ctx->ops->attention(a->out + r * a->ldo + c, a->ldo, a->q + r * a->ldq + c, a->ldq, a->k + r * a->ldk + c,
-                                  a->ldk, a->v + r * a->ldv + c, a->ldv, a->key_valid ? a->key_valid + r : NULL,
-                                  a->causal ? i1 : len, a->d_head, i0, i1, a->scale, a->slopes ? a->slopes[h] : 0.0f, a->causal,
-                                  scratch);
+        task->ctx->ops->attention(out, ldo, q, ldq, a->k + r * a->ldk + c, a->ldk, a->v + r * a->ldv + c, a->ldv,
+                                  a->key_valid ? a->key_valid + r : NULL, a->causal ? i1 : len, a->d_head, i0, i1, a->scale,
+                                  a->slopes ? a->slopes[h] : 0.0f, a->causal, scratch);
+    }
+}
+
+/* dst row s = src row sel[s] of input s (its row off[s] + sel[s]), for every input; dst may be
+ * src (rows move only towards the front, in order). */
+static void jc_gather_rows(float *dst, const float *src, const jc_seqs *seqs, const int *sel, int n)
+{
+    for (int s = 0; s < seqs->n; s++) {
+        const float *from = src + (size_t)(seqs->off[s] + sel[s]) * (size_t)n;
+        if (from != dst + (size_t)s * n) memmove(dst + (size_t)s * n, from, sizeof(float) * (size_t)n);
     }
 }
 
@@ -415,8 +434,8 @@ static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
      * each query's arithmetic is its own) */
     for (task.split = 1;; task.split++) {
         for (int s = 0; s < a->seqs->n; s++)
-            task.first[s + 1] = task.first[s] + a->n_head * jc_attn_blocks(a->seqs->len[s], task.split);
-        if (task.first[a->seqs->n] >= 2 * ctx->pool->n || task.split >= 16) break;
+            task.first[s + 1] = task.first[s] + a->n_head * (a->sel ? 1 : jc_attn_blocks(a->seqs->len[s], task.split));
+        if (a->sel || task.first[a->seqs->n] >= 2 * ctx->pool->n || task.split >= 16) break;
     }
     jc_claim_init(&task.claim);
     jc_pool_run(ctx->pool, jc_attn_run, &task);

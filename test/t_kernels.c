@@ -165,7 +165,7 @@ static void t_k_attention(const jc_ops *ops)
     static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300, 600};
     static const int ds[] = {64, 32, 24, 16, 96};
     double worst = 0;
-    int cases = 0, causal_bad = 0, causal_n = 0;
+    int cases = 0, causal_bad = 0, causal_n = 0, sel_bad = 0, sel_n = 0;
     for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++)
         for (size_t di = 0; di < sizeof ds / sizeof *ds; di++) {
             int L = Ls[li], d = ds[di], H = 2, ld = 3 * H * d + 5;
@@ -187,6 +187,16 @@ static void t_k_attention(const jc_ops *ops)
                                         masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws0);
                 ops->attention(got + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
                                masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws);
+                /* one query alone, its row copied out and read and written with stride 0 (how a
+                 * pooling tower's last layer calls it, jc_attn's sel): bitwise its row of the block */
+                for (int i = i0; i < i1; i += i1 - i0 > 8 ? 7 : 1) {
+                    float qrow[96], orow[96];
+                    memcpy(qrow, q + (size_t)i * ld, sizeof(float) * (size_t)d);
+                    ops->attention(orow, 0, qrow, 0, k, (size_t)ld, v, (size_t)ld, masked ? valid : NULL, L, d, i, i + 1, 0.125f,
+                                   slope, 0, ws);
+                    sel_bad += memcmp(orow, got + (size_t)i * H * d + h * d, sizeof(float) * (size_t)d) != 0;
+                    sel_n++;
+                }
                 /* causal: the queries [i0, i1) in one call give bitwise each query alone over keys
                  * [0, i] (how CLIP's text tower used the kernel before it had a causal mode) */
                 if (!masked) {
@@ -199,6 +209,13 @@ static void t_k_attention(const jc_ops *ops)
                     for (int i = i0; i < i1; i++) causal_bad += memcmp(blk + (size_t)i * H * d + h * d, one + (size_t)i * H * d + h * d,
                                                                       sizeof(float) * (size_t)d) != 0;
                     causal_n += i1 - i0;
+                    for (int i = i0; i < i1; i += i1 - i0 > 8 ? 7 : 1) { /* the causal query alone, stride 0 (CLIP's end token) */
+                        float qrow[96], orow[96];
+                        memcpy(qrow, q + (size_t)i * ld, sizeof(float) * (size_t)d);
+                        ops->attention(orow, 0, qrow, 0, k, (size_t)ld, v, (size_t)ld, NULL, i + 1, d, i, i + 1, 0.125f, slope, 1, ws);
+                        sel_bad += memcmp(orow, blk + (size_t)i * H * d + h * d, sizeof(float) * (size_t)d) != 0;
+                        sel_n++;
+                    }
                     free(blk), free(one);
                 }
                 free(ws0), free(ws);
@@ -214,6 +231,8 @@ static void t_k_attention(const jc_ops *ops)
     T_CHECK(worst <= 5e-6, "%s attention: max |diff| %.3g", ops->name, worst);
     T_CHECK(causal_n > 500 && causal_bad == 0, "%s causal attention: %d of %d query rows differ from the query alone over keys [0, i]",
             ops->name, causal_bad, causal_n);
+    T_CHECK(sel_n > 500 && sel_bad == 0, "%s attention: %d of %d single queries at stride 0 differ from their row of the block",
+            ops->name, sel_bad, sel_n);
     T_NOTE("%s attention: %d shapes, max |diff| %.3g", ops->name, cases, worst);
 }
 

@@ -50,18 +50,26 @@ static int cb_dims_of(const jclip_model *m, cb_dims *d)
     return got > 0;
 }
 
+/* The floating-point work of one layer over N rows whose outputs are all needed (nq = N), or
+ * only nq of them (a tower pooled on one row computes its last layer's keys and values for
+ * every row, the rest for the pooled row alone): what the engine does, so GFLOP/s are honest. */
+static double cb_layer_flops(double N, double nq, double D, double F, int glu)
+{
+    return 2 * N * D * 2 * D + 2 * nq * D * (2 * D + (glu ? 2 : 1) * F) + 2 * nq * F * D + 4 * nq * N * D;
+}
+
+/* jina's text towers pool the mean of every row; CLIP's the end token */
 static double cb_text_flops(const cb_dims *d, double L)
 {
     double D = d->t_d, F = d->t_ff;
-    double per = 2 * L * D * (3 * D + D + (d->t_glu ? 2 : 1) * F) + 2 * L * F * D + 4 * L * L * D;
-    return d->t_layers * per;
+    return (d->t_layers - 1) * cb_layer_flops(L, L, D, F, d->t_glu) + cb_layer_flops(L, d->clip ? 1 : L, D, F, d->t_glu);
 }
 
-static double cb_image_flops(const cb_dims *d)
+static double cb_image_flops(const cb_dims *d) /* both vision towers pool the class token */
 {
     double D = d->v_d, F = d->v_ff, G = (double)(d->v_image / (d->v_patch ? d->v_patch : 1)), N = G * G + 1;
-    double per = 2 * N * D * (3 * D + D + (d->v_glu ? 2 : 1) * F) + 2 * N * F * D + 4 * N * N * D;
-    return d->v_layers * per + 2 * (N - 1) * 3.0 * d->v_patch * d->v_patch * D;
+    return (d->v_layers - 1) * cb_layer_flops(N, N, D, F, d->v_glu) + cb_layer_flops(N, 1, D, F, d->v_glu) +
+           2 * (N - 1) * 3.0 * d->v_patch * d->v_patch * D;
 }
 
 static double cb_now_ms(void)

@@ -152,10 +152,8 @@ static void jc_clip_enc_run(jclip_ctx *ctx, const jc_clip_enc *E, const jc_clip_
         } else {
             jc_linear(ctx, b->k, b->h, L->wk, L->bk, n_tok, D, D);                /* k = h Wk + bk */
             jc_linear_again(ctx, b->v, b->h, L->wv, L->bv, n_tok, D, D);          /* v = h Wv + bv */
-            jc_gather_rows(b->o, b->h, seqs, pool, D);                            /* o = h[pool] */
-            jc_linear(ctx, b->q, b->o, L->wq, L->bq, seqs->n, D, D);              /* q[pool] = o Wq + bq */
-            jc_gather_rows(b->x, b->x, seqs, pool, D);                            /* x = x[pool] */
-            at.sel = pool, m = seqs->n;
+            at.sel = pool;
+            m = jc_pool_last_layer(ctx, &at, b->q, b->h, b->o, b->x, L->wq, L->bq, D); /* q, x = those of the pooled rows */
         }
         jc_attention(ctx, &at);                                                   /* o = softmax(q k^T / sqrt(d_head) [causal]) v */
         jc_linear(ctx, b->h, b->o, L->wo, L->bo, m, D, D);                        /* h = o Wo + bo */

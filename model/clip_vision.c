@@ -144,8 +144,7 @@ static int jc_clip_vis_embed(jclip_ctx *ctx, const jc_tower *t, const float *con
     jc_seqs seqs;
     seqs.n = n;
     for (int i = 0; i < n; i++) seqs.off[i] = i * V->n_tok, seqs.len[i] = V->n_tok;
-    static const int cls_rows[JC_MAX_SEQ]; /* the class token: row 0 of every image */
-    jc_clip_enc_run(ctx, &V->enc, &b.e, &seqs, n_tok, 0, cls_rows);
+    jc_clip_enc_run(ctx, &V->enc, &b.e, &seqs, n_tok, 0, jc_row0); /* pooled on the class token */
     memcpy(b.pooled, b.e.x, sizeof(float) * (size_t)n * (size_t)D);
     jc_clip_enc_project(ctx, &V->enc, b.pooled, V->post_w, V->post_b, n, b.proj, out);
     return JCLIP_OK;

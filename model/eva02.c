@@ -221,8 +221,8 @@ static void jc_eva_rope_row(const jc_rows_task *a, int r)
     if (p < 0) return;
     const float *cs = V->rope_cos + (size_t)p * V->d_head, *sn = V->rope_sin + (size_t)p * V->d_head;
     float *rows[2] = {a->y ? a->y + (size_t)r * V->d_model : NULL, a->y2 + (size_t)r * V->d_model};
-    for (int qk = 0; qk < 2; qk++)
-        for (int h = 0; h < V->n_head && rows[qk]; h++) {
+    for (int qk = a->y ? 0 : 1; qk < 2; qk++)
+        for (int h = 0; h < V->n_head; h++) {
             float *u = rows[qk] + (size_t)h * V->d_head;
             for (int c = 0; c < V->d_head; c += 2) { /* interleaved pairs */
                 float x0 = u[c], x1 = u[c + 1];
@@ -274,7 +274,6 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
     for (int i = 0; i < n; i++) seqs.off[i] = i * V->n_tok, seqs.len[i] = V->n_tok;
     jc_attn at = {b.o, (size_t)d_model, b.q, b.k, b.v, (size_t)d_model, (size_t)d_model, (size_t)d_model, NULL, &seqs,
                   V->n_head, V->d_head, 1.0f / sqrtf((float)V->d_head), NULL, 0, NULL};
-    static const int cls_rows[JC_MAX_SEQ]; /* the class token: row 0 of every image */
     jc_rows_task rope;
     memset(&rope, 0, sizeof rope);
     rope.row = jc_eva_rope_row, rope.rows = n_tok, rope.y2 = b.k, rope.user = V;
@@ -287,17 +286,11 @@ static int jc_eva_embed(jclip_ctx *ctx, const jc_tower *t, const float *const *p
             jc_linear_again(ctx, b.k, b.h, L->wk, NULL, n_tok, d_model, d_model);            /* k = h Wk */
             jc_linear_again(ctx, b.v, b.h, L->wv, L->bv, n_tok, d_model, d_model);           /* v = h Wv + bv */
             rope.y = b.q;
-        } else {
-            /* The last layer: only the class tokens' outputs are pooled, and each row's arithmetic
-             * is its own (products, attention query, row operations), so the layer goes on with
-             * the class-token rows alone, compact, after the keys and values of every row: the
-             * same bits, 6% of the tower's work saved. */
+        } else { /* the last layer: past the keys and values, the class tokens alone (7% of the work saved) */
             jc_linear(ctx, b.k, b.h, L->wk, NULL, n_tok, d_model, d_model);                  /* k = h Wk */
             jc_linear_again(ctx, b.v, b.h, L->wv, L->bv, n_tok, d_model, d_model);           /* v = h Wv + bv */
-            jc_gather_rows(b.o, b.h, &seqs, cls_rows, d_model);                              /* o = h[cls] */
-            jc_linear(ctx, b.q, b.o, L->wq, L->bq, n, d_model, d_model);                     /* q[cls] = o Wq + bq */
-            jc_gather_rows(b.x, b.x, &seqs, cls_rows, d_model);                              /* x = x[cls] */
-            rope.y = NULL, at.sel = cls_rows, m = n;
+            at.sel = jc_row0, rope.y = NULL;                                                 /* class tokens need no RoPE */
+            m = jc_pool_last_layer(ctx, &at, b.q, b.h, b.o, b.x, L->wq, L->bq, d_model);     /* q, x = those of the class tokens */
         }
         jc_for_rows(ctx, &rope);                                                             /* q, k = RoPE(q, k) */
         jc_attention(ctx, &at);                                                              /* o = softmax(q k^T / sqrt(d_head)) v */

@@ -16,6 +16,8 @@
  *   jc_attention(ctx, &a)                                 softmax(q k^T * scale - ALiBi) v per head,
  *                                                         optionally causal, optionally one query per input
  *   jc_gather_rows(dst, src, seqs, sel, n)                one row per input, compact (a pooled row)
+ *   jc_pool_last_layer(ctx, &a, q, h, tmp, x, Wq, bq, d)  a pooled tower's last layer: queries and
+ *                                                         residual rows of the pooled rows only
  *   jc_layernorm_rows(ctx, y, x, w, b, rows, n, eps)      y = LN(x)
  *   jc_add_layernorm_rows(ctx, x, y, w, b, rows, n, eps)  x = LN(x + y)
  *   jc_add_rows(ctx, x, y, rows, n)                       x += y
@@ -422,6 +424,23 @@ static void jc_gather_rows(float *dst, const float *src, const jc_seqs *seqs, co
         const float *from = src + (size_t)(seqs->off[s] + sel[s]) * (size_t)n;
         if (from != dst + (size_t)s * n) memmove(dst + (size_t)s * n, from, sizeof(float) * (size_t)n);
     }
+}
+
+/* Row 0 of every input (a class token), as jc_attn's sel. */
+static const int jc_row0[JC_MAX_SEQ];
+
+/* The last layer of a tower pooled on row sel[s] of each input, once its keys and values are
+ * made from every row of h: only the pooled rows go on, compact (each row's arithmetic is its
+ * own, so they keep their bits). q [seqs->n, d] = h[sel] Wq + bq (tmp holds h[sel]), x = x[sel]
+ * in place, and the attention set to those queries. Returns the rows that go on. */
+static int jc_pool_last_layer(jclip_ctx *ctx, jc_attn *at, float *q, const float *h, float *tmp, float *x, const float *Wq,
+                              const float *bq, int d)
+{
+    const jc_seqs *seqs = at->seqs;
+    jc_gather_rows(tmp, h, seqs, at->sel, d);
+    jc_linear(ctx, q, tmp, Wq, bq, seqs->n, d, d);
+    jc_gather_rows(x, x, seqs, at->sel, d);
+    return seqs->n;
 }
 
 static void jc_attention(jclip_ctx *ctx, const jc_attn *a)

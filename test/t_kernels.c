@@ -160,6 +160,21 @@ static void t_k_rows(const jc_ops *ops)
     T_NOTE("%s rows: layernorm %.2g abs, geglu %.2g rel, swiglu %.2g rel", ops->name, w_ln, w_ge, w_sw);
 }
 
+/* Queries of [i0, i1) (every 7th of a long range) alone, each row copied out and read and
+ * written with stride 0 (how a pooling tower's last layer calls the kernel, jc_attn's sel):
+ * bitwise their rows of the block call `blk` (row stride ldb). causal: over keys [0, i]. */
+static void t_k_single(const jc_ops *ops, const float *blk, size_t ldb, const float *q, const float *k, const float *v, size_t ld,
+                       const uint8_t *valid, int L, int d, int i0, int i1, float slope, int causal, float *ws, int *bad, int *n)
+{
+    for (int i = i0; i < i1; i += i1 - i0 > 8 ? 7 : 1) {
+        float qrow[96], orow[96];
+        memcpy(qrow, q + (size_t)i * ld, sizeof(float) * (size_t)d);
+        ops->attention(orow, 0, qrow, 0, k, ld, v, ld, valid, causal ? i + 1 : L, d, i, i + 1, 0.125f, slope, causal, ws);
+        *bad += memcmp(orow, blk + (size_t)i * ldb, sizeof(float) * (size_t)d) != 0;
+        ++*n;
+    }
+}
+
 static void t_k_attention(const jc_ops *ops)
 {
     static const int Ls[] = {1, 2, 3, 17, 63, 64, 65, 130, 197, 300, 600};
@@ -187,16 +202,8 @@ static void t_k_attention(const jc_ops *ops)
                                         masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws0);
                 ops->attention(got + h * d, (size_t)H * d, q, (size_t)ld, k, (size_t)ld, v, (size_t)ld,
                                masked ? valid : NULL, L, d, i0, i1, 0.125f, slope, 0, ws);
-                /* one query alone, its row copied out and read and written with stride 0 (how a
-                 * pooling tower's last layer calls it, jc_attn's sel): bitwise its row of the block */
-                for (int i = i0; i < i1; i += i1 - i0 > 8 ? 7 : 1) {
-                    float qrow[96], orow[96];
-                    memcpy(qrow, q + (size_t)i * ld, sizeof(float) * (size_t)d);
-                    ops->attention(orow, 0, qrow, 0, k, (size_t)ld, v, (size_t)ld, masked ? valid : NULL, L, d, i, i + 1, 0.125f,
-                                   slope, 0, ws);
-                    sel_bad += memcmp(orow, got + (size_t)i * H * d + h * d, sizeof(float) * (size_t)d) != 0;
-                    sel_n++;
-                }
+                t_k_single(ops, got + h * d, (size_t)H * d, q, k, v, (size_t)ld, masked ? valid : NULL, L, d, i0, i1, slope, 0,
+                           ws, &sel_bad, &sel_n);
                 /* causal: the queries [i0, i1) in one call give bitwise each query alone over keys
                  * [0, i] (how CLIP's text tower used the kernel before it had a causal mode) */
                 if (!masked) {
@@ -209,13 +216,8 @@ static void t_k_attention(const jc_ops *ops)
                     for (int i = i0; i < i1; i++) causal_bad += memcmp(blk + (size_t)i * H * d + h * d, one + (size_t)i * H * d + h * d,
                                                                       sizeof(float) * (size_t)d) != 0;
                     causal_n += i1 - i0;
-                    for (int i = i0; i < i1; i += i1 - i0 > 8 ? 7 : 1) { /* the causal query alone, stride 0 (CLIP's end token) */
-                        float qrow[96], orow[96];
-                        memcpy(qrow, q + (size_t)i * ld, sizeof(float) * (size_t)d);
-                        ops->attention(orow, 0, qrow, 0, k, (size_t)ld, v, (size_t)ld, NULL, i + 1, d, i, i + 1, 0.125f, slope, 1, ws);
-                        sel_bad += memcmp(orow, blk + (size_t)i * H * d + h * d, sizeof(float) * (size_t)d) != 0;
-                        sel_n++;
-                    }
+                    t_k_single(ops, blk + h * d, (size_t)H * d, q, k, v, (size_t)ld, NULL, i1, d, i0, i1, slope, 1, ws, &sel_bad,
+                               &sel_n); /* CLIP's end token */
                     free(blk), free(one);
                 }
                 free(ws0), free(ws);

@@ -687,6 +687,7 @@ static const jc_ops jc_avx2_ops = {
     jc_avx2_layernorm,
     jc_avx2_attention_ws,
     jc_avx2_attention,
+    NULL, /* attention_bf16: no bf16 dot product */
     jc_avx2_geglu,
     jc_avx2_swiglu,
     jc_avx2_quick_gelu,

@@ -486,7 +486,8 @@ static size_t jc_avx512_attention_ws(int L, int d_head, int nq)
     (void)L;
     if (d_head % 16 || d_head > JC_AVX512_DMAX) return (size_t)L; /* scalar fallback */
     return (size_t)d_head * JC_AVX512_AKC + (size_t)JC_AVX512_QR * JC_AVX512_AKC +
-           (size_t)(nq + JC_AVX512_QR) * (d_head + 2) + 32;
+           (size_t)(nq + JC_AVX512_QR) * (d_head + 2) + 32 +
+           (size_t)JC_AVX512_QR * (JC_AVX512_DMAX + JC_AVX512_AKC) / 2; /* the bf16 form's qb and pb */
 }
 
 /* Scores of the tile's QR queries for NB (1..4) vectors of 16 keys starting at key column jv of
@@ -515,6 +516,90 @@ static size_t jc_avx512_attention_ws(int L, int d_head, int nq)
                 _mm512_store_ps(p + (size_t)r * JC_AVX512_AKC + jv + 16 * b, sc[r][b]);        \
     } while (0)
 
+/* The softmax step of a tile of jc_avx512_attn (and of its bf16 form) over one chunk: per query r
+ * (index qi + r; its state in row[r] of mx / sum), the scores in p[r] scaled and ALiBi-biased, the
+ * max over the keys it sees, p[r][j] <- exp(s - max) (+0 for keys it does not see), its running
+ * max and sum updated and corr[r] the factor for its running output. bf: each probability is
+ * rounded to bf16 (nearest even) before it is summed and stored, so that the bf16 PV product
+ * multiplies by exactly the values the sum adds up. */
+JC_AVX512_INLINE void jc_avx512_attn_softmax(float *p, __m512 *corr, const int *row, int nr, int qi, int j0, int nbt,
+                                     const __mmask16 *vm, int causal, float scale, float slope, float *mx, float *sum,
+                                     int one, const int bf)
+{
+    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int r = 0; r < JC_AVX512_QR; r++) {
+        const int iu = qi + (r < nr ? r : 0), w = row[r];
+        float *pr = p + (size_t)r * JC_AVX512_AKC;
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        for (int b = 0; b < nbt; b++) {
+            __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
+            __m512 sv = _mm512_mul_ps(_mm512_load_ps(pr + 16 * b), _mm512_set1_ps(scale));
+            if (slope != 0.0f) {
+                __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)iu),
+                                                          _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
+                sv = _mm512_sub_ps(sv, _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+            }
+            _mm512_store_ps(pr + 16 * b, sv);
+            m = _mm512_mask_max_ps(m, vq, m, sv);
+        }
+        float bmax = _mm512_reduce_max_ps(m);
+        if (bmax == -INFINITY) { /* no key of this chunk for this query: state unchanged */
+            corr[r] = _mm512_set1_ps(1.0f);
+            for (int b = 0; b < nbt; b++) _mm512_store_ps(pr + 16 * b, _mm512_setzero_ps());
+            continue;
+        }
+        float mnew = mx[w] > bmax ? mx[w] : bmax;
+        float cr = one ? 0.0f : expf(mx[w] - mnew); /* 0 for the first chunk */
+        __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
+        for (int b = 0; b < nbt; b++) {
+            __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
+            __m512 e = _mm512_maskz_mov_ps(vq, jc_avx512_exp(_mm512_sub_ps(_mm512_load_ps(pr + 16 * b), vmax)));
+            if (bf) { /* e >= 0, finite: round the bits to their upper half, ties to even */
+                __m512i u = _mm512_castps_si512(e);
+                u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
+                                                         _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+                e = _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32((int)0xFFFF0000u)));
+            }
+            ps = _mm512_add_ps(ps, e);
+            _mm512_store_ps(pr + 16 * b, e);
+        }
+        sum[w] = sum[w] * cr + _mm512_reduce_add_ps(ps);
+        mx[w] = mnew;
+        corr[r] = _mm512_set1_ps(cr);
+    }
+}
+
+/* A tile's outputs for dims c0 .. c0 + 16 nvc: with a single chunk (one) final, o / sum, into
+ * out; else into acc for the next chunk. */
+JC_AVX512_INLINE void jc_avx512_attn_out(float *out, size_t ldo, float *acc, __m512 o[JC_AVX512_QR][4], const int *row,
+                                 int nr, int qi, int c0, int nvc, int d, const float *sum, int one)
+{
+    if (one) {
+        for (int r = 0; r < nr; r++) {
+            __m512 inv = _mm512_set1_ps(1.0f / sum[row[r]]);
+            float *orow = out + (size_t)(qi + r) * ldo + c0;
+            _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                if (cb < nvc) _mm512_storeu_ps(orow + 16 * cb, _mm512_mul_ps(o[r][cb], inv));
+        }
+    } else {
+        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+            _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                if (cb < nvc) _mm512_storeu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb, o[r][cb]);
+    }
+}
+
+/* After the last chunk (several chunks only): out[i] = acc[i] / sum[i]. */
+JC_AVX512_INLINE void jc_avx512_attn_final(float *out, size_t ldo, const float *acc, const float *sum, int i0, int i1,
+                                   int d, int one)
+{
+    for (int i = i0; i < i1 && !one; i++) {
+        __m512 inv = _mm512_set1_ps(1.0f / sum[i - i0]);
+        float *o = out + (size_t)i * ldo;
+        for (int cb = 0; cb < d / 16; cb++)
+            _mm512_storeu_ps(o + 16 * cb, _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)(i - i0) * d + 16 * cb), inv));
+    }
+}
+
 /* The unroll pragmas below turn arrays into registers when d is a constant (d_head 64); in the
  * generic-d instantiation GCC then sees partly unrolled loops with a run-time bound and warns
  * about array elements past d / 16, which are never read. */
@@ -542,7 +627,6 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
         if (!one)
             for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
     }
-    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __mmask16 vm[JC_AVX512_AKC / 16];
     for (int j0 = 0; j0 < L; j0 += JC_AVX512_AKC) {
         const int jb = L - j0 < JC_AVX512_AKC ? L - j0 : JC_AVX512_AKC, nb = (jb + 15) / 16;
@@ -590,40 +674,7 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                 }
             }
             __m512 corr[JC_AVX512_QR];
-            for (int r = 0; r < JC_AVX512_QR; r++) {
-                const int iu = i0 + it + (r < nr ? r : 0), w = row[r];
-                float *pr = p + (size_t)r * JC_AVX512_AKC;
-                __m512 m = _mm512_set1_ps(-INFINITY);
-                for (int b = 0; b < nbt; b++) {
-                    __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
-                    __m512 sv = _mm512_mul_ps(_mm512_load_ps(pr + 16 * b), _mm512_set1_ps(scale));
-                    if (slope != 0.0f) {
-                        __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)iu),
-                                                                  _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
-                        sv = _mm512_sub_ps(sv, _mm512_mul_ps(_mm512_set1_ps(slope), dist));
-                    }
-                    _mm512_store_ps(pr + 16 * b, sv);
-                    m = _mm512_mask_max_ps(m, vq, m, sv);
-                }
-                float bmax = _mm512_reduce_max_ps(m);
-                if (bmax == -INFINITY) { /* no key of this chunk for this query: state unchanged */
-                    corr[r] = _mm512_set1_ps(1.0f);
-                    for (int b = 0; b < nbt; b++) _mm512_store_ps(pr + 16 * b, _mm512_setzero_ps());
-                    continue;
-                }
-                float mnew = mx[w] > bmax ? mx[w] : bmax;
-                float cr = one ? 0.0f : expf(mx[w] - mnew); /* 0 for the first chunk */
-                __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
-                for (int b = 0; b < nbt; b++) {
-                    __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
-                    __m512 e = _mm512_maskz_mov_ps(vq, jc_avx512_exp(_mm512_sub_ps(_mm512_load_ps(pr + 16 * b), vmax)));
-                    ps = _mm512_add_ps(ps, e);
-                    _mm512_store_ps(pr + 16 * b, e);
-                }
-                sum[w] = sum[w] * cr + _mm512_reduce_add_ps(ps);
-                mx[w] = mnew;
-                corr[r] = _mm512_set1_ps(cr);
-            }
+            jc_avx512_attn_softmax(p, corr, row, nr, i0 + it, j0, nbt, vm, causal, scale, slope, mx, sum, one, 0);
             /* o[r] = acc[r] * corr[r] + sum_j p[r][j] v[j], 64 dims at a time */
             for (int c0 = 0; c0 < d; c0 += 64) {
                 const int nvc = d - c0 < 64 ? (d - c0) / 16 : 4;
@@ -658,27 +709,11 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
                         }
                     }
                 }
-                if (one) {
-                    for (int r = 0; r < nr; r++) {
-                        __m512 inv = _mm512_set1_ps(1.0f / sum[row[r]]);
-                        float *orow = out + (size_t)(i0 + it + r) * ldo + c0;
-                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                            if (cb < nvc) _mm512_storeu_ps(orow + 16 * cb, _mm512_mul_ps(o[r][cb], inv));
-                    }
-                } else {
-                    _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
-                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                            if (cb < nvc) _mm512_storeu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb, o[r][cb]);
-                }
+                jc_avx512_attn_out(out, ldo, acc, o, row, nr, i0 + it, c0, nvc, d, sum, one);
             }
         }
     }
-    for (int i = i0; i < i1 && !one; i++) {
-        __m512 inv = _mm512_set1_ps(1.0f / sum[i - i0]);
-        float *o = out + (size_t)i * ldo;
-        for (int cb = 0; cb < d / 16; cb++)
-            _mm512_storeu_ps(o + 16 * cb, _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)(i - i0) * d + 16 * cb), inv));
-    }
+    jc_avx512_attn_final(out, ldo, acc, sum, i0, i1, d, one);
 }
 #undef JC_AVX512_SCORES
 
@@ -1024,6 +1059,202 @@ JC_AVX512Q static void jc_avx512_bf16_row(uint16_t *y, const float *x, int n)
         r = _mm512_mask_mov_epi32(r, den, _mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)));
         _mm256_mask_storeu_epi16(y + i, k, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
     }
+}
+
+/* ---- attention with bf16 products ----
+ *
+ * jc_avx512_attn with both products in bf16 (vdpbf16ps), for reduced-precision files: the
+ * kernel table's attention_bf16 (contract in kernels.h). Same chunks, tiles, softmax and
+ * order of operations per query; what changes is the operands:
+ *   kt  [d/2][KC]   uint32: lane j of row c2 = the bf16 pair (k[j][2 c2], k[j][2 c2 + 1]),
+ *                   made from each key row by vcvtne2ps2bf16 (natural order = pairs of
+ *                   channels) and a 16 x 16 dword transpose
+ *   vt  [KC/2][d]   uint32: lane c of row j2 = (v[2 j2][c], v[2 j2 + 1][c]), keys past the
+ *                   chunk's end 0
+ *   qb  [QR][d/2]   the tile's queries as bf16 pairs
+ *   pb  [QR][KC/2]  the probabilities (already bf16 values, jc_avx512_attn_softmax's bf) as
+ *                   pairs of keys
+ * scores: s[r][b] = vdpbf16ps over c2 in order; PV: o[r][c] = vdpbf16ps over j2 in order.
+ * A query's arithmetic is still its own (causal queries and single queries at stride 0 keep
+ * their bits), and per chunk the conversions cost O(L d), against O(nq L d) products. */
+JC_AVX512BF_INLINE __m512i jc_avx512_bf_pairs(__m512 lo, __m512 hi) /* (lo[i], hi[i]) as one dword each */
+{
+    const __m512i il = _mm512_setr_epi32(0x00100000, 0x00110001, 0x00120002, 0x00130003, 0x00140004, 0x00150005,
+                                         0x00160006, 0x00170007, 0x00180008, 0x00190009, 0x001A000A, 0x001B000B,
+                                         0x001C000C, 0x001D000D, 0x001E000E, 0x001F000F);
+    return _mm512_permutexvar_epi16(il, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+#define JC_AVX512_BF_SCORES(NB)                                                                 \
+    do {                                                                                      \
+        __m512 sc[JC_AVX512_QR][4];                                                           \
+        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)                        \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) sc[r][b] = _mm512_setzero_ps(); \
+        for (int c2 = 0; c2 < d / 2; c2++) {                                                  \
+            const uint32_t *kr = kt + (size_t)c2 * JC_AVX512_AKC + jv;                         \
+            __m512i kv[4];                                                                    \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) {                            \
+                kv[b] = _mm512_load_si512(kr + 16 * b);                                       \
+                JC_AVX512_KEEP(kv[b]);                                                        \
+            }                                                                                 \
+            _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++) {                  \
+                __m512i qc = _mm512_set1_epi32((int)qb[r * (JC_AVX512_DMAX / 2) + c2]);        \
+                JC_AVX512_KEEP(qc);                                                           \
+                _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)                          \
+                    sc[r][b] = _mm512_dpbf16_ps(sc[r][b], (__m512bh)qc, (__m512bh)kv[b]);     \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)                        \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++)                              \
+                _mm512_store_ps(p + (size_t)r * JC_AVX512_AKC + jv + 16 * b, sc[r][b]);        \
+    } while (0)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
+                                  const float *v, size_t ldv, const uint8_t *valid, int L, const int d, int i0, int i1,
+                                  float scale, float slope, int causal, float *ws)
+{
+    const int nq = i1 - i0;
+    if (causal && L > i1) L = i1;
+    uint32_t *kt = (uint32_t *)(void *)jc_align64(ws);
+    uint32_t *vt = kt + (size_t)(d / 2) * JC_AVX512_AKC;
+    uint32_t *qb = vt + (size_t)(JC_AVX512_AKC / 2) * d;
+    uint32_t *pb = qb + (size_t)JC_AVX512_QR * (JC_AVX512_DMAX / 2);
+    float *p = (float *)(void *)(pb + (size_t)JC_AVX512_QR * (JC_AVX512_AKC / 2));
+    float *acc = p + (size_t)JC_AVX512_QR * JC_AVX512_AKC, *mx = acc + (size_t)(nq + JC_AVX512_QR) * d,
+          *sum = mx + nq + JC_AVX512_QR;
+    const int one = L <= JC_AVX512_AKC; /* as in jc_avx512_attn */
+    for (int i = 0; i < nq + JC_AVX512_QR; i++) {
+        mx[i] = -INFINITY;
+        sum[i] = 0;
+        if (!one)
+            for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
+    }
+    __mmask16 vm[JC_AVX512_AKC / 16];
+    for (int j0 = 0; j0 < L; j0 += JC_AVX512_AKC) {
+        const int jb = L - j0 < JC_AVX512_AKC ? L - j0 : JC_AVX512_AKC, nb = (jb + 15) / 16;
+        int any = 0;
+        for (int b = 0; b < nb; b++) {
+            unsigned bits = 0;
+            for (int l = 0; l < 16; l++) {
+                int j = 16 * b + l;
+                if (j < jb && (!valid || valid[j0 + j])) bits |= 1u << l;
+            }
+            vm[b] = (__mmask16)bits;
+            any |= bits != 0;
+        }
+        if (!any) continue;
+        for (int b = 0; b < nb; b++) /* kt: 32 channels of 16 keys per transpose */
+            for (int c32 = 0; c32 < d / 32 + (d % 32 != 0); c32++) {
+                __m512 r[16];
+                const int hi = 32 * c32 + 16 < d; /* d % 32 == 16: the last block has 16 channels */
+                for (int l = 0; l < 16; l++) {
+                    int j = 16 * b + l;
+                    const float *kr = k + (size_t)(j0 + j) * ldk + 32 * c32;
+                    r[l] = j < jb ? _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi ? _mm512_loadu_ps(kr + 16) : _mm512_setzero_ps(),
+                                                                                     _mm512_loadu_ps(kr)))
+                                  : _mm512_setzero_ps();
+                }
+                jc_avx512_tr16(r);
+                for (int l = 0; l < (hi ? 16 : 8); l++)
+                    _mm512_store_si512(kt + (size_t)(16 * c32 + l) * JC_AVX512_AKC + 16 * b, _mm512_castps_si512(r[l]));
+            }
+        for (int j2 = 0; j2 < (jb + 1) / 2; j2++) { /* vt */
+            const float *va = v + (size_t)(j0 + 2 * j2) * ldv, *vb = va + ldv;
+            const int has_b = 2 * j2 + 1 < jb;
+            for (int c = 0; c < d; c += 16)
+                _mm512_store_si512(vt + (size_t)j2 * d + c,
+                                   jc_avx512_bf_pairs(_mm512_loadu_ps(va + c), has_b ? _mm512_loadu_ps(vb + c) : _mm512_setzero_ps()));
+        }
+        for (int it = 0; it < nq; it += JC_AVX512_QR) {
+            const int nr = nq - it < JC_AVX512_QR ? nq - it : JC_AVX512_QR;
+            int row[JC_AVX512_QR];
+            for (int r = 0; r < JC_AVX512_QR; r++) {
+                const float *qr = q + (size_t)(i0 + it + (r < nr ? r : 0)) * ldq;
+                row[r] = r < nr ? it + r : nq + r;
+                for (int c = 0; c < d; c += 32) {
+                    const int hi = c + 16 < d;
+                    _mm512_mask_storeu_epi32(qb + r * (JC_AVX512_DMAX / 2) + c / 2, hi ? 0xFFFF : 0x00FF,
+                                             (__m512i)_mm512_cvtne2ps_pbh(hi ? _mm512_loadu_ps(qr + c + 16) : _mm512_setzero_ps(),
+                                                                          _mm512_loadu_ps(qr + c)));
+                }
+            }
+            int jbt = jb;
+            if (causal && i0 + it + nr - j0 < jbt) jbt = i0 + it + nr - j0;
+            const int nbt = (jbt + 15) / 16;
+            for (int jv = 0; jv < 16 * nbt; jv += 64) {
+                switch ((16 * nbt - jv) / 16) {
+                case 1: JC_AVX512_BF_SCORES(1); break;
+                case 2: JC_AVX512_BF_SCORES(2); break;
+                case 3: JC_AVX512_BF_SCORES(3); break;
+                default: JC_AVX512_BF_SCORES(4); break;
+                }
+            }
+            __m512 corr[JC_AVX512_QR];
+            jc_avx512_attn_softmax(p, corr, row, nr, i0 + it, j0, nbt, vm, causal, scale, slope, mx, sum, one, 1);
+            /* pb[r][j2] = (p[r][2 j2], p[r][2 j2 + 1]): the upper halves of the (bf16-valued) floats */
+            const __m512i odd = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
+                                                  0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
+                                                  0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
+            for (int r = 0; r < JC_AVX512_QR; r++)
+                for (int b = 0; b < nbt; b += 2) {
+                    const float *pr = p + (size_t)r * JC_AVX512_AKC + 16 * b;
+                    __m512i lo = _mm512_castps_si512(_mm512_load_ps(pr)),
+                            hi = b + 1 < nbt ? _mm512_castps_si512(_mm512_load_ps(pr + 16)) : _mm512_setzero_si512();
+                    _mm512_store_si512(pb + (size_t)r * (JC_AVX512_AKC / 2) + 8 * b, _mm512_permutex2var_epi16(lo, odd, hi));
+                }
+            const int np = (jbt + 1) / 2;
+            for (int c0 = 0; c0 < d; c0 += 64) {
+                const int nvc = d - c0 < 64 ? (d - c0) / 16 : 4;
+                __m512 o[JC_AVX512_QR][4];
+                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+                        if (cb < nvc)
+                            o[r][cb] = one ? _mm512_setzero_ps()
+                                           : _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+                for (int j2 = 0; j2 < np; j2++) {
+                    const uint32_t *vj = vt + (size_t)j2 * d + c0;
+                    __m512i vv[4];
+                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++) if (cb < nvc) {
+                        vv[cb] = _mm512_load_si512(vj + 16 * cb);
+                        JC_AVX512_KEEP(vv[cb]);
+                    }
+                    _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++) {
+                        __m512i pj = _mm512_set1_epi32((int)pb[(size_t)r * (JC_AVX512_AKC / 2) + j2]);
+                        JC_AVX512_KEEP(pj);
+                        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++) if (cb < nvc)
+                            o[r][cb] = _mm512_dpbf16_ps(o[r][cb], (__m512bh)pj, (__m512bh)vv[cb]);
+                    }
+                }
+                jc_avx512_attn_out(out, ldo, acc, o, row, nr, i0 + it, c0, nvc, d, sum, one);
+            }
+        }
+    }
+    jc_avx512_attn_final(out, ldo, acc, sum, i0, i1, d, one);
+}
+#undef JC_AVX512_BF_SCORES
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+JC_AVX512BF static void jc_avx512_attention_bf16(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
+                                         size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
+                                         int d_head, int i0, int i1, float scale, float slope, int causal, float *ws)
+{
+    if (d_head % 16 || d_head > JC_AVX512_DMAX) {
+        jc_scalar_attention_bf16(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, ws);
+        return;
+    }
+    const unsigned csr = _mm_getcsr(); /* FTZ + DAZ as in jc_avx512_attention */
+    _mm_setcsr(csr | 0x8040);
+    if (d_head == 64)
+        jc_avx512_attn_bf(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, 64, i0, i1, scale, slope, causal, ws);
+    else
+        jc_avx512_attn_bf(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, ws);
+    _mm_setcsr(csr);
 }
 
 /* ---- q8 ---- */
@@ -1396,7 +1627,7 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K, int S)
 /* The four AVX-512 tables: the same fp32 kernels, bf16 with vdpbf16ps or widened, q8 with
  * vpdpbusd or vpmaddwd (kernels/cpu.c picks the best the CPU has; JCLIP_NO_BF16 / JCLIP_NO_VNNI
  * force the fallbacks). All are named "avx512" and give bitwise the same bf16 and q8 results. */
-#define JC_AVX512_TABLE(var, variant, bf_lin, bf_pk, q8_lin, q8_pk) \
+#define JC_AVX512_TABLE(var, variant, attn_bf, bf_lin, bf_pk, q8_lin, q8_pk) \
     static const jc_ops var = {                                   \
         "avx512",                                                 \
         JC_AVX512_NR,                                                 \
@@ -1408,6 +1639,7 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K, int S)
         jc_avx512_layernorm,                                          \
         jc_avx512_attention_ws,                                       \
         jc_avx512_attention,                                          \
+        attn_bf,                                                      \
         jc_avx512_geglu,                                              \
         jc_avx512_swiglu,                                             \
         jc_avx512_quick_gelu,                                         \
@@ -1427,13 +1659,13 @@ JC_AVX512Q static void jc_avx512_q8_row(void *xq, const float *x, int K, int S)
         q8_pk,                                                    \
     }
 
-JC_AVX512_TABLE(jc_avx512_ops, "bf16 vdpbf16ps, q8 vpdpbusd", jc_avx512_bf_linear_x, jc_avx512_bf_packed_x, jc_avx512_q8_linear_x,
+JC_AVX512_TABLE(jc_avx512_ops, "bf16 vdpbf16ps, q8 vpdpbusd", jc_avx512_attention_bf16, jc_avx512_bf_linear_x, jc_avx512_bf_packed_x, jc_avx512_q8_linear_x,
             jc_avx512_q8_packed_x);
-JC_AVX512_TABLE(jc_avx512_nobf16_ops, "bf16 widened+fma, q8 vpdpbusd", jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
+JC_AVX512_TABLE(jc_avx512_nobf16_ops, "bf16 widened+fma, q8 vpdpbusd", NULL, jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
             jc_avx512_q8_linear_x, jc_avx512_q8_packed_x);
-JC_AVX512_TABLE(jc_avx512_novnni_ops, "bf16 vdpbf16ps, q8 vpmaddwd", jc_avx512_bf_linear_x, jc_avx512_bf_packed_x,
+JC_AVX512_TABLE(jc_avx512_novnni_ops, "bf16 vdpbf16ps, q8 vpmaddwd", jc_avx512_attention_bf16, jc_avx512_bf_linear_x, jc_avx512_bf_packed_x,
             jc_avx512_q8_linear_f, jc_avx512_q8_packed_f);
-JC_AVX512_TABLE(jc_avx512_plain_ops, "bf16 widened+fma, q8 vpmaddwd", jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
+JC_AVX512_TABLE(jc_avx512_plain_ops, "bf16 widened+fma, q8 vpmaddwd", NULL, jc_avx512_bf_linear_f, jc_avx512_bf_packed_f,
             jc_avx512_q8_linear_f, jc_avx512_q8_packed_f);
 
 #endif /* x86-64 */

@@ -20,6 +20,11 @@
 
 #include "../jclip_base.h"
 
+/* One head's attention (jc_ops.attention, attention_bf16: the contract is there). */
+typedef void (*jc_attention_fn)(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
+                                const float *v, size_t ldv, const uint8_t *key_valid, int L, int d_head, int i0, int i1,
+                                float scale, float slope, int causal, float *ws);
+
 typedef struct jc_ops {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
 
@@ -67,9 +72,15 @@ typedef struct jc_ops {
      * causal: query i sees only keys j <= i, and its result is bitwise the one of a call for
      * that query alone with L = i + 1 (CLIP's text tower; needs i1 <= L).
      * ws: attention_ws(L, d_head, i1 - i0) floats. */
-    void (*attention)(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
-                      size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
-                      int d_head, int i0, int i1, float scale, float slope, int causal, float *ws);
+    jc_attention_fn attention;
+
+    /* The same with both products in bf16, for files whose linear weights are reduced (bf16 /
+     * q8), or NULL where the CPU has no bf16 dot product (then `attention` serves them). q, k, v
+     * are rounded to bf16 (jc_bf16_from_f32) and so is each probability exp(s - max), before it
+     * is summed; products and sums stay fp32 (vdpbf16ps). The reference is
+     * jc_scalar_attention_bf16; scratch: attention_ws. Every other property of `attention`
+     * holds (masks, ALiBi, causal, a query's result independent of the others). */
+    jc_attention_fn attention_bf16;
 
     /* GEGLU gate: u[i] = GELU_erf(g[i]) * g[n + i] for i < n (g holds 2n values). */
     void (*geglu)(float *u, const float *g, int n);

@@ -557,6 +557,7 @@ static void jc_neon_q8_row(void *xq, const float *x, int K, int S)
         jc_neon_layernorm,                                         \
         jc_scalar_attention_ws,                                \
         jc_scalar_attention,                                   \
+        NULL,                                                  \
         jc_neon_geglu,                                             \
         jc_neon_swiglu,                                            \
         jc_neon_quick_gelu,                                        \

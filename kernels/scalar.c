@@ -77,41 +77,6 @@ static size_t jc_scalar_attention_ws(int L, int d_head, int nq)
     return (size_t)L;
 }
 
-static void jc_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq,
-                                const float *k, size_t ldk, const float *v, size_t ldv,
-                                const uint8_t *key_valid, int L, int d_head, int i0, int i1,
-                                float scale, float slope, int causal, float *scratch)
-{
-    for (int i = i0; i < i1; i++) {
-        const float *qi = q + (size_t)i * ldq;
-        if (causal) L = i + 1; /* exactly the call for this query alone */
-        float mx = -INFINITY;
-        for (int j = 0; j < L; j++) {
-            if (key_valid && !key_valid[j]) continue;
-            float s = jc_scalar_dot(qi, k + (size_t)j * ldk, d_head) * scale;
-            if (slope != 0.0f) s -= slope * (float)(i > j ? i - j : j - i);
-            scratch[j] = s;
-            if (s > mx) mx = s;
-        }
-        float sum = 0;
-        for (int j = 0; j < L; j++) {
-            if (key_valid && !key_valid[j]) continue;
-            float e = expf(scratch[j] - mx);
-            scratch[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        float *o = out + (size_t)i * ldo;
-        for (int c = 0; c < d_head; c++) o[c] = 0;
-        for (int j = 0; j < L; j++) {
-            if (key_valid && !key_valid[j]) continue;
-            const float *vj = v + (size_t)j * ldv;
-            float p = scratch[j] * inv;
-            for (int c = 0; c < d_head; c++) o[c] += p * vj[c];
-        }
-    }
-}
-
 static void jc_scalar_geglu(float *u, const float *g, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -169,6 +134,82 @@ static float jc_scalar_dot_bf16(const uint16_t *x, const uint16_t *w, int K)
         acc = jc_scalar_bf16_step(x[k], w[k], acc);
     }
     return acc;
+}
+
+/* dot_bf16 of two fp32 rows, each value rounded to bf16 first (an odd K: the last product alone). */
+static float jc_scalar_dot_bf16f(const float *x, const float *w, int K)
+{
+    float acc = 0.0f;
+    int k = 0;
+    for (; k + 1 < K; k += 2) {
+        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k + 1]), jc_bf16_from_f32(w[k + 1]), acc);
+        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k]), jc_bf16_from_f32(w[k]), acc);
+    }
+    if (k < K) acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k]), jc_bf16_from_f32(w[k]), acc);
+    return acc;
+}
+
+/* attention (bf = 0) and attention_bf16 (bf = 1): q, k, v and each probability rounded to bf16,
+ * the products summed as vdpbf16ps does (jc_scalar_bf16_step: pairs in order, the odd element
+ * first; in PV the pairs of keys 2j, 2j + 1), the output scaled by 1 / sum at the end. */
+static void jc_scalar_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                           size_t ldv, const uint8_t *key_valid, int L, int d_head, int i0, int i1, float scale,
+                           float slope, int causal, float *scratch, int bf)
+{
+    for (int i = i0; i < i1; i++) {
+        const float *qi = q + (size_t)i * ldq;
+        if (causal) L = i + 1; /* exactly the call for this query alone */
+        float mx = -INFINITY;
+        for (int j = 0; j < L; j++) {
+            if (key_valid && !key_valid[j]) continue;
+            const float *kj = k + (size_t)j * ldk;
+            float s = (bf ? jc_scalar_dot_bf16f(qi, kj, d_head) : jc_scalar_dot(qi, kj, d_head)) * scale;
+            if (slope != 0.0f) s -= slope * (float)(i > j ? i - j : j - i);
+            scratch[j] = s;
+            if (s > mx) mx = s;
+        }
+        float sum = 0;
+        for (int j = 0; j < L; j++) {
+            if (key_valid && !key_valid[j]) continue;
+            float e = expf(scratch[j] - mx);
+            if (bf) e = jc_bf16_to_f32(jc_bf16_from_f32(e));
+            scratch[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        float *o = out + (size_t)i * ldo;
+        for (int c = 0; c < d_head; c++) o[c] = 0;
+        for (int j = 0; j < L && !bf; j++) {
+            if (key_valid && !key_valid[j]) continue;
+            const float *vj = v + (size_t)j * ldv;
+            float p = scratch[j] * inv;
+            for (int c = 0; c < d_head; c++) o[c] += p * vj[c];
+        }
+        for (int c = 0; c < d_head && bf; c++) {
+            float acc = 0.0f;
+            for (int j = 0; j < L; j += 2)
+                for (int e = 1; e >= 0; e--) /* a key not seen adds 0 * v: nothing */
+                    if (j + e < L && (!key_valid || key_valid[j + e]))
+                        acc = jc_scalar_bf16_step(jc_bf16_from_f32(scratch[j + e]),
+                                                  jc_bf16_from_f32(v[(size_t)(j + e) * ldv + c]), acc);
+            o[c] = acc * inv;
+        }
+    }
+}
+
+static void jc_scalar_attention(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk,
+                                const float *v, size_t ldv, const uint8_t *key_valid, int L, int d_head, int i0, int i1,
+                                float scale, float slope, int causal, float *scratch)
+{
+    jc_scalar_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, scratch, 0);
+}
+
+static JC_UNUSED void jc_scalar_attention_bf16(float *out, size_t ldo, const float *q, size_t ldq, const float *k,
+                                               size_t ldk, const float *v, size_t ldv, const uint8_t *key_valid, int L,
+                                               int d_head, int i0, int i1, float scale, float slope, int causal,
+                                               float *scratch)
+{
+    jc_scalar_attn(out, ldo, q, ldq, k, ldk, v, ldv, key_valid, L, d_head, i0, i1, scale, slope, causal, scratch, 1);
 }
 
 static size_t jc_scalar_linear_q_ws(int M, int K)
@@ -322,6 +363,7 @@ static const jc_ops jc_scalar_ops = {
     jc_scalar_layernorm,
     jc_scalar_attention_ws,
     jc_scalar_attention,
+    NULL, /* attention_bf16: no bf16 dot product (jc_scalar_attention_bf16 is the reference) */
     jc_scalar_geglu,
     jc_scalar_swiglu,
     jc_scalar_quick_gelu,

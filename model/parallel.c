@@ -375,6 +375,7 @@ typedef struct {
 typedef struct {
     jclip_ctx *ctx;
     const jc_attn *a;
+    jc_attention_fn fn;        /* the kernel: ops->attention, or attention_bf16 for a bf16 / q8 file */
     int first[JC_MAX_SEQ + 1]; /* first work item of each input */
     int split;                 /* query blocks per JC_ATTN_QBLOCK queries */
     jc_claim claim;
@@ -410,9 +411,9 @@ static void jc_attn_run(void *arg, int t, int n)
         if (a->sel) /* the one query: row s of q and out, stride 0 (the kernel reads row i0 only) */
             i0 = a->sel[s], i1 = i0 + 1, q = a->q + (size_t)s * a->ldq + c, out = a->out + (size_t)s * a->ldo + c, ldq = 0, ldo = 0;
         /* causal: query i over keys [0, i], in the kernel (keys past i1 are never needed) */
-        task->ctx->ops->attention(out, ldo, q, ldq, a->k + r * a->ldk + c, a->ldk, a->v + r * a->ldv + c, a->ldv,
-                                  a->key_valid ? a->key_valid + r : NULL, a->causal ? i1 : len, a->d_head, i0, i1, a->scale,
-                                  a->slopes ? a->slopes[h] : 0.0f, a->causal, scratch);
+        task->fn(out, ldo, q, ldq, a->k + r * a->ldk + c, a->ldk, a->v + r * a->ldv + c, a->ldv,
+                 a->key_valid ? a->key_valid + r : NULL, a->causal ? i1 : len, a->d_head, i0, i1, a->scale,
+                 a->slopes ? a->slopes[h] : 0.0f, a->causal, scratch);
     }
 }
 
@@ -448,6 +449,11 @@ static void jc_attention(jclip_ctx *ctx, const jc_attn *a)
     jc_attn_task task;
     task.ctx = ctx;
     task.a = a;
+    /* bf16 and q8 files: both attention products in bf16 where the table has a bf16 dot product
+     * (vdpbf16ps: twice the fp32 FMA rate; the cosines to f32 stay within the bars, README
+     * "Reduced precision: bf16 and q8 weight files"); f32 files keep fp32 attention, which
+     * matches the official code */
+    task.fn = ctx->m->dtype != JC_DT_F32 && ctx->ops->attention_bf16 ? ctx->ops->attention_bf16 : ctx->ops->attention;
     task.first[0] = 0;
     /* at least two items per thread where the queries allow it (a split never changes results:
      * each query's arithmetic is its own) */

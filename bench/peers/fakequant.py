@@ -22,7 +22,10 @@ weights with activations in blocks of 32. A block larger than a layer's K falls 
 largest power-of-two multiple of 32 dividing K, as convert.py's q8_scale_blocks.
 
 Environment: FAKEQUANT_ONLY=0,5,6 runs only those variants; FAKEQUANT_THREADS (default 2) sets
-PyTorch's threads.
+PyTorch's threads; FAKEQUANT_ATTN=bf16 also rounds both operands of the two attention products
+(QK^T and PV, the towers' only torch.matmul calls, made in that order) to bf16 in every variant
+(not in the float32 reference), products and sums staying float32, as a vdpbf16ps kernel would;
+FAKEQUANT_ATTN=qk or pv rounds only that product's operands.
 """
 import json
 import os
@@ -38,6 +41,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "convert"))
 import convert as C  # noqa: E402
 
 _LINEAR = F.linear
+_MATMUL = torch.matmul
 _MODE = {"v": None}   # (variant for other layers, variant for smoothed layers); each (w, a) block
 _SMOOTHED = set()     # keys of the smoothed weights, as (shape, first values)
 
@@ -47,11 +51,17 @@ def _key(w):
 
 
 def fake_q8(x, blk):
-    """Symmetric int8 round trip along the last axis in blocks of blk (0: the whole row)."""
+    """Symmetric int8 round trip along the last axis in blocks of blk (0: the whole row; -32:
+    blocks of 32 whose scales are the row's largest times a power of two, the smallest not below
+    the block's own)."""
     shape, K = x.shape, x.shape[-1]
-    b = K if blk == 0 else 32 * C.q8_scale_blocks(blk, K)
+    b = K if blk == 0 else 32 * C.q8_scale_blocks(abs(blk), K)
     xr = x.reshape(*shape[:-1], K // b, b)
     d = xr.abs().amax(-1, keepdim=True) / 127.0
+    if blk < 0:
+        top = d.amax(-2, keepdim=True)
+        e = torch.floor(torch.log2(torch.where(d > 0, top / torch.where(d > 0, d, torch.ones_like(d)), torch.ones_like(d))))
+        d = torch.where(d > 0, top * torch.pow(2.0, -e), d)
     safe = torch.where(d > 0, d, torch.ones_like(d))
     q = torch.where(d > 0, torch.clamp(torch.round(xr / safe), -127, 127), torch.zeros_like(xr))
     return (q * d).reshape(shape)
@@ -63,6 +73,17 @@ def linear(x, w, b=None):
         wb, ab = v[1] if _key(w.detach().numpy()) in _SMOOTHED else v[0]
         x, w = fake_q8(x, ab), fake_q8(w, wb)
     return _LINEAR(x, w, b)
+
+
+_ATTN = {"which": "", "n": 0}
+
+
+def matmul_bf16(a, b):
+    which = ("qk", "pv")[_ATTN["n"] % 2]
+    _ATTN["n"] += 1
+    if _MODE["v"] is None or _ATTN["which"] not in ("bf16", which):
+        return _MATMUL(a, b)
+    return _MATMUL(a.to(torch.bfloat16).float(), b.to(torch.bfloat16).float())
 
 
 def main(argv):
@@ -95,6 +116,9 @@ def main(argv):
 
     M.SafeTensors.pop = smoothed_pop
     F.linear = linear
+    _ATTN["which"] = os.environ.get("FAKEQUANT_ATTN", "")
+    if _ATTN["which"]:
+        torch.matmul = matmul_bf16
     torch.set_num_threads(int(os.environ.get("FAKEQUANT_THREADS", "2")))
     m = M.load_tower(ckpt, tower)
     if tower == "text":
@@ -121,7 +145,8 @@ def main(argv):
                 ("w blocks of 32, a blocks of 128", both(32, 128)),
                 ("w blocks of 128, a blocks of 32", both(128, 32)),
                 ("w blocks of 32, a per token", both(32, 0)), ("w per channel, a per token", both(0, 0)),
-                ("w per channel, a blocks of 32", both(0, 32)))
+                ("w per channel, a blocks of 32", both(0, 32)),
+                ("w blocks of 32, a power-of-two blocks", both(32, -32)))
     only = os.environ.get("FAKEQUANT_ONLY")  # comma-separated variant numbers (0 = the first)
     if only:
         variants = [variants[int(i)] for i in only.split(",")]

@@ -98,6 +98,22 @@ JC_AVX512_INLINE __m512 jc_avx512_exp(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* exp(x) for x <= 0 to about 1e-6 relative, for results rounded to bf16 next (2^-9): one
+ * reduction step and a degree-5 polynomial, no clamps (below -87 the scaling gives 0; a lane of
+ * x > 0, a key the caller masks out, may give inf, which the mask drops). */
+JC_AVX512_INLINE __m512 jc_avx512_exp_bf(__m512 x)
+{
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945309f), x);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 120), r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
 /* erf(x): N. Juffa's fp32 approximation (max error ~1 ulp): an odd polynomial below
  * |x| = 0.9277, 1 - exp(poly(|x|)) above, both evaluated and blended. */
 JC_AVX512_INLINE __m512 jc_avx512_erf(__m512 a)
@@ -531,13 +547,15 @@ JC_AVX512_INLINE void jc_avx512_attn_softmax(float *p, __m512 *corr, const int *
         const int iu = qi + (r < nr ? r : 0), w = row[r];
         float *pr = p + (size_t)r * JC_AVX512_AKC;
         __m512 m = _mm512_set1_ps(-INFINITY);
+        __m512 jd = _mm512_add_ps(_mm512_set1_ps((float)(j0 - iu)), iota); /* j - i, exact */
         for (int b = 0; b < nbt; b++) {
             __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
-            __m512 sv = _mm512_mul_ps(_mm512_load_ps(pr + 16 * b), _mm512_set1_ps(scale));
+            /* bf: the queries come scaled, and the ALiBi term is one fused step */
+            __m512 sv = bf ? _mm512_load_ps(pr + 16 * b) : _mm512_mul_ps(_mm512_load_ps(pr + 16 * b), _mm512_set1_ps(scale));
             if (slope != 0.0f) {
-                __m512 dist = _mm512_abs_ps(_mm512_sub_ps(_mm512_set1_ps((float)iu),
-                                                          _mm512_add_ps(_mm512_set1_ps((float)(j0 + 16 * b)), iota)));
-                sv = _mm512_sub_ps(sv, _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+                __m512 dist = _mm512_abs_ps(jd);
+                sv = bf ? _mm512_fnmadd_ps(_mm512_set1_ps(slope), dist, sv) : _mm512_sub_ps(sv, _mm512_mul_ps(_mm512_set1_ps(slope), dist));
+                jd = _mm512_add_ps(jd, _mm512_set1_ps(16.0f));
             }
             _mm512_store_ps(pr + 16 * b, sv);
             m = _mm512_mask_max_ps(m, vq, m, sv);
@@ -553,7 +571,8 @@ JC_AVX512_INLINE void jc_avx512_attn_softmax(float *p, __m512 *corr, const int *
         __m512 vmax = _mm512_set1_ps(mnew), ps = _mm512_setzero_ps();
         for (int b = 0; b < nbt; b++) {
             __mmask16 vq = causal ? vm[b] & jc_avx512_mask(iu - j0 - 16 * b + 1) : vm[b];
-            __m512 e = _mm512_maskz_mov_ps(vq, jc_avx512_exp(_mm512_sub_ps(_mm512_load_ps(pr + 16 * b), vmax)));
+            __m512 x = _mm512_sub_ps(_mm512_load_ps(pr + 16 * b), vmax);
+            __m512 e = _mm512_maskz_mov_ps(vq, bf ? jc_avx512_exp_bf(x) : jc_avx512_exp(x));
             if (bf) { /* e >= 0, finite: round the bits to their upper half, ties to even */
                 __m512i u = _mm512_castps_si512(e);
                 u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
@@ -1071,10 +1090,12 @@ JC_AVX512Q static void jc_avx512_bf16_row(uint16_t *y, const float *x, int n)
  *                   channels) and a 16 x 16 dword transpose
  *   vt  [KC/2][d]   uint32: lane c of row j2 = (v[2 j2][c], v[2 j2 + 1][c]), keys past the
  *                   chunk's end 0
- *   qb  [QR][d/2]   the tile's queries as bf16 pairs
+ *   qb  [QR][d/2]   the tile's queries times scale, as bf16 pairs
  *   pb  [QR][KC/2]  the probabilities (already bf16 values, jc_avx512_attn_softmax's bf) as
  *                   pairs of keys
- * scores: s[r][b] = vdpbf16ps over c2 in order; PV: o[r][c] = vdpbf16ps over j2 in order.
+ * scores: s[r][b] = vdpbf16ps over c2 in order (already scaled; ALiBi one fnmadd); exp to about
+ * 1e-6 (jc_avx512_exp_bf: its result is rounded to bf16 next); PV: o[r][c] = vdpbf16ps over j2
+ * in order.
  * A query's arithmetic is still its own (causal queries and single queries at stride 0 keep
  * their bits), and per chunk the conversions cost O(L d), against O(nq L d) products. */
 JC_AVX512BF_INLINE __m512i jc_avx512_bf_pairs(__m512 lo, __m512 hi) /* (lo[i], hi[i]) as one dword each */
@@ -1169,6 +1190,7 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
                 _mm512_store_si512(vt + (size_t)j2 * d + c,
                                    jc_avx512_bf_pairs(_mm512_loadu_ps(va + c), has_b ? _mm512_loadu_ps(vb + c) : _mm512_setzero_ps()));
         }
+        const __m512 vs = _mm512_set1_ps(scale);
         for (int it = 0; it < nq; it += JC_AVX512_QR) {
             const int nr = nq - it < JC_AVX512_QR ? nq - it : JC_AVX512_QR;
             int row[JC_AVX512_QR];
@@ -1178,8 +1200,9 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
                 for (int c = 0; c < d; c += 32) {
                     const int hi = c + 16 < d;
                     _mm512_mask_storeu_epi32(qb + r * (JC_AVX512_DMAX / 2) + c / 2, hi ? 0xFFFF : 0x00FF,
-                                             (__m512i)_mm512_cvtne2ps_pbh(hi ? _mm512_loadu_ps(qr + c + 16) : _mm512_setzero_ps(),
-                                                                          _mm512_loadu_ps(qr + c)));
+                                             (__m512i)_mm512_cvtne2ps_pbh(hi ? _mm512_mul_ps(_mm512_loadu_ps(qr + c + 16), vs)
+                                                                             : _mm512_setzero_ps(),
+                                                                          _mm512_mul_ps(_mm512_loadu_ps(qr + c), vs)));
                 }
             }
             int jbt = jb;

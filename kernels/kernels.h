@@ -75,11 +75,13 @@ typedef struct jc_ops {
     jc_attention_fn attention;
 
     /* The same with both products in bf16, for files whose linear weights are reduced (bf16 /
-     * q8), or NULL where the CPU has no bf16 dot product (then `attention` serves them). q, k, v
-     * are rounded to bf16 (jc_bf16_from_f32) and so is each probability exp(s - max), before it
-     * is summed; products and sums stay fp32 (vdpbf16ps). The reference is
-     * jc_scalar_attention_bf16; scratch: attention_ws. Every other property of `attention`
-     * holds (masks, ALiBi, causal, a query's result independent of the others). */
+     * q8), or NULL where the CPU has no bf16 dot product (then `attention` serves them):
+     *   s[j] = dot_bf16(bf16(q[i] * scale), bf16(k[j])) - slope * |i - j|   (one fmaf)
+     *   e[j] = bf16(exp(s[j] - max)),  out[i] = dot_bf16 over key pairs (e, bf16(v)) / sum e
+     * (jc_bf16_from_f32 rounding, vdpbf16ps order; the exp may differ from expf by about 1e-6,
+     * so an e may round the other way). The reference is jc_scalar_attention_bf16; scratch:
+     * attention_ws. Every other property of `attention` holds (masks, ALiBi, causal, a query's
+     * result independent of the others). */
     jc_attention_fn attention_bf16;
 
     /* GEGLU gate: u[i] = GELU_erf(g[i]) * g[n + i] for i < n (g holds 2n values). */

@@ -136,22 +136,22 @@ static float jc_scalar_dot_bf16(const uint16_t *x, const uint16_t *w, int K)
     return acc;
 }
 
-/* dot_bf16 of two fp32 rows, each value rounded to bf16 first (an odd K: the last product alone). */
-static float jc_scalar_dot_bf16f(const float *x, const float *w, int K)
+/* dot_bf16 of two fp32 rows, bf16(x[k] * sx) and bf16(w[k]) (an odd K: the last product alone). */
+static float jc_scalar_dot_bf16f(const float *x, float sx, const float *w, int K)
 {
     float acc = 0.0f;
     int k = 0;
     for (; k + 1 < K; k += 2) {
-        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k + 1]), jc_bf16_from_f32(w[k + 1]), acc);
-        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k]), jc_bf16_from_f32(w[k]), acc);
+        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k + 1] * sx), jc_bf16_from_f32(w[k + 1]), acc);
+        acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k] * sx), jc_bf16_from_f32(w[k]), acc);
     }
-    if (k < K) acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k]), jc_bf16_from_f32(w[k]), acc);
+    if (k < K) acc = jc_scalar_bf16_step(jc_bf16_from_f32(x[k] * sx), jc_bf16_from_f32(w[k]), acc);
     return acc;
 }
 
-/* attention (bf = 0) and attention_bf16 (bf = 1): q, k, v and each probability rounded to bf16,
- * the products summed as vdpbf16ps does (jc_scalar_bf16_step: pairs in order, the odd element
- * first; in PV the pairs of keys 2j, 2j + 1), the output scaled by 1 / sum at the end. */
+/* attention (bf = 0) and attention_bf16 (bf = 1, kernels.h: q * scale, k, v and each probability
+ * rounded to bf16, the products summed as vdpbf16ps does (jc_scalar_bf16_step: pairs in order,
+ * the odd element first; in PV the pairs of keys 2j, 2j + 1), the output scaled by 1 / sum). */
 static void jc_scalar_attn(float *out, size_t ldo, const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                            size_t ldv, const uint8_t *key_valid, int L, int d_head, int i0, int i1, float scale,
                            float slope, int causal, float *scratch, int bf)
@@ -163,8 +163,12 @@ static void jc_scalar_attn(float *out, size_t ldo, const float *q, size_t ldq, c
         for (int j = 0; j < L; j++) {
             if (key_valid && !key_valid[j]) continue;
             const float *kj = k + (size_t)j * ldk;
-            float s = (bf ? jc_scalar_dot_bf16f(qi, kj, d_head) : jc_scalar_dot(qi, kj, d_head)) * scale;
-            if (slope != 0.0f) s -= slope * (float)(i > j ? i - j : j - i);
+            const float dist = (float)(i > j ? i - j : j - i);
+            float s;
+            if (bf) /* the query scaled before it is rounded; ALiBi in one step */
+                s = slope != 0.0f ? fmaf(-slope, dist, jc_scalar_dot_bf16f(qi, scale, kj, d_head)) : jc_scalar_dot_bf16f(qi, scale, kj, d_head);
+            else
+                s = jc_scalar_dot(qi, kj, d_head) * scale - (slope != 0.0f ? slope * dist : 0.0f);
             scratch[j] = s;
             if (s > mx) mx = s;
         }

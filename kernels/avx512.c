@@ -588,6 +588,46 @@ JC_AVX512_INLINE void jc_avx512_attn_softmax(float *p, __m512 *corr, const int *
     }
 }
 
+/* The running state of nq queries (and QR spare rows): max -inf, sum 0, outputs 0 (several
+ * chunks only; one chunk's outputs never go through acc). */
+JC_AVX512_INLINE void jc_avx512_attn_init(float *acc, float *mx, float *sum, int nq, int d, int one)
+{
+    for (int i = 0; i < nq + JC_AVX512_QR; i++) {
+        mx[i] = -INFINITY;
+        sum[i] = 0;
+        if (!one)
+            for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
+    }
+}
+
+/* vm[b]: the valid keys among the chunk's keys 16 b .. 16 b + 15 (of jb from j0). Returns
+ * whether there is any. */
+JC_AVX512_INLINE int jc_avx512_attn_mask(__mmask16 *vm, const uint8_t *valid, int j0, int jb)
+{
+    int any = 0;
+    for (int b = 0; b < (jb + 15) / 16; b++) {
+        unsigned bits = 0;
+        for (int l = 0; l < 16; l++) {
+            int j = 16 * b + l;
+            if (j < jb && (!valid || valid[j0 + j])) bits |= 1u << l;
+        }
+        vm[b] = (__mmask16)bits;
+        any |= bits != 0;
+    }
+    return any;
+}
+
+/* A tile's outputs for dims c0 .. c0 + 16 nvc before a chunk's PV: 0 (one chunk), else the
+ * running ones times the correction of the new max. */
+JC_AVX512_INLINE void jc_avx512_attn_resume(__m512 o[JC_AVX512_QR][4], const float *acc, const __m512 *corr, const int *row,
+                                    int c0, int nvc, int d, int one)
+{
+    _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
+        _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
+            if (cb < nvc)
+                o[r][cb] = one ? _mm512_setzero_ps() : _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+}
+
 /* A tile's outputs for dims c0 .. c0 + 16 nvc: with a single chunk (one) final, o / sum, into
  * out; else into acc for the next chunk. */
 JC_AVX512_INLINE void jc_avx512_attn_out(float *out, size_t ldo, float *acc, __m512 o[JC_AVX512_QR][4], const int *row,
@@ -640,26 +680,11 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
      * the same arithmetic as the general path's first chunk (its acc * corr is 0 * 0 = +0, its
      * correction expf(-inf) = 0), so the same bits */
     const int one = L <= JC_AVX512_AKC;
-    for (int i = 0; i < nq + JC_AVX512_QR; i++) {
-        mx[i] = -INFINITY;
-        sum[i] = 0;
-        if (!one)
-            for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
-    }
+    jc_avx512_attn_init(acc, mx, sum, nq, d, one);
     __mmask16 vm[JC_AVX512_AKC / 16];
     for (int j0 = 0; j0 < L; j0 += JC_AVX512_AKC) {
         const int jb = L - j0 < JC_AVX512_AKC ? L - j0 : JC_AVX512_AKC, nb = (jb + 15) / 16;
-        int any = 0;
-        for (int b = 0; b < nb; b++) {
-            unsigned bits = 0;
-            for (int l = 0; l < 16; l++) {
-                int j = 16 * b + l;
-                if (j < jb && (!valid || valid[j0 + j])) bits |= 1u << l;
-            }
-            vm[b] = (__mmask16)bits;
-            any |= bits != 0;
-        }
-        if (!any) continue;
+        if (!jc_avx512_attn_mask(vm, valid, j0, jb)) continue;
         /* kt[c][j] = k[j0 + j][c] */
         for (int b = 0; b < nb; b++)
             for (int cb = 0; cb < d / 16; cb++) {
@@ -698,11 +723,7 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
             for (int c0 = 0; c0 < d; c0 += 64) {
                 const int nvc = d - c0 < 64 ? (d - c0) / 16 : 4;
                 __m512 o[JC_AVX512_QR][4];
-                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
-                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                        if (cb < nvc)
-                            o[r][cb] = one ? _mm512_setzero_ps()
-                                           : _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+                jc_avx512_attn_resume(o, acc, corr, row, c0, nvc, d, one);
                 if (nvc == 4) {
                     for (int j = 0; j < jbt; j++) {
                         const float *vj = v + (size_t)(j0 + j) * ldv + c0;
@@ -1148,26 +1169,11 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
     float *acc = p + (size_t)JC_AVX512_QR * JC_AVX512_AKC, *mx = acc + (size_t)(nq + JC_AVX512_QR) * d,
           *sum = mx + nq + JC_AVX512_QR;
     const int one = L <= JC_AVX512_AKC; /* as in jc_avx512_attn */
-    for (int i = 0; i < nq + JC_AVX512_QR; i++) {
-        mx[i] = -INFINITY;
-        sum[i] = 0;
-        if (!one)
-            for (int c = 0; c < d; c++) acc[(size_t)i * d + c] = 0;
-    }
+    jc_avx512_attn_init(acc, mx, sum, nq, d, one);
     __mmask16 vm[JC_AVX512_AKC / 16];
     for (int j0 = 0; j0 < L; j0 += JC_AVX512_AKC) {
         const int jb = L - j0 < JC_AVX512_AKC ? L - j0 : JC_AVX512_AKC, nb = (jb + 15) / 16;
-        int any = 0;
-        for (int b = 0; b < nb; b++) {
-            unsigned bits = 0;
-            for (int l = 0; l < 16; l++) {
-                int j = 16 * b + l;
-                if (j < jb && (!valid || valid[j0 + j])) bits |= 1u << l;
-            }
-            vm[b] = (__mmask16)bits;
-            any |= bits != 0;
-        }
-        if (!any) continue;
+        if (!jc_avx512_attn_mask(vm, valid, j0, jb)) continue;
         for (int b = 0; b < nb; b++) /* kt: 32 channels of 16 keys per transpose */
             for (int c32 = 0; c32 < d / 32 + (d % 32 != 0); c32++) {
                 __m512 r[16];
@@ -1233,11 +1239,7 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
             for (int c0 = 0; c0 < d; c0 += 64) {
                 const int nvc = d - c0 < 64 ? (d - c0) / 16 : 4;
                 __m512 o[JC_AVX512_QR][4];
-                _Pragma("GCC unroll 8") for (int r = 0; r < JC_AVX512_QR; r++)
-                    _Pragma("GCC unroll 4") for (int cb = 0; cb < 4; cb++)
-                        if (cb < nvc)
-                            o[r][cb] = one ? _mm512_setzero_ps()
-                                           : _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)row[r] * d + c0 + 16 * cb), corr[r]);
+                jc_avx512_attn_resume(o, acc, corr, row, c0, nvc, d, one);
                 for (int j2 = 0; j2 < np; j2++) {
                     const uint32_t *vj = vt + (size_t)j2 * d + c0;
                     __m512i vv[4];

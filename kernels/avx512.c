@@ -617,6 +617,16 @@ JC_AVX512_INLINE int jc_avx512_attn_mask(__mmask16 *vm, const uint8_t *valid, in
     return any;
 }
 
+/* A query tile of nr queries from it (of nq): row[r], the query's row in acc / mx / sum (a
+ * spare row past nq for unused ones). Returns the keys of the chunk (jb from j0) the tile
+ * computes: causal, the tile's last query sees keys up to its own index, and the keys past it
+ * are masked for every query of the tile and need not be computed at all. */
+JC_AVX512_INLINE int jc_avx512_attn_tile(int *row, int it, int nr, int nq, int i0, int j0, int jb, int causal)
+{
+    for (int r = 0; r < JC_AVX512_QR; r++) row[r] = r < nr ? it + r : nq + r;
+    return causal && i0 + it + nr - j0 < jb ? i0 + it + nr - j0 : jb;
+}
+
 /* A tile's outputs for dims c0 .. c0 + 16 nvc before a chunk's PV: 0 (one chunk), else the
  * running ones times the correction of the new max. */
 JC_AVX512_INLINE void jc_avx512_attn_resume(__m512 o[JC_AVX512_QR][4], const float *acc, const __m512 *corr, const int *row,
@@ -699,16 +709,9 @@ JC_AVX512_INLINE void jc_avx512_attn(float *out, size_t ldo, const float *q, siz
         for (int it = 0; it < nq; it += JC_AVX512_QR) {
             const int nr = nq - it < JC_AVX512_QR ? nq - it : JC_AVX512_QR;
             const float *qr[JC_AVX512_QR];
-            int row[JC_AVX512_QR]; /* the query's row in acc / mx / sum (a spare row for unused ones) */
-            for (int r = 0; r < JC_AVX512_QR; r++) {
-                qr[r] = q + (size_t)(i0 + it + (r < nr ? r : 0)) * ldq;
-                row[r] = r < nr ? it + r : nq + r;
-            }
-            /* causal: the tile's last query sees keys up to its own index; the keys past it are
-             * masked for every query of the tile and need not be computed at all */
-            int jbt = jb;
-            if (causal && i0 + it + nr - j0 < jbt) jbt = i0 + it + nr - j0;
-            const int nbt = (jbt + 15) / 16;
+            int row[JC_AVX512_QR];
+            const int jbt = jc_avx512_attn_tile(row, it, nr, nq, i0, j0, jb, causal), nbt = (jbt + 15) / 16;
+            for (int r = 0; r < JC_AVX512_QR; r++) qr[r] = q + (size_t)(i0 + it + (r < nr ? r : 0)) * ldq;
             for (int jv = 0; jv < 16 * nbt; jv += 64) {
                 switch ((16 * nbt - jv) / 16) {
                 case 1: JC_AVX512_SCORES(1); break;
@@ -1200,9 +1203,9 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
         for (int it = 0; it < nq; it += JC_AVX512_QR) {
             const int nr = nq - it < JC_AVX512_QR ? nq - it : JC_AVX512_QR;
             int row[JC_AVX512_QR];
+            const int jbt = jc_avx512_attn_tile(row, it, nr, nq, i0, j0, jb, causal), nbt = (jbt + 15) / 16;
             for (int r = 0; r < JC_AVX512_QR; r++) {
                 const float *qr = q + (size_t)(i0 + it + (r < nr ? r : 0)) * ldq;
-                row[r] = r < nr ? it + r : nq + r;
                 for (int c = 0; c < d; c += 32) {
                     const int hi = c + 16 < d;
                     _mm512_mask_storeu_epi32(qb + r * (JC_AVX512_DMAX / 2) + c / 2, hi ? 0xFFFF : 0x00FF,
@@ -1211,9 +1214,6 @@ JC_AVX512BF_INLINE void jc_avx512_attn_bf(float *out, size_t ldo, const float *q
                                                                           _mm512_mul_ps(_mm512_loadu_ps(qr + c), vs)));
                 }
             }
-            int jbt = jb;
-            if (causal && i0 + it + nr - j0 < jbt) jbt = i0 + it + nr - j0;
-            const int nbt = (jbt + 15) / 16;
             for (int jv = 0; jv < 16 * nbt; jv += 64) {
                 switch ((16 * nbt - jv) / 16) {
                 case 1: JC_AVX512_BF_SCORES(1); break;

@@ -75,7 +75,8 @@ typedef struct jc_ops {
     jc_attention_fn attention;
 
     /* The same with both products in bf16, for files whose linear weights are reduced (bf16 /
-     * q8), or NULL where the CPU has no bf16 dot product (then `attention` serves them):
+     * q8), or NULL in the tables without a bf16 dot product worth taking (scalar, AVX2, NEON,
+     * and the widened-FMA AVX-512 tables Intel gets); `attention` then serves them:
      *   s[j] = dot_bf16(bf16(q[i] * scale), bf16(k[j])) - slope * |i - j|   (one fmaf)
      *   e[j] = bf16(exp(s[j] - max)),  out[i] = dot_bf16 over key pairs (e, bf16(v)) / sum e
      * (jc_bf16_from_f32 rounding, vdpbf16ps order; the exp may differ from expf by about 1e-6,

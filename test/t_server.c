@@ -297,12 +297,16 @@ static void ts_read(int fd, ts_resp *r, double timeout)
             buf = nb;
             cap *= 2;
         }
-        ssize_t g = recv(fd, buf + n, cap - n, 0);
+        /* never past this response: a pipelined next one stays in the socket for the next call
+         * (the head a byte at a time, as its length is not known yet; then the body's rest) */
+        size_t want = hl ? need - n : 1;
+        if (want > cap - n) want = cap - n;
+        ssize_t g = recv(fd, buf + n, want, 0);
         if (g <= 0) break;
         n += (size_t)g;
         buf[n] = 0;
         if (!hl) {
-            char *e = strstr(buf, "\r\n\r\n");
+            char *e = n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0 ? buf + n - 4 : NULL;
             if (e) {
                 hl = (size_t)(e - buf) + 4;
                 size_t k = hl < sizeof r->head ? hl : sizeof r->head - 1;

@@ -192,6 +192,50 @@ __attribute__((target("avx512f,avx512vnni"))) static void bg_vnni_task(void *arg
     for (long it = 0; it < p->iters; it++) BG_X12("vpdpbusd");
 }
 
+/* The q8 block step: what one scale per block of 32 for both operands costs the instruction.
+ * Per iteration 12 int32 accumulators (zmm0-11) take 8 vpdpbusd each, as in a 4 x 48 tile's
+ * block, and then per accumulator the float step into its fp32 sum (zmm12-23): the q8 format's
+ * convert, scale product (activation scale * weight scale) and FMA, or, for comparison, a
+ * convert and an FMA alone (what a format with one of the two scales per block would need);
+ * each int32 accumulator then restarts from a broadcast, as the tile's do. Measured on Zen 4:
+ * the convert runs beside vpdpbusd, the product and the FMA share its pipes. */
+#define BG_DP12(x)                                                                               \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm0\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm1\n\t"                 \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm3\n\t"                 \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm5\n\t"                 \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm7\n\t"                 \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm9\n\t"                 \
+    "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm11\n\t"
+#define BG_DP96 BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12()
+#define BG_STEP3(r, f) "vcvtdq2ps %%zmm" #r ", %%zmm24\n\tvmulps %%zmm28, %%zmm29, %%zmm25\n\t"         \
+    "vfmadd231ps %%zmm25, %%zmm24, %%zmm" #f "\n\tvpbroadcastd %[s], %%zmm" #r "\n\t"
+#define BG_STEP2(r, f) "vcvtdq2ps %%zmm" #r ", %%zmm24\n\tvfmadd231ps %%zmm28, %%zmm24, %%zmm" #f "\n\t" \
+    "vpbroadcastd %[s], %%zmm" #r "\n\t"
+#define BG_STEPS(S) S(0, 12) S(1, 13) S(2, 14) S(3, 15) S(4, 16) S(5, 17) S(6, 18) S(7, 19) S(8, 20) \
+    S(9, 21) S(10, 22) S(11, 23)
+#define BG_BLOCK(steps)                                                                          \
+    __asm__ volatile(BG_DP96 steps::[s] "m"(start)                                               \
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+                       "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", \
+                       "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25")
+
+/* 96 vpdpbusd per iteration, then 12 float steps of 3 (the q8 format's) or 2 instructions. */
+__attribute__((target("avx512f,avx512vnni"))) static void bg_step3_task(void *arg, int t, int n)
+{
+    (void)n, (void)t;
+    bg_probe *p = (bg_probe *)arg;
+    static const int32_t start = 0;
+    for (long it = 0; it < p->iters; it++) BG_BLOCK(BG_STEPS(BG_STEP3));
+}
+
+__attribute__((target("avx512f,avx512vnni"))) static void bg_step2_task(void *arg, int t, int n)
+{
+    (void)n, (void)t;
+    bg_probe *p = (bg_probe *)arg;
+    static const int32_t start = 0;
+    for (long it = 0; it < p->iters; it++) BG_BLOCK(BG_STEPS(BG_STEP2));
+}
+
 typedef struct {
     const jc_ops *ops;
     int dtype; /* 0 f32, 1 bf16, 2 q8, 3 q8 with scale blocks of 128 (S = 4) */
@@ -255,6 +299,12 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
     printf("\nthreads %d, kernels %s (%s): peaks fp32 FMA %.0f, vdpbf16ps %.0f GFLOP/s, vpdpbusd %.0f GOP/s; "
            "read %.1f GB/s (cpu-time figures, best of runs)\n",
            T, ops->name, ops->variant, fma.cpu, bfp.cpu, vnp.cpu, bw.cpu);
+    bg_probe ps = {20000000 / 16, 0, NULL, 0};
+    bg_t2 st3 = bg_best(pool, bg_step3_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
+    bg_t2 st2 = bg_best(pool, bg_step2_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
+    printf("q8 block step, 8 vpdpbusd an accumulator then convert + scale product + FMA (the q8 format): %.0f GOP/s, "
+           "%.0f%% of vpdpbusd; then convert + FMA only: %.0f, %.0f%%\n",
+           st3.cpu, 100 * st3.cpu / vnp.cpu, st2.cpu, 100 * st2.cpu / vnp.cpu);
     printf("%-5s %5s %5s %5s %9s %9s %8s %8s  %s\n", "dtype", "M", "K", "N", "wall", "cpu", "of_peak", "of_bw", "(G(FL)OP/s)");
     static const int Ms[] = {8, 64, 197, 512}, KN[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
     static const char *dn[] = {"f32", "bf16", "q8", "q8/128"};

@@ -18,7 +18,11 @@ for both (64 and 128: convert.py --q8-block), the blocks of 128 only on the smoo
 weights with block-32 activations (the mixed forms a kernel could scale once per coarse block),
 block-32 weights with per-token activations, per-channel weights with per-token activations
 (ONNX Runtime's dynamic quantisation, but per token instead of per tensor), and per-channel
-weights with activations in blocks of 32. A block larger than a layer's K falls back to the
+weights with activations in blocks of 32, block-32 weights with power-of-two activation block
+scales (the row's largest times a power of two, the smallest not below the block's own), and
+the converse: power-of-two weight block scales (each row's largest times a power of two) with
+block-32 activations (variants 10-12 need one float instruction less per block, if a kernel
+applies the per-channel or power-of-two factor outside the float step). A block larger than a layer's K falls back to the
 largest power-of-two multiple of 32 dividing K, as convert.py's q8_scale_blocks.
 
 Environment: FAKEQUANT_ONLY=0,5,6 runs only those variants; FAKEQUANT_THREADS (default 2) sets
@@ -146,7 +150,8 @@ def main(argv):
                 ("w blocks of 128, a blocks of 32", both(128, 32)),
                 ("w blocks of 32, a per token", both(32, 0)), ("w per channel, a per token", both(0, 0)),
                 ("w per channel, a blocks of 32", both(0, 32)),
-                ("w blocks of 32, a power-of-two blocks", both(32, -32)))
+                ("w blocks of 32, a power-of-two blocks", both(32, -32)),
+                ("w power-of-two blocks, a blocks of 32", both(-32, 32)))
     only = os.environ.get("FAKEQUANT_ONLY")  # comma-separated variant numbers (0 = the first)
     if only:
         variants = [variants[int(i)] for i in only.split(",")]

@@ -6,8 +6,12 @@
  *   build/bench_gemm [--threads LIST] [--ms N] [--m M (only shapes with M rows)] [--probe (probes only)]
  *   build/bench_gemm --q f32,bf16,q8,q8/128 [--threads LIST] [--ms N] [--m M]: the bf16 / q8 kernels
  *       (packed) at M = 8, 64, 197, 512 x (K, N) in {768x2304, 768x768, 768x3072, 3072x768}, with
- *       the FMA, vdpbf16ps and vpdpbusd peaks (q8/128: one scale per 128 values, S = 4);
+ *       the FMA, vdpbf16ps and vpdpbusd peaks (q8/128: one scale per 128 values, S = 4) and the
+ *       q8 block step's share of the vpdpbusd peak (the q8 format's ceiling on this CPU);
  *       JCLIP_ISA, JCLIP_NO_BF16, JCLIP_NO_VNNI pick the table
+ *
+ * The probes need AVX-512 with FMA (the program says so and stops without it); the bf16 and
+ * q8 peaks and the block step are measured where the CPU has vdpbf16ps / vpdpbusd.
  *
  * Shapes: Y[M, N] = X[M, K] W[N, K]^T, W in the PyTorch layout. The benchmark is not part of
  * the library: it may print, and it uses intrinsics for the probes. OpenBLAS only uses its
@@ -293,18 +297,23 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
     for (size_t i = 0; i < bufn; i++) big[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     bg_probe pf = {20000000 / 4, 0, NULL, 0}, pr = {0, 0, big, bufn};
     bg_t2 fma = bg_best(pool, bg_fma_task, &pf, (double)pf.iters * 24 * 32 * T / 1e9, 3);
-    bg_t2 bfp = bg_best(pool, bg_bf16_task, &pf, (double)pf.iters * 24 * 64 * T / 1e9, 3);
-    bg_t2 vnp = bg_best(pool, bg_vnni_task, &pf, (double)pf.iters * 24 * 128 * T / 1e9, 3);
+    /* a CPU without vdpbf16ps or vpdpbusd has no such peak (0: "-" in the table) */
+    const int has_bf16 = __builtin_cpu_supports("avx512bf16"), has_vnni = __builtin_cpu_supports("avx512vnni");
+    bg_t2 bfp = {0, 0}, vnp = {0, 0};
+    if (has_bf16) bfp = bg_best(pool, bg_bf16_task, &pf, (double)pf.iters * 24 * 64 * T / 1e9, 3);
+    if (has_vnni) vnp = bg_best(pool, bg_vnni_task, &pf, (double)pf.iters * 24 * 128 * T / 1e9, 3);
     bg_t2 bw = bg_best(pool, bg_read_task, &pr, bufn * 4.0 / 1e9, 5);
     printf("\nthreads %d, kernels %s (%s): peaks fp32 FMA %.0f, vdpbf16ps %.0f GFLOP/s, vpdpbusd %.0f GOP/s; "
-           "read %.1f GB/s (cpu-time figures, best of runs)\n",
+           "read %.1f GB/s (cpu-time figures, best of runs; 0: the CPU lacks the instruction)\n",
            T, ops->name, ops->variant, fma.cpu, bfp.cpu, vnp.cpu, bw.cpu);
-    bg_probe ps = {20000000 / 16, 0, NULL, 0};
-    bg_t2 st3 = bg_best(pool, bg_step3_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
-    bg_t2 st2 = bg_best(pool, bg_step2_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
-    printf("q8 block step, 8 vpdpbusd an accumulator then convert + scale product + FMA (the q8 format): %.0f GOP/s, "
-           "%.0f%% of vpdpbusd; then convert + FMA only: %.0f, %.0f%%\n",
-           st3.cpu, 100 * st3.cpu / vnp.cpu, st2.cpu, 100 * st2.cpu / vnp.cpu);
+    if (has_vnni) {
+        bg_probe ps = {20000000 / 16, 0, NULL, 0};
+        bg_t2 st3 = bg_best(pool, bg_step3_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
+        bg_t2 st2 = bg_best(pool, bg_step2_task, &ps, (double)ps.iters * 96 * 128 * T / 1e9, 3);
+        printf("q8 block step, 8 vpdpbusd an accumulator then convert + scale product + FMA (the q8 format): %.0f GOP/s, "
+               "%.0f%% of vpdpbusd; then convert + FMA only: %.0f, %.0f%%\n",
+               st3.cpu, 100 * st3.cpu / vnp.cpu, st2.cpu, 100 * st2.cpu / vnp.cpu);
+    }
     printf("%-5s %5s %5s %5s %9s %9s %8s %8s  %s\n", "dtype", "M", "K", "N", "wall", "cpu", "of_peak", "of_bw", "(G(FL)OP/s)");
     static const int Ms[] = {8, 64, 197, 512}, KN[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
     static const char *dn[] = {"f32", "bf16", "q8", "q8/128"};
@@ -366,8 +375,9 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
                 double peak = dt == 0 ? fma.cpu : dt == 1 ? bfp.cpu : vnp.cpu;
                 /* weight bytes streamed per call (the packed form) / time, vs the read probe */
                 double gbs = (double)(dt == 0 ? 4.0 * nk : dt == 1 ? 2.0 * nk : 1.125 * nk) / (2.0 * q.M * q.N * q.K) * best.cpu;
-                printf("%-5s %5d %5d %5d %9.1f %9.1f %7.0f%% %7.0f%%\n", dn[dt], q.M, q.K, q.N, best.wall, best.cpu,
-                       100 * best.cpu / peak, 100 * gbs / bw.cpu);
+                printf("%-5s %5d %5d %5d %9.1f %9.1f ", dn[dt], q.M, q.K, q.N, best.wall, best.cpu);
+                if (peak > 0) printf("%7.0f%% %7.0f%%\n", 100 * best.cpu / peak, 100 * gbs / bw.cpu);
+                else printf("%8s %7.0f%%\n", "-", 100 * gbs / bw.cpu);
                 fflush(stdout);
                 free(X), free(q.Xc), free(q.Y), free(q.ws), free(region), free(Wb), free(Wq), free(Sw);
             }
@@ -379,6 +389,10 @@ static void bg_run_q(const jc_ops *ops, int T, double ms, const char *dtypes, in
 
 int main(int argc, char **argv)
 {
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("fma")) {
+        fprintf(stderr, "bench_gemm: its peak probes need AVX-512 with FMA, which this CPU lacks\n");
+        return 2;
+    }
     int thr[8] = {1, 2}, n_thr = 2, probe_only = 0, only_m = 0;
     const char *qd = NULL; /* --q f32,bf16,q8: the reduced-precision table instead */
     double ms = 400;

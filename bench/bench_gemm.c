@@ -203,14 +203,14 @@ __attribute__((target("avx512f,avx512vnni"))) static void bg_vnni_task(void *arg
  * convert and an FMA alone (what a format with one of the two scales per block would need);
  * each int32 accumulator then restarts from a broadcast, as the tile's do. Measured on Zen 4:
  * the convert runs beside vpdpbusd, the product and the FMA share its pipes. */
-#define BG_DP12(x)                                                                               \
+#define BG_DP12                                                                                  \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm0\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm1\n\t"                 \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm3\n\t"                 \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm5\n\t"                 \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm7\n\t"                 \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm9\n\t"                 \
     "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm11\n\t"
-#define BG_DP96 BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12() BG_DP12()
+#define BG_DP96 BG_DP12 BG_DP12 BG_DP12 BG_DP12 BG_DP12 BG_DP12 BG_DP12 BG_DP12
 #define BG_STEP3(r, f) "vcvtdq2ps %%zmm" #r ", %%zmm24\n\tvmulps %%zmm28, %%zmm29, %%zmm25\n\t"         \
     "vfmadd231ps %%zmm25, %%zmm24, %%zmm" #f "\n\tvpbroadcastd %[s], %%zmm" #r "\n\t"
 #define BG_STEP2(r, f) "vcvtdq2ps %%zmm" #r ", %%zmm24\n\tvfmadd231ps %%zmm28, %%zmm24, %%zmm" #f "\n\t" \
@@ -224,21 +224,16 @@ __attribute__((target("avx512f,avx512vnni"))) static void bg_vnni_task(void *arg
                        "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25")
 
 /* 96 vpdpbusd per iteration, then 12 float steps of 3 (the q8 format's) or 2 instructions. */
-__attribute__((target("avx512f,avx512vnni"))) static void bg_step3_task(void *arg, int t, int n)
-{
-    (void)n, (void)t;
-    bg_probe *p = (bg_probe *)arg;
-    static const int32_t start = 0;
-    for (long it = 0; it < p->iters; it++) BG_BLOCK(BG_STEPS(BG_STEP3));
-}
-
-__attribute__((target("avx512f,avx512vnni"))) static void bg_step2_task(void *arg, int t, int n)
-{
-    (void)n, (void)t;
-    bg_probe *p = (bg_probe *)arg;
-    static const int32_t start = 0;
-    for (long it = 0; it < p->iters; it++) BG_BLOCK(BG_STEPS(BG_STEP2));
-}
+#define BG_STEP_TASK(name, step)                                                                 \
+    __attribute__((target("avx512f,avx512vnni"))) static void name(void *arg, int t, int n)     \
+    {                                                                                            \
+        (void)n, (void)t;                                                                        \
+        bg_probe *p = (bg_probe *)arg;                                                           \
+        static const int32_t start = 0;                                                          \
+        for (long it = 0; it < p->iters; it++) BG_BLOCK(BG_STEPS(step));                         \
+    }
+BG_STEP_TASK(bg_step3_task, BG_STEP3)
+BG_STEP_TASK(bg_step2_task, BG_STEP2)
 
 typedef struct {
     const jc_ops *ops;
